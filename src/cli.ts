@@ -1,0 +1,37 @@
+#!/usr/bin/env node
+import { readFileSync } from 'node:fs';
+import path from 'node:path';
+import { Command, CommanderError } from 'commander';
+import { ExitCode } from './errors.js';
+import { packageRoot } from './paths.js';
+import { parseLogLevel } from './commands/context.js';
+import { registerDbCommands } from './commands/db.js';
+
+/** The command line: the one place that parses argv. Each area registers its commands from src/commands/. */
+export function buildProgram(): Command {
+  const { version } = JSON.parse(readFileSync(path.join(packageRoot, 'package.json'), 'utf8')) as { version: string };
+  const program = new Command('kics-sync')
+    .description('Keeps KICS for Networks devices true to the asset inventory (CMDB, CSV, KSC).')
+    .version(version, '-V, --version')
+    .option('-c, --config <file>', 'configuration file (default: $KICS_SYNC_CONFIG or ./kics-sync.yaml)')
+    .option('--data-dir <dir>', 'data directory for the embedded database and reports (default: $KICS_SYNC_DATA_DIR or ./.kics-sync)')
+    .option('--log-level <level>', 'fatal, error, warn, info, debug, trace or silent (default: info)', parseLogLevel)
+    .showHelpAfterError()
+    .exitOverride();
+  registerDbCommands(program);
+  return program;
+}
+
+export async function main(argv: string[] = process.argv): Promise<void> {
+  const program = buildProgram();
+  try {
+    await program.parseAsync(argv);
+  } catch (error) {
+    if (error instanceof CommanderError) {
+      process.exitCode = error.exitCode === 0 ? ExitCode.ok : ExitCode.usage;
+      return;
+    }
+    process.stderr.write(`kics-sync: ${(error as Error).message}\n`);
+    process.exitCode = (error as { exitCode?: number }).exitCode ?? ExitCode.usage;
+  }
+}

@@ -1,0 +1,201 @@
+import { readFile } from 'node:fs/promises';
+import path from 'node:path';
+import { parseDocument } from 'yaml';
+import type { z } from 'zod';
+import { ConfigError } from '../errors.js';
+import { configSchema, type Config } from './schema.js';
+
+export const defaultConfigFile = 'kics-sync.yaml';
+
+export interface LoadConfigOptions {
+  /** Explicit path (`--config`); otherwise KICS_SYNC_CONFIG, otherwise ./kics-sync.yaml if it exists. */
+  file?: string | undefined;
+  env?: NodeJS.ProcessEnv;
+  cwd?: string;
+}
+
+export interface LoadedConfig {
+  config: Config;
+  /** The file read, or null when none exists and the defaults are used. */
+  file: string | null;
+}
+
+/**
+ * Reads, interpolates and validates the configuration. Relative paths in the file are resolved
+ * against the file's folder, so a config works from any working directory.
+ */
+export async function loadConfig(options: LoadConfigOptions = {}): Promise<LoadedConfig> {
+  const env = options.env ?? process.env;
+  const cwd = options.cwd ?? process.cwd();
+  const explicit = options.file ?? env.KICS_SYNC_CONFIG;
+  const file = path.resolve(cwd, explicit ?? defaultConfigFile);
+
+  let text: string | null;
+  try {
+    text = await readFile(file, 'utf8');
+  } catch (error) {
+    const code = (error as NodeJS.ErrnoException).code;
+    if (code === 'ENOENT' && explicit === undefined) text = null;
+    else throw new ConfigError(`cannot read config file ${file}: ${code === 'ENOENT' ? 'no such file' : (error as Error).message}`, { cause: error, details: { file } });
+  }
+
+  if (text === null) return { config: parseConfig({}, { env, baseDir: cwd, file: null }), file: null };
+  // `${NAME}` may stand anywhere, even where YAML would not allow `${` (a flow map such as
+  // `{ password: ${PW} }`). Each one becomes a plain token before parsing and its value is put back
+  // into the parsed strings, so no value from the environment can change the document's structure.
+  const references: Reference[] = [];
+  const protectedText = text.replace(referencePattern, (match, name: string, fallback: string | undefined) => {
+    if (match.startsWith('$$')) return match;
+    references.push({ name, fallback });
+    return `${tokenPrefix}${references.length - 1}${tokenSuffix}`;
+  });
+  const doc = parseDocument(protectedText, { prettyErrors: true });
+  if (doc.errors.length > 0) {
+    const first = doc.errors[0]!;
+    const where = first.linePos?.[0] ? `${file}:${first.linePos[0].line}:${first.linePos[0].col}` : file;
+    throw new ConfigError(`${where}: not valid YAML: ${first.message.split('\n')[0]}`, { details: { file } });
+  }
+  const raw: unknown = doc.toJS() ?? {};
+  return { config: parseConfig(raw, { env, baseDir: path.dirname(file), file, references }), file };
+}
+
+interface Reference {
+  name: string;
+  fallback: string | undefined;
+}
+
+const referencePattern = /\$?\$\{([A-Za-z_][A-Za-z0-9_]*)(?::-([^}]*))?\}/g;
+const tokenPrefix = 'KICSSYNCENVREF';
+const tokenSuffix = 'X';
+const tokenPattern = new RegExp(`${tokenPrefix}(\\d+)${tokenSuffix}`, 'g');
+
+export interface ParseConfigOptions {
+  env?: NodeJS.ProcessEnv;
+  /** Folder against which relative paths are resolved. */
+  baseDir?: string;
+  /** For messages only. */
+  file?: string | null;
+  /** `${NAME}` references that loadConfig replaced by tokens before parsing the YAML. */
+  references?: Reference[];
+}
+
+/** Validates an already-parsed config object (used by tests and by `loadConfig`). */
+export function parseConfig(raw: unknown, options: ParseConfigOptions = {}): Config {
+  const env = options.env ?? process.env;
+  const where = options.file ?? 'configuration';
+  const interpolated = interpolate(raw, env, options.references ?? [], where);
+  const result = configSchema.safeParse(interpolated.value);
+  if (!result.success) throw new ConfigError(describeIssues(result.error.issues, interpolated.value, interpolated.secretPaths, where), { details: { file: options.file ?? null } });
+  return resolvePaths(result.data, options.baseDir ?? process.cwd());
+}
+
+type Path = (string | number)[];
+
+/** `${NAME}` and `${NAME:-default}` in string values; `$${` escapes a literal `${`. */
+function interpolate(value: unknown, env: NodeJS.ProcessEnv, references: Reference[], where: string): { value: unknown; secretPaths: Set<string> } {
+  const secretPaths = new Set<string>();
+  const resolve = (p: Path, ref: Reference): string => {
+    const found = env[ref.name];
+    if (found !== undefined && found !== '') return found;
+    if (ref.fallback !== undefined) return ref.fallback;
+    throw new ConfigError(`${where}: ${formatPath(p)} refers to environment variable ${ref.name}, which is not set`, { details: { key: formatPath(p), variable: ref.name } });
+  };
+  const walk = (v: unknown, p: Path): unknown => {
+    if (typeof v === 'string') {
+      if (!v.includes('$') && !v.includes(tokenPrefix)) return v;
+      let usedEnv = false;
+      const out = v
+        .replace(tokenPattern, (_match, index: string) => {
+          usedEnv = true;
+          return resolve(p, references[Number(index)]!);
+        })
+        .replace(referencePattern, (match, name: string, fallback: string | undefined) => {
+          if (match.startsWith('$$')) return match.slice(1);
+          usedEnv = true;
+          return resolve(p, { name, fallback });
+        });
+      if (usedEnv) secretPaths.add(formatPath(p));
+      return out;
+    }
+    if (Array.isArray(v)) return v.map((item, i) => walk(item, [...p, i]));
+    if (v !== null && typeof v === 'object') return Object.fromEntries(Object.entries(v).map(([k, item]) => [k, walk(item, [...p, k])]));
+    return v;
+  };
+  return { value: walk(value, []), secretPaths };
+}
+
+const secretKey = /pass(word|phrase)?|token|secret|key$/i;
+
+function describeIssues(issues: z.core.$ZodIssue[], input: unknown, secretPaths: Set<string>, where: string): string {
+  const lines = issues.slice(0, 10).map((issue) => {
+    const p = issue.path as Path;
+    const key = formatPath(p);
+    const last = p[p.length - 1];
+    const found = valueAt(input, p);
+    const hidden = secretPaths.has(key) || (typeof last === 'string' && secretKey.test(last));
+    const shown = found.present ? (hidden ? '[redacted]' : preview(found.value)) : 'nothing';
+    let expected: string;
+    switch (issue.code) {
+      case 'invalid_type':
+        expected = issue.expected;
+        break;
+      case 'invalid_value':
+        expected = `one of ${issue.values.map((x) => JSON.stringify(x)).join(', ')}`;
+        break;
+      case 'unrecognized_keys':
+        return `${key || '(top level)'}: unknown key${issue.keys.length > 1 ? 's' : ''} ${issue.keys.map((k) => JSON.stringify(k)).join(', ')}`;
+      case 'invalid_union':
+        expected = 'discriminator' in issue && issue.discriminator ? `${String(issue.discriminator)} one of ${JSON.stringify((issue as { options?: unknown[] }).options ?? [])}` : 'one of the allowed shapes';
+        break;
+      default:
+        expected = issue.message;
+    }
+    return `${key || '(top level)'}: expected ${expected}, found ${shown}`;
+  });
+  const more = issues.length > 10 ? `\n  (${issues.length - 10} more)` : '';
+  return `${where} is not valid:\n  ${lines.join('\n  ')}${more}`;
+}
+
+function valueAt(input: unknown, p: Path): { present: boolean; value?: unknown } {
+  let cur: unknown = input;
+  for (const seg of p) {
+    if (cur === null || typeof cur !== 'object' || !(seg in (cur as Record<string | number, unknown>))) return { present: false };
+    cur = (cur as Record<string | number, unknown>)[seg];
+  }
+  return { present: true, value: cur };
+}
+
+function preview(value: unknown): string {
+  const text = typeof value === 'string' ? JSON.stringify(value) : JSON.stringify(value) ?? String(value);
+  return text.length > 80 ? `${text.slice(0, 77)}...` : text;
+}
+
+export function formatPath(p: Path): string {
+  return p.reduce<string>((acc, seg) => (typeof seg === 'number' ? `${acc}[${seg}]` : acc ? `${acc}.${seg}` : seg), '');
+}
+
+/** Relative filesystem paths in the config are relative to the config file's folder. */
+function resolvePaths(config: Config, baseDir: string): Config {
+  const abs = (p: string): string => path.resolve(baseDir, p);
+  const optAbs = (p: string | undefined): string | undefined => (p === undefined ? undefined : abs(p));
+  return {
+    ...config,
+    dataDir: abs(config.dataDir),
+    kics: config.kics && {
+      ...config.kics,
+      package: config.kics.package && { ...config.kics.package, dir: abs(config.kics.package.dir) },
+      pem: config.kics.pem && {
+        cert: abs(config.kics.pem.cert),
+        key: abs(config.kics.pem.key),
+        ca: abs(config.kics.pem.ca),
+        ...(config.kics.pem.passphrase === undefined ? {} : { passphrase: config.kics.pem.passphrase }),
+      },
+    },
+    sources: config.sources.map((s) => (s.type === 'csv' ? { ...s, path: abs(s.path), rejectsFile: optAbs(s.rejectsFile) } : s)),
+    reconcile: {
+      ...config.reconcile,
+      industrialConfig: { ...config.reconcile.industrialConfig, root: optAbs(config.reconcile.industrialConfig.root) },
+    },
+    ksc: config.ksc && { ...config.ksc, ca: optAbs(config.ksc.ca) },
+  };
+}

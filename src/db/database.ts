@@ -1,0 +1,195 @@
+import { access, constants, mkdir, writeFile, rm } from 'node:fs/promises';
+import path from 'node:path';
+import { PGlite } from '@electric-sql/pglite';
+import { PrismaPg } from '@prisma/adapter-pg';
+import pg from 'pg';
+import { PrismaPGlite } from 'pglite-prisma-adapter';
+import lockfile from 'proper-lockfile';
+import { DatabaseError, LockedError, errorMessage } from '../errors.js';
+import { PrismaClient } from '../generated/prisma/client.js';
+import type { Logger } from '../log.js';
+import { applyMigrations } from './migrate.js';
+import type { EngineTarget } from './schema-engine.js';
+import { PGliteSql, PgSql, pgTypes, type Sql } from './sql.js';
+
+export type { PrismaClient };
+
+/** One database, embedded (PGlite) or a PostgreSQL server, with Prisma and raw SQL over the same connections. */
+export interface Database extends Sql {
+  readonly engine: 'pglite' | 'postgres';
+  /** Where the data lives, safe to print (no password). */
+  readonly location: string;
+  readonly prisma: PrismaClient;
+  /** For the schema engine (migrations, diffs). */
+  readonly engineTarget: EngineTarget;
+  /** Runs `fn` in one transaction; use only `tx` inside it. */
+  transaction<T>(fn: (tx: Sql) => Promise<T>): Promise<T>;
+  close(): Promise<void>;
+}
+
+export interface OpenDatabaseOptions {
+  /** A postgresql:// URL; absent = embedded PGlite under `dataDir`. */
+  url?: string | undefined;
+  /** The data directory (PGlite lives in `<dataDir>/db`). */
+  dataDir: string;
+  logger?: Logger;
+  /** Apply pending migrations after connecting (default true). */
+  migrate?: boolean;
+  /** Pool size for PostgreSQL. */
+  poolSize?: number;
+  /** For tests: an already-open PGlite instance (e.g. in memory). */
+  pglite?: PGlite;
+}
+
+/** Opens the configured database, and by default brings its schema up to date. */
+export async function openDatabase(options: OpenDatabaseOptions): Promise<Database> {
+  const db = options.pglite
+    ? wrapPGlite(options.pglite, 'in-memory PGlite', async () => {})
+    : options.url
+      ? await openPostgres(options.url, options.poolSize ?? 10)
+      : await openPGlite(options.dataDir);
+  if (options.migrate !== false) {
+    try {
+      await applyMigrations(db, options.logger);
+    } catch (error) {
+      await db.close();
+      throw error;
+    }
+  }
+  return db;
+}
+
+/** host:port/database of a URL, never its password. */
+export function describePostgresUrl(url: string): string {
+  try {
+    const u = new URL(url);
+    const database = decodeURIComponent(u.pathname.replace(/^\//, '')) || '(default database)';
+    const host = u.hostname || u.searchParams.get('host') || 'localhost';
+    return `PostgreSQL at ${host}:${u.port || '5432'}/${database}`;
+  } catch {
+    return 'PostgreSQL (unparsable URL)';
+  }
+}
+
+async function openPostgres(url: string, poolSize: number): Promise<Database> {
+  let parsed: URL;
+  try {
+    parsed = new URL(url);
+    if (!/^postgres(ql)?:$/.test(parsed.protocol)) throw new Error(`scheme ${parsed.protocol} is not postgresql:`);
+  } catch (error) {
+    throw new DatabaseError(`DATABASE_URL is not a valid postgresql:// URL (${errorMessage(error)})`, { code: 'DB_URL_INVALID', cause: error });
+  }
+  const location = describePostgresUrl(url);
+  const pool = new pg.Pool({ connectionString: url, max: poolSize, types: pgTypes(pg.types), application_name: 'kics-sync', connectionTimeoutMillis: 10_000 });
+  // A broken idle connection must not crash the process; the next query reports it.
+  pool.on('error', () => {});
+  try {
+    await pool.query('SELECT 1');
+  } catch (error) {
+    await pool.end().catch(() => {});
+    throw explainPostgresError(error, location, parsed);
+  }
+  const prisma = new PrismaClient({ adapter: new PrismaPg(pool) });
+  const sql = new PgSql(pool);
+  return {
+    engine: 'postgres',
+    location,
+    prisma,
+    engineTarget: { engine: 'postgres', pool },
+    query: (text, params) => sql.query(text, params),
+    execute: (text, params) => sql.execute(text, params),
+    exec: (script) => sql.exec(script),
+    copyFrom: (table, columns, rows) => sql.copyFrom(table, columns, rows),
+    async transaction(fn) {
+      const client = await pool.connect();
+      try {
+        await client.query('BEGIN');
+        const result = await fn(new PgSql(client));
+        await client.query('COMMIT');
+        return result;
+      } catch (error) {
+        await client.query('ROLLBACK').catch(() => {});
+        throw error;
+      } finally {
+        client.release();
+      }
+    },
+    async close() {
+      await prisma.$disconnect().catch(() => {});
+      await pool.end();
+    },
+  };
+}
+
+function explainPostgresError(error: unknown, location: string, url: URL): DatabaseError {
+  const e = error as NodeJS.ErrnoException & { code?: string };
+  const user = decodeURIComponent(url.username) || '(default user)';
+  const database = decodeURIComponent(url.pathname.replace(/^\//, ''));
+  const reasons: Record<string, [string, string]> = {
+    ECONNREFUSED: ['DB_UNREACHABLE', `cannot reach ${location}: connection refused (is the server running?)`],
+    ENOTFOUND: ['DB_UNREACHABLE', `cannot reach ${location}: host ${url.hostname} not found`],
+    EAI_AGAIN: ['DB_UNREACHABLE', `cannot reach ${location}: host ${url.hostname} could not be resolved`],
+    ETIMEDOUT: ['DB_UNREACHABLE', `cannot reach ${location}: connection timed out`],
+    EHOSTUNREACH: ['DB_UNREACHABLE', `cannot reach ${location}: host unreachable`],
+    '28P01': ['DB_AUTH_FAILED', `${location} refused the password for user ${user}`],
+    '28000': ['DB_AUTH_FAILED', `${location} refused user ${user}: ${e.message}`],
+    '3D000': ['DB_NOT_FOUND', `${location}: database ${database} does not exist`],
+    '53300': ['DB_UNREACHABLE', `${location} has no connection slots left`],
+  };
+  const known = e.code ? reasons[e.code] : undefined;
+  if (known) return new DatabaseError(known[1], { code: known[0], cause: error, retryable: known[0] === 'DB_UNREACHABLE' });
+  if (/timeout/i.test(e.message ?? '')) return new DatabaseError(`cannot reach ${location}: connection timed out`, { code: 'DB_UNREACHABLE', cause: error, retryable: true });
+  return new DatabaseError(`cannot use ${location}: ${errorMessage(error)}`, { code: 'DB_ERROR', cause: error });
+}
+
+async function openPGlite(dataDir: string): Promise<Database> {
+  const dir = path.join(dataDir, 'db');
+  try {
+    await mkdir(dir, { recursive: true });
+    await access(dataDir, constants.W_OK);
+    const probe = path.join(dataDir, `.write-test-${process.pid}`);
+    await writeFile(probe, '');
+    await rm(probe);
+  } catch (error) {
+    throw new DatabaseError(`data directory ${dataDir} is not writable: ${(error as NodeJS.ErrnoException).code ?? errorMessage(error)}`, { code: 'DATA_DIR_NOT_WRITABLE', cause: error });
+  }
+  // PGlite is a single-process database: two processes on one folder would corrupt it.
+  let release: () => Promise<void>;
+  try {
+    release = await lockfile.lock(dir, { lockfilePath: path.join(dataDir, 'db.lock'), stale: 15_000, update: 5_000, realpath: false });
+  } catch (error) {
+    if ((error as NodeJS.ErrnoException).code === 'ELOCKED') {
+      throw new LockedError(`the embedded database in ${dataDir} is in use by another kics-sync process; wait for it to finish or use a PostgreSQL server (DATABASE_URL)`, { cause: error });
+    }
+    throw new DatabaseError(`cannot lock ${dataDir}: ${errorMessage(error)}`, { code: 'DATA_DIR_NOT_WRITABLE', cause: error });
+  }
+  let pglite: PGlite;
+  try {
+    pglite = await PGlite.create(dir);
+  } catch (error) {
+    await release();
+    throw new DatabaseError(`cannot open the embedded database in ${dir}: ${errorMessage(error)}`, { code: 'DB_ERROR', cause: error });
+  }
+  return wrapPGlite(pglite, `embedded PGlite in ${dir}`, release);
+}
+
+function wrapPGlite(pglite: PGlite, location: string, release: () => Promise<void>): Database {
+  const prisma = new PrismaClient({ adapter: new PrismaPGlite(pglite) });
+  const sql = new PGliteSql(pglite);
+  return {
+    engine: 'pglite',
+    location,
+    prisma,
+    engineTarget: { engine: 'pglite', pglite },
+    query: (text, params) => sql.query(text, params),
+    execute: (text, params) => sql.execute(text, params),
+    exec: (script) => sql.exec(script),
+    copyFrom: (table, columns, rows) => sql.copyFrom(table, columns, rows),
+    transaction: (fn) => pglite.transaction((tx) => fn(new PGliteSql(tx))),
+    async close() {
+      await prisma.$disconnect().catch(() => {});
+      if (!pglite.closed) await pglite.close();
+      await release();
+    },
+  };
+}

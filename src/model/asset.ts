@@ -1,0 +1,99 @@
+import type { AssetType, Influence } from './kics.js';
+
+/**
+ * The canonical asset: what every source turns its records into, and what the reconciler compares
+ * with KICS devices. Field names follow KICS's device fields so that precedence rules name one field
+ * the same way everywhere. Values are already normalised (src/model/normalize*.ts): MACs lower-case
+ * and colon separated, IPs in canonical text, enums mapped to KICS values. Absent (undefined) means
+ * "this source says nothing about it"; null means "this source says it is empty".
+ */
+export interface CanonicalAsset {
+  name?: string | null;
+  description?: string | null;
+  category?: AssetType | null;
+  os?: string | null;
+  hardwareVendor?: string | null;
+  hardwareModel?: string | null;
+  hardwareVersion?: string | null;
+  softwareVendor?: string | null;
+  softwareModel?: string | null;
+  softwareVersion?: string | null;
+  networkName?: string | null;
+  isRouter?: boolean | null;
+  influence?: Influence | null;
+  labels?: string[];
+  /** Who owns the asset in the plant (used to scope manual runs); also a user attribute when managed. */
+  owner?: string | null;
+  location?: string | null;
+  /** KICS user attributes by name (only the configured, managed names are ever written). */
+  userAttributes?: Record<string, string>;
+  /** Network interfaces; identity comes from their MACs and IPs. */
+  interfaces: AssetInterface[];
+  /** The source marks the asset as retired / decommissioned. */
+  retired?: boolean;
+  /** Path of an industrial configuration file, relative to reconcile.industrialConfig.root. */
+  industrialConfig?: string | null;
+}
+
+export interface AssetInterface {
+  name?: string | null;
+  /** Canonical MAC (aa:bb:cc:dd:ee:ff), or null when the interface has none usable as identity. */
+  mac?: string | null;
+  /** Canonical IP addresses (IPv4 dotted quad, IPv6 RFC 5952). */
+  ips: string[];
+  vlan?: number | null;
+  /** The KICS address space the source names for this interface (id, or name to look up); otherwise derived from the IP. */
+  addressSpace?: number | string | null;
+}
+
+/** One record a source delivered, with its canonical form. */
+export interface SourceRecord {
+  /** Stable key of the record within its source (CSV: the identity columns; NetBox: device id...). */
+  externalKey: string;
+  /** The record as delivered (stored for reports and audits; never secrets). */
+  raw: Record<string, unknown>;
+  asset: CanonicalAsset;
+  /** Where it came from, e.g. `assets.csv:12`. */
+  location?: string;
+  /** Things normalisation noticed but did not reject (e.g. a multicast MAC not used as identity). */
+  notes?: string[];
+}
+
+/** A record (or row) that could not be used: where, which column, why. */
+export interface RecordReject {
+  /** e.g. `assets.csv:17`, or `netbox device 42`. */
+  location: string;
+  column?: string;
+  reason: string;
+  raw?: Record<string, unknown>;
+}
+
+export interface SourceBatch {
+  records: SourceRecord[];
+  rejects: RecordReject[];
+  /** The source's cursor after this batch (e.g. the newest last_updated seen); the stager keeps the last one. */
+  watermark?: string;
+}
+
+export interface ReadOptions {
+  /** `full` reads everything (and what is absent becomes missing); `incremental` reads what changed since `since`. */
+  mode: 'full' | 'incremental';
+  /** The watermark of the last successful read, for incremental reads. */
+  since?: string | null;
+  signal?: AbortSignal;
+}
+
+export type SourceKind = 'csv' | 'netbox' | 'servicenow' | 'ksc';
+
+/**
+ * The contract every asset source follows (STYLE.md): `check()` proves it can connect, `read()`
+ * streams batches. Nothing else about a source leaks out of its folder in src/adapters/.
+ */
+export interface AssetSource {
+  readonly name: string;
+  readonly kind: SourceKind;
+  /** Whether `read({ mode: 'incremental' })` is supported; otherwise every read is full. */
+  readonly incremental: boolean;
+  check(signal?: AbortSignal): Promise<void>;
+  read(options: ReadOptions): AsyncIterable<SourceBatch>;
+}

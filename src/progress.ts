@@ -1,0 +1,51 @@
+import cliProgress from 'cli-progress';
+import type { Logger } from './log.js';
+
+/** Progress of a long step: a bar on a terminal, a log line every few seconds otherwise. */
+export interface Progress {
+  increment(by?: number): void;
+  setTotal(total: number): void;
+  stop(): void;
+}
+
+export interface ProgressOptions {
+  logger: Logger;
+  /** A bar only when stderr is a terminal and the command is not printing JSON. */
+  interactive?: boolean;
+  total?: number;
+  /** Seconds between log lines when not interactive. */
+  logEverySeconds?: number;
+}
+
+export function startProgress(label: string, options: ProgressOptions): Progress {
+  const interactive = options.interactive ?? Boolean(process.stderr.isTTY);
+  let value = 0;
+  let total = options.total ?? 0;
+  if (interactive) {
+    const bar = new cliProgress.SingleBar(
+      { format: `${label.padEnd(24)} {bar} {value}/{total} {eta_formatted}`, stream: process.stderr, hideCursor: true, clearOnComplete: false, etaBuffer: 50 },
+      cliProgress.Presets.shades_classic,
+    );
+    bar.start(total, 0);
+    return {
+      increment: (by = 1) => bar.increment(by),
+      setTotal: (t) => bar.setTotal(t),
+      stop: () => bar.stop(),
+    };
+  }
+  const every = (options.logEverySeconds ?? 5) * 1000;
+  let last = Date.now();
+  return {
+    increment(by = 1) {
+      value += by;
+      if (Date.now() - last >= every) {
+        last = Date.now();
+        options.logger.info({ step: label, done: value, total: total || undefined }, 'progress');
+      }
+    },
+    setTotal(t) {
+      total = t;
+    },
+    stop() {},
+  };
+}

@@ -1,0 +1,49 @@
+import { spawn, type ChildProcess } from 'node:child_process';
+import { existsSync } from 'node:fs';
+import path from 'node:path';
+import { packageRoot } from '../../src/paths.js';
+
+export const binPath = path.join(packageRoot, 'bin', 'kics-sync.js');
+
+export interface CliResult {
+  code: number | null;
+  signal: NodeJS.Signals | null;
+  stdout: string;
+  stderr: string;
+}
+
+export interface CliOptions {
+  env?: Record<string, string | undefined>;
+  cwd?: string;
+  timeoutMs?: number;
+  /** Called with the child once started (e.g. to kill it mid-run). */
+  onSpawn?: (child: ChildProcess) => void;
+}
+
+/** Runs the built `kics-sync` executable exactly as a user would (npm test builds it first). */
+export function runCli(args: string[], options: CliOptions = {}): Promise<CliResult> {
+  if (!existsSync(path.join(packageRoot, 'dist', 'cli.js'))) throw new Error('dist/ is missing: run `npm run build` (npm test does it)');
+  const env: NodeJS.ProcessEnv = { ...process.env, KICS_SYNC_CONFIG: undefined, DATABASE_URL: undefined, KICS_SYNC_DATA_DIR: undefined, ...options.env };
+  for (const [k, v] of Object.entries(env)) if (v === undefined) delete env[k];
+  return new Promise((resolve, reject) => {
+    const child = spawn(process.execPath, [binPath, ...args], { cwd: options.cwd ?? packageRoot, env, stdio: ['ignore', 'pipe', 'pipe'] });
+    let stdout = '';
+    let stderr = '';
+    child.stdout.on('data', (d: Buffer) => (stdout += d.toString()));
+    child.stderr.on('data', (d: Buffer) => (stderr += d.toString()));
+    const timer = setTimeout(() => child.kill('SIGKILL'), options.timeoutMs ?? 120_000);
+    child.on('error', reject);
+    child.on('close', (code, signal) => {
+      clearTimeout(timer);
+      resolve({ code, signal, stdout, stderr });
+    });
+    options.onSpawn?.(child);
+  });
+}
+
+/** The single JSON object a `--json` command prints on stdout. */
+export function parseJsonOutput(result: CliResult): Record<string, unknown> {
+  const lines = result.stdout.trim().split('\n').filter(Boolean);
+  if (lines.length !== 1) throw new Error(`expected exactly one JSON line on stdout, got ${lines.length}:\n${result.stdout}\nstderr:\n${result.stderr}`);
+  return JSON.parse(lines[0]!) as Record<string, unknown>;
+}
