@@ -1,0 +1,34 @@
+/**
+ * MAC addresses in one canonical form: lower case, colon separated (aa:bb:cc:dd:ee:ff), as KICS shows them.
+ * Accepts colon, dash, Cisco dot (aabb.ccdd.eeff), bare hex and upper case.
+ */
+export type MacResult = { ok: true; mac: string } | { ok: false; reason: string };
+
+const separated = /^([0-9a-f]{1,2})([:-])([0-9a-f]{1,2})\2([0-9a-f]{1,2})\2([0-9a-f]{1,2})\2([0-9a-f]{1,2})\2([0-9a-f]{1,2})$/;
+const ciscoDot = /^([0-9a-f]{4})\.([0-9a-f]{4})\.([0-9a-f]{4})$/;
+const bare = /^[0-9a-f]{12}$/;
+
+export function parseMac(input: string): MacResult {
+  const text = input.trim().toLowerCase();
+  if (text === '') return { ok: false, reason: 'empty MAC address' };
+  let hex: string | null = null;
+  const sep = separated.exec(text);
+  if (sep) hex = [sep[1], sep[3], sep[4], sep[5], sep[6], sep[7]].map((o) => o!.padStart(2, '0')).join('');
+  else if (ciscoDot.test(text)) hex = text.replace(/\./g, '');
+  else if (bare.test(text)) hex = text;
+  if (hex === null) return { ok: false, reason: `${JSON.stringify(input.trim())} is not a MAC address (expected six hex octets, e.g. 00:1b:1b:aa:bb:cc)` };
+  return { ok: true, mac: hex.match(/../g)!.join(':') };
+}
+
+/** Why a canonical MAC cannot identify one device (broadcast, multicast, all zeros), or null when it can. */
+export function macIdentityProblem(mac: string): string | null {
+  if (mac === '00:00:00:00:00:00') return 'all-zero MAC address';
+  if (mac === 'ff:ff:ff:ff:ff:ff') return 'broadcast MAC address';
+  if ((parseInt(mac.slice(0, 2), 16) & 1) === 1) return 'multicast MAC address';
+  return null;
+}
+
+/** The OUI (first three octets, upper case without separators) of a canonical MAC, as OUI registries key it. */
+export function macOui(mac: string): string {
+  return mac.slice(0, 8).replace(/:/g, '').toUpperCase();
+}
