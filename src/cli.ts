@@ -6,6 +6,11 @@ import { ExitCode } from './errors.js';
 import { packageRoot } from './paths.js';
 import { parseLogLevel } from './commands/context.js';
 import { registerDbCommands } from './commands/db.js';
+import { registerEventsCommands } from './commands/events.js';
+import { registerKscCommands } from './commands/ksc.js';
+import { registerPlanCommands } from './commands/plan.js';
+import { registerSimulatorCommand } from './commands/simulator.js';
+import { registerSourcesCommands } from './commands/sources.js';
 
 /** The command line: the one place that parses argv. Each area registers its commands from src/commands/. */
 export function buildProgram(): Command {
@@ -19,6 +24,11 @@ export function buildProgram(): Command {
     .showHelpAfterError()
     .exitOverride();
   registerDbCommands(program);
+  registerEventsCommands(program);
+  registerKscCommands(program);
+  registerPlanCommands(program);
+  registerSimulatorCommand(program);
+  registerSourcesCommands(program);
   return program;
 }
 

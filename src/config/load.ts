@@ -191,7 +191,9 @@ function resolvePaths(config: Config, baseDir: string): Config {
         ...(config.kics.pem.passphrase === undefined ? {} : { passphrase: config.kics.pem.passphrase }),
       },
     },
-    sources: config.sources.map((s) => (s.type === 'csv' ? { ...s, path: abs(s.path), rejectsFile: optAbs(s.rejectsFile) } : s)),
+    sources: config.sources.map((s) =>
+      s.type === 'csv' ? { ...s, path: abs(s.path), rejectsFile: optAbs(s.rejectsFile) } : s.type === 'netbox' || s.type === 'servicenow' ? { ...s, caFile: optAbs(s.caFile) } : s,
+    ),
     reconcile: {
       ...config.reconcile,
       industrialConfig: { ...config.reconcile.industrialConfig, root: optAbs(config.reconcile.industrialConfig.root) },

@@ -10,21 +10,55 @@ const common = {
   staleAfterDays: z.number().positive().optional(),
 };
 
+/** The canonical fields a CSV column can fill (`columns` maps them to headers; see docs/configuration.md for the default aliases). */
+export const csvFields = [
+  'id',
+  'name',
+  'description',
+  'mac',
+  'ip',
+  'interface',
+  'addressSpace',
+  'vlan',
+  'category',
+  'vendor',
+  'model',
+  'hardwareVersion',
+  'firmware',
+  'softwareVendor',
+  'softwareModel',
+  'os',
+  'networkName',
+  'isRouter',
+  'owner',
+  'location',
+  'criticality',
+  'labels',
+  'status',
+  'industrialConfig',
+] as const;
+export type CsvField = (typeof csvFields)[number];
+
+/** Retries of a REST source: network errors, 5xx and 429 (honouring Retry-After); never 400, 401, 403, 404. */
+const retries = z.number().int().min(0).max(10).default(4);
+
 export const csvSourceSchema = z.strictObject({
   ...common,
   type: z.literal('csv'),
   path: z.string().min(1),
   /** `,` `;` or a tab; detected from the header line when absent. */
   delimiter: z.enum([',', ';', '\t']).optional(),
-  /** Separator between several MACs / IPs in one cell. */
+  /** Text encoding when the file has no byte order mark (a BOM always wins). */
+  encoding: z.enum(['utf-8', 'utf-16le', 'windows-1252', 'iso-8859-1']).default('utf-8'),
+  /** Separator between several MACs / IPs / labels in one cell. */
   multiValueSeparator: z.string().min(1).default('|'),
   /** Column mapping: canonical field -> column header (case-insensitive). Unlisted fields use the default aliases. */
-  columns: z.record(z.string(), z.string()).default({}),
+  columns: z.partialRecord(z.enum(csvFields), z.string().min(1)).default({}),
   /** Extra columns turned into KICS user attributes: column header -> attribute name. */
-  attributes: z.record(z.string(), z.string()).default({}),
+  attributes: z.record(z.string(), z.string().min(1)).default({}),
   /** KICS address space id (or name) for rows that do not name one. */
-  addressSpace: z.union([z.number().int().nonnegative(), z.string()]).optional(),
-  /** Where rejected rows are written; default: next to the data directory's reports. */
+  addressSpace: z.union([z.number().int().nonnegative(), z.string().min(1)]).optional(),
+  /** Where rejected rows are written; default: <dataDir>/rejects/<name>.csv. */
   rejectsFile: z.string().optional(),
 });
 
@@ -37,12 +71,20 @@ export const netboxSourceSchema = z.strictObject({
   addressSpaces: z.record(z.string(), z.union([z.number().int().nonnegative(), z.string()])).default({}),
   /** NetBox custom field -> KICS user attribute name. */
   customFields: z.record(z.string(), z.string()).default({}),
-  /** Extra NetBox query filters for devices, e.g. { site: "plant-a" }. */
-  filters: z.record(z.string(), z.string()).default({}),
+  /** A custom field whose value is the device's criticality (mapped to KICS influence). */
+  criticalityField: z.string().min(1).optional(),
+  /** Device statuses that mean the asset is retired. */
+  retiredStatuses: z.array(z.string().min(1)).default(['decommissioning']),
+  /** Extra NetBox query filters for devices, e.g. { site: "plant-a" } or { role: [plc, hmi] }. */
+  filters: z.record(z.string(), z.union([z.string(), z.array(z.string()).min(1)])).default({}),
   pageSize: z.number().int().min(1).max(1000).default(200),
   timeoutMs: z.number().int().positive().default(30_000),
+  retries,
   caFile: z.string().optional(),
 });
+
+/** A ServiceNow column name (it goes into sysparm_fields). */
+const servicenowField = z.string().regex(/^[A-Za-z0-9_.]+$/, 'a ServiceNow field name (letters, digits, _ and .)');
 
 export const servicenowSourceSchema = z.strictObject({
   ...common,
@@ -56,13 +98,16 @@ export const servicenowSourceSchema = z.strictObject({
   /** Extra encoded query ANDed to every read, e.g. "operational_status=1". */
   query: z.string().optional(),
   /** ServiceNow field -> canonical field, on top of the defaults. */
-  fields: z.record(z.string(), z.string()).default({}),
+  fields: z.record(servicenowField, z.enum(csvFields)).default({}),
   /** ServiceNow field -> KICS user attribute name. */
-  attributes: z.record(z.string(), z.string()).default({}),
+  attributes: z.record(servicenowField, z.string().min(1)).default({}),
   pageSize: z.number().int().min(1).max(10_000).default(1000),
   timeoutMs: z.number().int().positive().default(30_000),
+  retries,
   caFile: z.string().optional(),
-});
+})
+  .refine((s) => (s.token !== undefined) !== (s.user !== undefined || s.password !== undefined), { message: 'give either token, or user and password', path: ['token'] })
+  .refine((s) => (s.user === undefined) === (s.password === undefined), { message: 'user and password go together', path: ['password'] });
 
 export const kscSourceSchema = z.strictObject({
   ...common,

@@ -73,6 +73,8 @@ export interface SourceBatch {
   rejects: RecordReject[];
   /** The source's cursor after this batch (e.g. the newest last_updated seen); the stager keeps the last one. */
   watermark?: string;
+  /** How many records the whole read is expected to deliver, when the source knows (for progress bars). */
+  expected?: number;
 }
 
 export interface ReadOptions {

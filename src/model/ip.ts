@@ -9,24 +9,65 @@ export type IpResult = { ok: true; ip: string; version: 4 | 6 } | { ok: false; r
 export function parseIp(input: string): IpResult {
   let text = input.trim();
   if (text === '') return { ok: false, reason: 'empty IP address' };
+  const shown = JSON.stringify(text);
+  let prefix: number | null = null;
   const slash = text.indexOf('/');
   if (slash !== -1) {
-    const prefix = text.slice(slash + 1);
-    if (!/^\d{1,3}$/.test(prefix)) return { ok: false, reason: `${JSON.stringify(input.trim())} has an invalid prefix length` };
+    const suffix = text.slice(slash + 1);
+    if (!/^\d{1,3}$/.test(suffix)) return { ok: false, reason: `${shown} has an invalid prefix length` };
+    prefix = Number(suffix);
     text = text.slice(0, slash);
   }
   if (text.startsWith('[') && text.endsWith(']')) text = text.slice(1, -1);
   const zone = text.indexOf('%');
   if (zone !== -1 && text.includes(':')) text = text.slice(0, zone);
-  if (ipaddr.IPv4.isValidFourPartDecimal(text)) {
-    return { ok: true, ip: ipaddr.IPv4.parse(text).toString(), version: 4 };
+  let address: ipaddr.IPv4 | ipaddr.IPv6;
+  if (ipaddr.IPv4.isValidFourPartDecimal(text)) address = ipaddr.IPv4.parse(text);
+  else if (text.includes(':') && ipaddr.IPv6.isValid(text)) address = ipaddr.IPv6.parse(text);
+  else return { ok: false, reason: `${shown} is not an IP address` };
+  const width = address.kind() === 'ipv4' ? 32 : 128;
+  if (prefix !== null) {
+    if (prefix > width) return { ok: false, reason: `${shown} has prefix length ${prefix}, more than the ${width} bits of the address` };
+    // A subnet written where a host belongs (10.0.0.0/24): there is no device to identify. /31, /32 (and
+    // /127, /128) have no network address to confuse, so any address there is a host.
+    if (prefix < width - 1 && isNetworkAddress(address, prefix)) {
+      return { ok: false, reason: `${shown} is a subnet, not a host address` };
+    }
   }
-  if (text.includes(':') && ipaddr.IPv6.isValid(text)) {
-    const v6 = ipaddr.IPv6.parse(text);
+  if (address.kind() === 'ipv6') {
+    const v6 = address as ipaddr.IPv6;
     if (v6.isIPv4MappedAddress()) return { ok: true, ip: v6.toIPv4Address().toString(), version: 4 };
     return { ok: true, ip: v6.toRFC5952String(), version: 6 };
   }
-  return { ok: false, reason: `${JSON.stringify(input.trim())} is not an IP address` };
+  return { ok: true, ip: address.toString(), version: 4 };
+}
+
+function isNetworkAddress(address: ipaddr.IPv4 | ipaddr.IPv6, prefix: number): boolean {
+  const bytes = address.toByteArray();
+  for (let bit = prefix; bit < bytes.length * 8; bit += 1) {
+    if ((bytes[bit >> 3]! >> (7 - (bit & 7))) & 1) return false;
+  }
+  return true;
+}
+
+/**
+ * Why a canonical IP cannot identify one device (unspecified, broadcast, multicast, loopback), or null
+ * when it can. Such addresses are reported and left out of the asset's identity.
+ */
+export function ipIdentityProblem(ip: string): string | null {
+  const range = ipaddr.parse(ip).range();
+  switch (range) {
+    case 'unspecified':
+      return 'unspecified IP address';
+    case 'broadcast':
+      return 'broadcast IP address';
+    case 'multicast':
+      return 'multicast IP address';
+    case 'loopback':
+      return 'loopback IP address';
+    default:
+      return null;
+  }
 }
 
 /** The address as a number (IPv4) or bigint (IPv6), for range checks. */

@@ -1,0 +1,93 @@
+import { csvFields, type CsvField } from '../../config/sources.js';
+import { mappingKey } from '../../model/normalize.js';
+
+/**
+ * Which header fills which canonical field. Headers compare case- and punctuation-insensitively
+ * (`MAC_Address`, `mac-address`, `Mac Address` are one header). For each field the first alias found
+ * in the header wins, in the order listed; `columns` in the source's config overrides an alias.
+ */
+export const defaultAliases: Readonly<Record<CsvField, readonly string[]>> = {
+  id: ['id', 'asset id', 'asset tag', 'asset number', 'inventory number', 'inventory id', 'tag number', 'sys id'],
+  name: ['name', 'hostname', 'host name', 'device name', 'asset name', 'device', 'host'],
+  description: ['description', 'comment', 'comments', 'notes'],
+  mac: ['mac', 'mac address', 'macaddress', 'mac addresses', 'hardware address', 'physical address'],
+  ip: ['ip', 'ip address', 'ipaddress', 'ip addresses', 'ipv4', 'ipv4 address', 'ipv6', 'ipv6 address'],
+  interface: ['interface', 'interface name', 'nic', 'port', 'network interface'],
+  addressSpace: ['address space', 'addressspace', 'kics address space'],
+  vlan: ['vlan', 'vlan id', 'vid'],
+  category: ['category', 'type', 'device type', 'asset type', 'device category', 'role', 'class'],
+  vendor: ['vendor', 'manufacturer', 'make', 'hardware vendor'],
+  model: ['model', 'hardware model', 'product', 'model number'],
+  hardwareVersion: ['hardware version', 'hw version', 'hardware revision', 'hw revision'],
+  firmware: ['firmware', 'firmware version', 'software version', 'sw version', 'fw version', 'version'],
+  softwareVendor: ['software vendor'],
+  softwareModel: ['software model', 'software', 'software name'],
+  os: ['os', 'operating system', 'os version'],
+  networkName: ['network name', 'fqdn', 'dns name', 'dns'],
+  isRouter: ['is router', 'router'],
+  owner: ['owner', 'owned by', 'responsible', 'asset owner', 'department'],
+  location: ['location', 'site', 'area', 'building', 'room'],
+  criticality: ['criticality', 'influence', 'importance', 'business criticality', 'priority'],
+  labels: ['labels', 'label', 'tags'],
+  status: ['status', 'lifecycle', 'lifecycle status', 'install status', 'retired', 'state'],
+  industrialConfig: ['industrial config', 'industrial configuration', 'config file', 'configuration file', 'project file'],
+};
+
+/** Fields a row is identified by: a file needs at least one of these columns. */
+export const identityFields: readonly CsvField[] = ['name', 'mac', 'ip'];
+
+export interface ColumnMap {
+  /** Field -> index of its column. */
+  fields: Partial<Record<CsvField, number>>;
+  /** User attribute name -> index of its column. */
+  attributes: [string, number][];
+  /** The header as written (for messages and raw rows). */
+  header: string[];
+}
+
+export type ColumnProblem = { kind: 'missing'; what: string; header: string } | { kind: 'noIdentity' };
+
+/** Resolves the header against the aliases and the configured columns; problems are refusals of the whole file. */
+export function mapColumns(header: readonly string[], columns: Partial<Record<CsvField, string>>, attributes: Record<string, string>): { map: ColumnMap; problems: ColumnProblem[] } {
+  const index = new Map<string, number>();
+  header.forEach((h, i) => {
+    const key = mappingKey(h);
+    if (key !== '' && !index.has(key)) index.set(key, i);
+  });
+  const problems: ColumnProblem[] = [];
+  const fields: Partial<Record<CsvField, number>> = {};
+  const used = new Set<number>();
+  // Configured columns first, so an alias never takes a column the config gave to another field.
+  for (const field of csvFields) {
+    const configured = columns[field];
+    if (configured === undefined) continue;
+    const at = index.get(mappingKey(configured));
+    if (at === undefined) problems.push({ kind: 'missing', what: `columns.${field}`, header: configured });
+    else {
+      fields[field] = at;
+      used.add(at);
+    }
+  }
+  const attributeColumns: [string, number][] = [];
+  for (const [column, attribute] of Object.entries(attributes)) {
+    const at = index.get(mappingKey(column));
+    if (at === undefined) problems.push({ kind: 'missing', what: `attributes.${column}`, header: column });
+    else {
+      attributeColumns.push([attribute, at]);
+      used.add(at);
+    }
+  }
+  for (const field of csvFields) {
+    if (fields[field] !== undefined || columns[field] !== undefined) continue;
+    for (const alias of defaultAliases[field]) {
+      const at = index.get(alias);
+      if (at !== undefined && !used.has(at)) {
+        fields[field] = at;
+        used.add(at);
+        break;
+      }
+    }
+  }
+  if (!identityFields.some((f) => fields[f] !== undefined)) problems.push({ kind: 'noIdentity' });
+  return { map: { fields, attributes: attributeColumns, header: [...header] }, problems };
+}

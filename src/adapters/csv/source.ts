@@ -1,0 +1,432 @@
+import path from 'node:path';
+import { Readable } from 'node:stream';
+import { parse, type Info } from 'csv-parse';
+import type { CsvField, CsvSourceConfig } from '../../config/sources.js';
+import type { Logger } from '../../log.js';
+import type { AssetInterface, AssetSource, CanonicalAsset, ReadOptions, RecordReject, SourceBatch, SourceRecord } from '../../model/asset.js';
+import {
+  addressSpaceRef,
+  checkFieldLimits,
+  cleanText,
+  isRetiredStatus,
+  normalizeInterface,
+  parseBoolean,
+  parseVlan,
+  splitValues,
+  type Normalizer,
+} from '../../model/normalize.js';
+import { SourceError } from '../source-error.js';
+import { identityFields, mapColumns, type ColumnMap } from './columns.js';
+import { detectDelimiter, firstLine, readCsvText, statCsvFile } from './file.js';
+
+/**
+ * A CSV file as an asset source. The file is streamed (csv-parse; never whole in memory), the header
+ * mapped to canonical fields (src/adapters/csv/columns.ts), and each row normalised. A bad row is
+ * rejected with file, line, column and reason and the others go on; a file that is not a CSV at all,
+ * or has none of the identity columns, is refused as a whole before anything is staged.
+ *
+ * Rows of one asset: consecutive rows with the same key (id, else name, else first MAC, else first IP)
+ * are the interfaces of one asset; the same key further down is a duplicate and is rejected.
+ */
+export interface CsvSourceDeps {
+  normalizer: Normalizer;
+  logger: Logger;
+  /** Records per batch handed to the stager. */
+  batchSize?: number;
+}
+
+interface ParsedRow {
+  cells: string[];
+  /** 1-based line where the row starts. */
+  line: number;
+}
+
+/** A row turned into (part of) an asset. */
+interface RowAsset {
+  key: string;
+  line: number;
+  asset: CanonicalAsset;
+  raw: Record<string, string>;
+  notes: string[];
+}
+
+interface PendingAsset extends RowAsset {
+  lines: number[];
+  rawRows: Record<string, string>[];
+}
+
+type RowOutcome = { ok: true; row: RowAsset } | { ok: false; reject: RecordReject };
+
+/** Scalar asset fields and the CSV field that fills each (to name the column of a conflict). */
+const scalarFields: [keyof CanonicalAsset, CsvField][] = [
+  ['name', 'name'],
+  ['description', 'description'],
+  ['category', 'category'],
+  ['os', 'os'],
+  ['hardwareVendor', 'vendor'],
+  ['hardwareModel', 'model'],
+  ['hardwareVersion', 'hardwareVersion'],
+  ['softwareVendor', 'softwareVendor'],
+  ['softwareModel', 'softwareModel'],
+  ['softwareVersion', 'firmware'],
+  ['networkName', 'networkName'],
+  ['isRouter', 'isRouter'],
+  ['influence', 'criticality'],
+  ['owner', 'owner'],
+  ['location', 'location'],
+  ['retired', 'status'],
+  ['industrialConfig', 'industrialConfig'],
+];
+
+export class CsvSource implements AssetSource {
+  readonly kind = 'csv' as const;
+  readonly incremental = false;
+  readonly name: string;
+  private readonly file: string;
+  private readonly label: string;
+
+  constructor(
+    private readonly config: CsvSourceConfig,
+    private readonly deps: CsvSourceDeps,
+  ) {
+    this.name = config.name;
+    this.file = config.path;
+    this.label = path.basename(config.path);
+  }
+
+  /** Proves the file can be read and its header has what a read needs. */
+  async check(signal?: AbortSignal): Promise<void> {
+    await statCsvFile(this.file);
+    const rows = this.parseRows(signal);
+    try {
+      const first = await rows.next();
+      this.headerMap(first.done ? null : first.value.cells);
+    } finally {
+      await rows.return(undefined);
+    }
+  }
+
+  async *read(options: ReadOptions): AsyncIterable<SourceBatch> {
+    const info = await statCsvFile(this.file);
+    const watermark = info.modified.toISOString();
+    const batchSize = this.deps.batchSize ?? 1000;
+    const consumed = { bytes: 0 };
+    const rows = this.parseRows(options.signal, consumed);
+    let delivered = 0;
+    // Rows to expect, from the share of the file read so far: only for progress bars.
+    const estimate = (): number | undefined => (consumed.bytes > 0 && info.size > 0 ? Math.round((delivered * info.size) / consumed.bytes) : undefined);
+    try {
+      const first = await rows.next();
+      const map = this.headerMap(first.done ? null : first.value.cells);
+      let records: SourceRecord[] = [];
+      let rejects: RecordReject[] = [];
+      const seen = new Map<string, number>();
+      let pending: PendingAsset | null = null;
+
+      const flush = (): void => {
+        if (!pending) return;
+        const done = this.finish(pending);
+        if ('reject' in done) rejects.push(done.reject);
+        else records.push(done.record);
+        pending = null;
+      };
+
+      for await (const parsed of rows) {
+        const outcome = this.readRow(parsed, map);
+        if (!outcome.ok) rejects.push(outcome.reject);
+        else {
+          const row = outcome.row;
+          const current = pending;
+          if (current && current.key === row.key) {
+            const conflict = mergeRow(current, row, map);
+            if (conflict) rejects.push({ location: this.at(row.line), column: conflict.column, reason: conflict.reason, raw: row.raw });
+          } else if (seen.has(row.key)) {
+            rejects.push({
+              location: this.at(row.line),
+              column: columnName(map, keyField(row.key)),
+              reason: `duplicate key ${row.key}: line ${seen.get(row.key)} already has this asset (rows of one asset must be consecutive)`,
+              raw: row.raw,
+            });
+          } else {
+            flush();
+            seen.set(row.key, row.line);
+            pending = { ...row, lines: [row.line], rawRows: [row.raw] };
+          }
+        }
+        if (records.length + rejects.length >= batchSize) {
+          delivered += records.length + rejects.length;
+          const expected = estimate();
+          yield { records, rejects, watermark, ...(expected === undefined ? {} : { expected }) };
+          records = [];
+          rejects = [];
+        }
+      }
+      flush();
+      delivered += records.length + rejects.length;
+      yield { records, rejects, watermark, expected: delivered };
+    } finally {
+      await rows.return(undefined);
+    }
+  }
+
+  private at(line: number): string {
+    return `${this.label}:${line}`;
+  }
+
+  private headerMap(cells: string[] | null): ColumnMap {
+    if (cells === null) throw new SourceError(`${this.label} is empty: no header line`, { code: 'CSV_NOT_CSV' });
+    const header = cells.map((c) => c.trim());
+    const { map, problems } = mapColumns(header, this.config.columns, this.config.attributes);
+    const shown = header.slice(0, 12).map((h) => JSON.stringify(h.length > 40 ? `${h.slice(0, 40)}...` : h)).join(', ') + (header.length > 12 ? `, ... (${header.length} columns)` : '');
+    const missing = problems.filter((p) => p.kind === 'missing');
+    if (missing.length > 0) {
+      throw new SourceError(`${this.label}: the header has no column ${missing.map((p) => `${JSON.stringify(p.header)} (configured in ${p.what})`).join(', ')}; the header is ${shown}`, {
+        code: 'CSV_COLUMN_MISSING',
+      });
+    }
+    if (problems.some((p) => p.kind === 'noIdentity')) {
+      throw new SourceError(
+        `${this.label} has none of the identity columns (a name, MAC or IP column such as ${identityFields.map((f) => JSON.stringify(f)).join(', ')}, "hostname", "mac address", "ip address"); its first line is ${shown}. Is it a CSV export of the asset list? Map other headers with columns in the source's config`,
+        { code: 'CSV_NO_IDENTITY_COLUMN' },
+      );
+    }
+    return map;
+  }
+
+  /** The file's rows as cell arrays with their starting line; the first is the header. */
+  private async *parseRows(signal?: AbortSignal, consumed?: { bytes: number }): AsyncGenerator<ParsedRow> {
+    const text = readCsvText(this.file, this.config.encoding, signal, consumed);
+    const iterator = text[Symbol.asyncIterator]();
+    const buffered: string[] = [];
+    let delimiter = this.config.delimiter;
+    if (delimiter === undefined) {
+      let head = '';
+      for (;;) {
+        const next = await iterator.next();
+        if (next.done) break;
+        buffered.push(next.value);
+        head += next.value;
+        if (firstLine(head, false) !== null || head.length > 1_000_000) break;
+      }
+      delimiter = detectDelimiter(firstLine(head, true) ?? '');
+    }
+    const source = Readable.from(
+      (async function* () {
+        yield* buffered;
+        for (;;) {
+          const next = await iterator.next();
+          if (next.done) return;
+          yield next.value;
+        }
+      })(),
+    );
+    const parser = parse({
+      delimiter,
+      bom: true,
+      info: true,
+      relax_quotes: true,
+      relax_column_count: true,
+      skip_empty_lines: true,
+      skip_records_with_empty_values: true,
+      record_delimiter: ['\r\n', '\n', '\r'],
+    });
+    source.on('error', (error) => parser.destroy(error));
+    source.pipe(parser);
+    // csv-parse counts a CR LF inside a quoted field as two lines; keep the running excess to give true line numbers.
+    let excess = 0;
+    try {
+      for await (const item of parser as AsyncIterable<{ record: string[]; info: Info }>) {
+        let breaks = 0;
+        for (const cell of item.record) {
+          if (cell.length === 0 || (!cell.includes('\n') && !cell.includes('\r'))) continue;
+          const crlf = cell.split('\r\n').length - 1;
+          excess += crlf;
+          breaks += (cell.match(/\r\n|\r|\n/g) ?? []).length;
+        }
+        yield { cells: item.record, line: item.info.lines - excess - breaks };
+      }
+    } catch (error) {
+      if (error instanceof SourceError) throw error;
+      if (signal?.aborted) throw signal.reason ?? error;
+      const e = error as Error & { code?: string; lines?: number };
+      if (typeof e.code === 'string' && e.code.startsWith('CSV_')) {
+        throw new SourceError(`${this.label}${e.lines ? `:${e.lines - excess}` : ''}: not valid CSV: ${e.message}`, { code: 'CSV_MALFORMED', cause: error });
+      }
+      throw error;
+    } finally {
+      source.destroy();
+      parser.destroy();
+      // Readable.from() does not end a generator it never started: end the file's reader here, which closes the file.
+      await iterator.return(undefined).catch(() => undefined);
+    }
+  }
+
+  /** One row -> part of an asset, or the reason it cannot be used. */
+  private readRow(parsed: ParsedRow, map: ColumnMap): RowOutcome {
+    const { cells, line } = parsed;
+    const { header } = map;
+    const raw: Record<string, string> = {};
+    cells.forEach((value, i) => {
+      if (value.trim() !== '') raw[header[i] ?? `column ${i + 1}`] = value;
+    });
+    const location = this.at(line);
+    if (cells.length < header.length || cells.slice(header.length).some((c) => c.trim() !== '')) {
+      return { ok: false, reject: { location, reason: `has ${cells.length} fields, the header has ${header.length} (a missing or extra delimiter?)`, raw } };
+    }
+
+    const { normalizer } = this.deps;
+    const separator = this.config.multiValueSeparator;
+    const problems: { field: CsvField; reason: string }[] = [];
+    const cell = (field: CsvField): string | undefined => {
+      const i = map.fields[field];
+      return i === undefined ? undefined : cleanText(cells[i]);
+    };
+
+    const asset: CanonicalAsset = { interfaces: [] };
+    const text = (field: CsvField, target: keyof CanonicalAsset): void => {
+      const value = cell(field);
+      if (value !== undefined) (asset as unknown as Record<string, unknown>)[target] = value;
+    };
+    text('name', 'name');
+    text('description', 'description');
+    text('os', 'os');
+    text('model', 'hardwareModel');
+    text('hardwareVersion', 'hardwareVersion');
+    text('firmware', 'softwareVersion');
+    text('softwareModel', 'softwareModel');
+    text('networkName', 'networkName');
+    text('owner', 'owner');
+    text('location', 'location');
+    text('industrialConfig', 'industrialConfig');
+    const vendor = cell('vendor');
+    if (vendor !== undefined) asset.hardwareVendor = normalizer.vendor(vendor);
+    const softwareVendor = cell('softwareVendor');
+    if (softwareVendor !== undefined) asset.softwareVendor = normalizer.vendor(softwareVendor);
+    const category = cell('category');
+    if (category !== undefined) {
+      const mapped = normalizer.category(category);
+      if (mapped.ok) asset.category = mapped.value;
+      else problems.push({ field: 'category', reason: mapped.reason });
+    }
+    const criticality = cell('criticality');
+    if (criticality !== undefined) {
+      const mapped = normalizer.influence(criticality);
+      if (mapped.ok) asset.influence = mapped.value;
+      else problems.push({ field: 'criticality', reason: mapped.reason });
+    }
+    const isRouter = cell('isRouter');
+    if (isRouter !== undefined) {
+      const parsedBool = parseBoolean(isRouter);
+      if (parsedBool.ok) asset.isRouter = parsedBool.value;
+      else problems.push({ field: 'isRouter', reason: parsedBool.reason });
+    }
+    const labels = splitValues(cell('labels'), separator);
+    if (labels.length > 0) asset.labels = labels;
+    const status = cell('status');
+    if (status !== undefined) asset.retired = isRetiredStatus(status);
+    if (map.attributes.length > 0) {
+      const attributes: Record<string, string> = {};
+      for (const [attribute, i] of map.attributes) {
+        const value = cleanText(cells[i]);
+        if (value !== undefined) attributes[attribute] = value;
+      }
+      if (Object.keys(attributes).length > 0) asset.userAttributes = attributes;
+    }
+
+    // Interfaces: one per MAC; IPs go with the single MAC, or pair one-to-one with several MACs.
+    const notes: string[] = [];
+    const macs = splitValues(cell('mac'), separator);
+    const ips = splitValues(cell('ip'), separator);
+    const names = splitValues(cell('interface'), separator);
+    let vlan: number | undefined;
+    const vlanText = cell('vlan');
+    if (vlanText !== undefined) {
+      const parsedVlan = parseVlan(vlanText);
+      if (parsedVlan.ok) vlan = parsedVlan.value;
+      else problems.push({ field: 'vlan', reason: parsedVlan.reason });
+    }
+    const spaceText = cell('addressSpace');
+    const addressSpace = spaceText !== undefined ? addressSpaceRef(spaceText) : this.config.addressSpace;
+    let groups: { mac?: string; ips: string[] }[];
+    if (macs.length <= 1) groups = [{ mac: macs[0], ips }];
+    else if (ips.length === 0) groups = macs.map((mac) => ({ mac, ips: [] }));
+    else if (ips.length === macs.length) groups = macs.map((mac, i) => ({ mac, ips: [ips[i]!] }));
+    else {
+      groups = [];
+      problems.push({ field: 'ip', reason: `${macs.length} MACs and ${ips.length} IPs in one row: cannot tell which IP belongs to which MAC (give one IP per MAC in the same order, or one interface per row)` });
+    }
+    const interfaces: AssetInterface[] = [];
+    groups.forEach((group, i) => {
+      const result = normalizeInterface({ name: names.length === groups.length ? names[i] : undefined, mac: group.mac, ips: group.ips, vlan, addressSpace });
+      for (const e of result.errors) problems.push({ field: e.field, reason: e.reason });
+      notes.push(...result.notes);
+      if (result.interface) interfaces.push(result.interface);
+    });
+    asset.interfaces = interfaces;
+
+    if (problems.length > 0) {
+      return { ok: false, reject: { location, column: [...new Set(problems.map((p) => columnName(map, p.field)))].join(', '), reason: problems.map((p) => p.reason).join('; '), raw } };
+    }
+    if (asset.name === undefined && interfaces.length === 0) {
+      const had = macs.length + ips.length > 0;
+      const identityColumns = identityFields.filter((f) => map.fields[f] !== undefined).map((f) => columnName(map, f));
+      return {
+        ok: false,
+        reject: { location, column: identityColumns.join(', '), reason: had ? `no usable identity: ${notes.join('; ')}, and no name` : 'missing identity: no name, MAC or IP', raw },
+      };
+    }
+    const id = cell('id');
+    const key = id !== undefined ? `id:${id}` : asset.name !== undefined && asset.name !== null ? `name:${asset.name}` : interfaces[0]!.mac ? `mac:${interfaces[0]!.mac}` : `ip:${interfaces[0]!.ips[0]}`;
+    return { ok: true, row: { key, line, asset, raw, notes } };
+  }
+
+  private finish(pending: PendingAsset): { record: SourceRecord } | { reject: RecordReject } {
+    const location = pending.lines.length === 1 ? this.at(pending.line) : `${this.label}:${pending.lines.join(',')}`;
+    const raw: Record<string, unknown> = pending.rawRows.length === 1 ? pending.raw : { ...pending.raw, _moreRows: pending.rawRows.slice(1) };
+    const limits = checkFieldLimits(pending.asset);
+    if (limits.length > 0) {
+      return { reject: { location, column: limits.map((p) => p.field).join(', '), reason: limits.map((p) => `${p.field}: ${p.reason}`).join('; '), raw } };
+    }
+    const record: SourceRecord = { externalKey: pending.key, raw, asset: pending.asset, location };
+    if (pending.notes.length > 0) record.notes = pending.notes;
+    return { record };
+  }
+}
+
+function keyField(key: string): CsvField {
+  const kind = key.slice(0, key.indexOf(':'));
+  return kind === 'id' || kind === 'name' || kind === 'mac' || kind === 'ip' ? kind : 'name';
+}
+
+function columnName(map: ColumnMap, field: CsvField): string {
+  const i = map.fields[field];
+  return i === undefined ? field : (map.header[i] ?? field);
+}
+
+/** Adds a continuation row to its asset; a value that differs from the asset's is a conflict. */
+function mergeRow(pending: PendingAsset, row: RowAsset, map: ColumnMap): { column: string; reason: string } | null {
+  const target = pending.asset as unknown as Record<string, unknown>;
+  const source = row.asset as unknown as Record<string, unknown>;
+  for (const [field, csvField] of scalarFields) {
+    const value = source[field];
+    if (value === undefined) continue;
+    if (target[field] !== undefined && target[field] !== value) {
+      return { column: columnName(map, csvField), reason: `${field} ${JSON.stringify(value)} differs from ${JSON.stringify(target[field])} on line ${pending.line}, a row of the same asset (${pending.key})` };
+    }
+  }
+  for (const [name, value] of Object.entries(row.asset.userAttributes ?? {})) {
+    const existing = pending.asset.userAttributes?.[name];
+    if (existing !== undefined && existing !== value) {
+      const column = map.attributes.find(([attribute]) => attribute === name)?.[1];
+      return { column: column === undefined ? name : (map.header[column] ?? name), reason: `user attribute ${name} ${JSON.stringify(value)} differs from ${JSON.stringify(existing)} on line ${pending.line}, a row of the same asset (${pending.key})` };
+    }
+  }
+  for (const [field] of scalarFields) if (source[field] !== undefined) target[field] = source[field];
+  if (row.asset.labels) pending.asset.labels = [...(pending.asset.labels ?? []), ...row.asset.labels];
+  if (row.asset.userAttributes) pending.asset.userAttributes = { ...pending.asset.userAttributes, ...row.asset.userAttributes };
+  pending.asset.interfaces.push(...row.asset.interfaces);
+  pending.notes.push(...row.notes);
+  pending.lines.push(row.line);
+  pending.rawRows.push(row.raw);
+  return null;
+}

@@ -1,0 +1,334 @@
+import { createHash, timingSafeEqual } from 'node:crypto';
+import pLimit from 'p-limit';
+import type { Database } from '../../db/database.js';
+import { KicsSyncError, errorMessage } from '../../errors.js';
+import { silentLogger, type Logger } from '../../log.js';
+import type { KscClient } from './client.js';
+import { KscPxgError } from './errors.js';
+import { encodeParams, paramParams, paramString, toJson, type KscInput, type KscParams } from './params.js';
+import type { KscEvent, KscSubscription } from './poller.js';
+
+/** The event through which KSC hands product backend commands to a service console. */
+export const backendCommandEvent = 'KLSRV_EV_PROD_BACKEND_CMD';
+
+/** The error ids of the KSC document ("List of common known errors"); the only field KSC reads. */
+export type CommandErrorId = 'ERR_NO_BACKEND' | 'ERR_NOT_SUPPORTED' | 'ERR_UNKNOWN_TOKEN' | 'ERR_EXPIRED_TOKEN';
+
+/** A backend command as a handler receives it. */
+export interface BackendCommand {
+  /** `CMD_ID`: unique per command; each is handled at most once. */
+  id: string;
+  /** `CMD_NAME`. */
+  name: string;
+  productName: string;
+  productVersion: string;
+  /** `CMD_PARAMS`, decoded (datetimes as Date); the authorization token is removed. */
+  params: KscParams;
+  /** The audit actor of whatever the command does: `ksc:<CMD_ID>`. */
+  actor: string;
+  /** Aborted when the service console stops. */
+  signal: AbortSignal;
+}
+
+/** Runs one command and returns its result container (plain values, arrays, nested objects). */
+export type BackendCommandHandler = (command: BackendCommand) => Promise<Record<string, KscInput>>;
+export type BackendCommandHandlers = Readonly<Record<string, BackendCommandHandler>>;
+
+/**
+ * Thrown by a handler when KICS (the product backend) cannot be reached; answered to KSC as
+ * `ERR_NO_BACKEND`. A `KicsSyncError` with code `KICS_UNREACHABLE` means the same.
+ */
+export class BackendUnreachableError extends KicsSyncError {
+  constructor(message: string, options: { cause?: unknown } = {}) {
+    super(message, { code: 'KICS_UNREACHABLE', retryable: true, ...options });
+  }
+}
+
+/** Thrown by a handler for parameters it cannot use; answered with the message, no error id. */
+export class CommandParamsError extends KicsSyncError {
+  constructor(message: string) {
+    super(message, { code: 'KSC_COMMAND_PARAMS' });
+  }
+}
+
+/** An authorization token a command must carry (`CMD_PARAMS.token`). */
+export interface CommandToken {
+  value: string;
+  /** After this instant the token is expired. */
+  expiresAt?: Date | undefined;
+}
+
+/** Engine events the console reports (the wiring stores them in the event catalogue). */
+export type ConsoleEvent =
+  | { type: 'KSYNC_KSC_COMMAND_RECEIVED'; payload: { commandId: string; command: string } }
+  | { type: 'KSYNC_KSC_COMMAND_FAILED'; payload: { commandId: string; command: string; errorId: CommandErrorId | null; description: string } };
+
+export interface ServiceConsoleOptions {
+  client: KscClient;
+  db: Database;
+  productName: string;
+  productVersion: string;
+  handlers: BackendCommandHandlers;
+  /** When non-empty, every command must carry one of these in `CMD_PARAMS.token`. */
+  tokens?: readonly CommandToken[];
+  logger?: Logger;
+  report?: (event: ConsoleEvent) => Promise<void> | void;
+  /** Commands run at once (default 1: a plan and an apply never overlap). */
+  concurrency?: number;
+  now?: () => Date;
+}
+
+/** What `CMD_ERR_ORIGINATOR_ID` says: who produced the error. */
+const originator = 'kics-sync';
+
+/** Stable `CMD_ERR_ID`s, for command initiators that want a number. */
+const errorNumbers: Record<CommandErrorId | 'FAILED' | 'INTERRUPTED' | 'BAD_PARAMS', number> = {
+  ERR_NOT_SUPPORTED: 1,
+  ERR_NO_BACKEND: 2,
+  ERR_UNKNOWN_TOKEN: 3,
+  ERR_EXPIRED_TOKEN: 4,
+  BAD_PARAMS: 5,
+  INTERRUPTED: 6,
+  FAILED: 100,
+};
+
+/** The command error container of the KSC document. */
+export interface CommandErrorContainer {
+  CMD_ERR_STR_ID?: CommandErrorId;
+  CMD_ERR_ORIGINATOR_ID: string;
+  CMD_ERR_ID: number;
+  CMD_ERR_DESCR: string;
+}
+
+type Answer = { kind: 'result'; result: Record<string, KscInput> } | { kind: 'error'; error: CommandErrorContainer };
+
+/**
+ * kics-sync as a KSC "service console": for each `KLSRV_EV_PROD_BACKEND_CMD` event it claims the
+ * command id in `ksc_command` (so a command is run once, also across restarts and duplicate
+ * deliveries), reads the command with `ServiceNwcCommandProvider.GetCommandPayload`, checks the
+ * token, dispatches by name to the injected handlers and answers with `SetCommandResult` or
+ * `SetCommandError`. The answer is stored before it is posted, so an answer that could not be
+ * posted is posted again later rather than the command being run again.
+ *
+ * `ksc_command.status`: `received` (claimed) -> `running` -> `unanswered` (answer stored) ->
+ * `answered` (KSC has it); `refused` when KSC refused the answer, `failed` when the command could
+ * not be read from KSC.
+ */
+export class ServiceConsole {
+  private readonly logger: Logger;
+  private readonly limit: ReturnType<typeof pLimit>;
+  private readonly running = new Set<Promise<void>>();
+  private readonly abort = new AbortController();
+
+  constructor(private readonly options: ServiceConsoleOptions) {
+    this.logger = options.logger ?? silentLogger();
+    this.limit = pLimit(options.concurrency ?? 1);
+  }
+
+  /** The subscription KSC requires: the backend-command event filtered on product name and version. */
+  subscription(): KscSubscription {
+    return { event: backendCommandEvent, filter: { CMD_PROD_NAME: this.options.productName, CMD_PROD_VERSION: this.options.productVersion } };
+  }
+
+  /** The command names that have a handler. */
+  get commandNames(): string[] {
+    return Object.keys(this.options.handlers).sort();
+  }
+
+  /** Takes the backend-command events of a batch; each command runs in the background, in order. */
+  accept(events: readonly KscEvent[]): void {
+    for (const event of events) {
+      if (event.type !== backendCommandEvent) continue;
+      const id = paramString(event.params, 'CMD_ID');
+      if (!id) {
+        this.logger.warn({ params: Object.keys(event.params) }, 'KSC backend command event without CMD_ID; ignored');
+        continue;
+      }
+      const task = this.limit(() => this.handle(id, event.params)).catch((error: unknown) => {
+        this.logger.error({ commandId: id, err: errorMessage(error) }, 'KSC backend command could not be handled');
+      });
+      this.running.add(task);
+      void task.finally(() => this.running.delete(task));
+    }
+  }
+
+  /** Waits for the commands in progress. */
+  async idle(): Promise<void> {
+    while (this.running.size > 0) await Promise.all([...this.running]);
+  }
+
+  /**
+   * Stops: commands still waiting are answered "interrupted", running ones are aborted through
+   * their signal and answered when their handler returns.
+   */
+  async stop(): Promise<void> {
+    this.abort.abort(new KicsSyncError('the service console is stopping', { code: 'INTERRUPTED' }));
+    await this.idle();
+  }
+
+  /**
+   * Posts answers that were stored but could not be posted (KSC was unreachable), and reports
+   * commands a previous process claimed but never finished: those are not run again.
+   */
+  async resume(): Promise<{ reposted: number; abandoned: string[] }> {
+    const { db } = this.options;
+    const pending = await db.query<{ id: string; result: unknown; error: unknown }>(`SELECT id, result, error FROM ksc_command WHERE status = 'unanswered' ORDER BY received_at`);
+    let reposted = 0;
+    for (const row of pending) {
+      const answer: Answer = row.error ? { kind: 'error', error: row.error as CommandErrorContainer } : { kind: 'result', result: (row.result ?? {}) as Record<string, KscInput> };
+      if (await this.post(row.id, answer)) reposted += 1;
+    }
+    const abandoned = await db.query<{ id: string }>(`SELECT id FROM ksc_command WHERE status IN ('received', 'running') ORDER BY received_at`);
+    if (abandoned.length > 0) {
+      this.logger.warn({ commands: abandoned.map((r) => r.id) }, 'KSC backend commands were interrupted by a stop of a previous kics-sync process and were never answered; they are not run again');
+    }
+    return { reposted, abandoned: abandoned.map((r) => r.id) };
+  }
+
+  private async handle(id: string, eventParams: KscParams): Promise<void> {
+    const { db } = this.options;
+    const claimed = await db.query(`INSERT INTO ksc_command (id, status) VALUES ($1, 'received') ON CONFLICT (id) DO NOTHING RETURNING id`, [id]);
+    if (claimed.length === 0) {
+      const [row] = await db.query<{ status: string; result: unknown; error: unknown }>(`SELECT status, result, error FROM ksc_command WHERE id = $1`, [id]);
+      if (row?.status === 'unanswered') {
+        await this.post(id, row.error ? { kind: 'error', error: row.error as CommandErrorContainer } : { kind: 'result', result: (row.result ?? {}) as Record<string, KscInput> });
+      } else {
+        this.logger.info({ commandId: id, status: row?.status }, 'KSC backend command delivered again; already handled, not run twice');
+      }
+      return;
+    }
+
+    if (this.abort.signal.aborted) {
+      await this.finish(id, null, { kind: 'error', error: errorContainer('INTERRUPTED', 'kics-sync stopped before the command could run') });
+      return;
+    }
+
+    let command: KscParams;
+    try {
+      const payload = await this.options.client.call('ServiceNwcCommandProvider.GetCommandPayload', { wstrCommandId: id });
+      command = (payload.out.pParams ?? {}) as KscParams;
+    } catch (error) {
+      // Without the payload there is nothing to run, and KSC may not even know the command any more.
+      const description = `the command could not be read from KSC: ${errorMessage(error)}`;
+      await db.execute(`UPDATE ksc_command SET status = 'failed', error = $2, finished_at = now() WHERE id = $1`, [id, JSON.stringify({ stage: 'GetCommandPayload', message: errorMessage(error) })]);
+      this.logger.error({ commandId: id, err: errorMessage(error) }, 'KSC backend command could not be read; it is not run');
+      await this.report({ type: 'KSYNC_KSC_COMMAND_FAILED', payload: { commandId: id, command: paramString(eventParams, 'CMD_NAME') ?? '', errorId: null, description } });
+      return;
+    }
+    const name = paramString(command, 'CMD_NAME') ?? paramString(eventParams, 'CMD_NAME') ?? '';
+    const rawParams = paramParams(command, 'CMD_PARAMS') ?? {};
+    const { token, params } = splitToken(rawParams);
+    await db.execute(`UPDATE ksc_command SET name = $2, params = $3, status = 'running' WHERE id = $1`, [id, name, JSON.stringify(toJson(params))]);
+    await this.report({ type: 'KSYNC_KSC_COMMAND_RECEIVED', payload: { commandId: id, command: name } });
+    this.logger.info({ commandId: id, command: name }, 'KSC backend command received');
+
+    const answer = await this.run(id, name, token, params, command);
+    await this.finish(id, name, answer);
+  }
+
+  private async run(id: string, name: string, token: unknown, params: KscParams, command: KscParams): Promise<Answer> {
+    const tokenProblem = this.checkToken(token);
+    if (tokenProblem) return { kind: 'error', error: tokenProblem };
+    const handler = Object.hasOwn(this.options.handlers, name) ? this.options.handlers[name] : undefined;
+    if (!handler) {
+      const known = this.commandNames;
+      return { kind: 'error', error: errorContainer('ERR_NOT_SUPPORTED', `command ${JSON.stringify(name)} is not supported by kics-sync${known.length ? ` (supported: ${known.join(', ')})` : ' (no commands are available in this installation)'}`) };
+    }
+    try {
+      const result = await handler({
+        id,
+        name,
+        productName: paramString(command, 'CMD_PROD_NAME') ?? this.options.productName,
+        productVersion: paramString(command, 'CMD_PROD_VERSION') ?? this.options.productVersion,
+        params,
+        actor: `ksc:${id}`,
+        signal: this.abort.signal,
+      });
+      return { kind: 'result', result };
+    } catch (error) {
+      return { kind: 'error', error: handlerErrorContainer(error) };
+    }
+  }
+
+  private checkToken(token: unknown): CommandErrorContainer | null {
+    const tokens = this.options.tokens ?? [];
+    if (tokens.length === 0) return null;
+    if (typeof token !== 'string' || token === '') return errorContainer('ERR_UNKNOWN_TOKEN', 'the command carries no authorization token (CMD_PARAMS.token)');
+    const match = tokens.find((t) => sameSecret(t.value, token));
+    if (!match) return errorContainer('ERR_UNKNOWN_TOKEN', 'the authorization token is not known to kics-sync');
+    const now = this.options.now?.() ?? new Date();
+    if (match.expiresAt && match.expiresAt.getTime() <= now.getTime()) return errorContainer('ERR_EXPIRED_TOKEN', `the authorization token expired at ${match.expiresAt.toISOString()}`);
+    return null;
+  }
+
+  /** Stores the answer, then posts it; the stored status says whether KSC has it. */
+  private async finish(id: string, name: string | null, answer: Answer): Promise<void> {
+    const { db } = this.options;
+    await db.execute(`UPDATE ksc_command SET status = 'unanswered', result = $2, error = $3, finished_at = now() WHERE id = $1`, [
+      id,
+      answer.kind === 'result' ? JSON.stringify(encodeParams(answer.result)) : null,
+      answer.kind === 'error' ? JSON.stringify(answer.error) : null,
+    ]);
+    if (answer.kind === 'error') {
+      this.logger.warn({ commandId: id, command: name, errorId: answer.error.CMD_ERR_STR_ID ?? null, description: answer.error.CMD_ERR_DESCR }, 'KSC backend command failed');
+      await this.report({ type: 'KSYNC_KSC_COMMAND_FAILED', payload: { commandId: id, command: name ?? '', errorId: answer.error.CMD_ERR_STR_ID ?? null, description: answer.error.CMD_ERR_DESCR } });
+    } else {
+      this.logger.info({ commandId: id, command: name }, 'KSC backend command done');
+    }
+    await this.post(id, answer);
+  }
+
+  private async post(id: string, answer: Answer): Promise<boolean> {
+    try {
+      if (answer.kind === 'result') await this.options.client.call('ServiceNwcCommandProvider.SetCommandResult', { wstrCommandId: id, pResult: answer.result });
+      else await this.options.client.call('ServiceNwcCommandProvider.SetCommandError', { wstrCommandId: id, pError: { ...answer.error } });
+    } catch (error) {
+      if (error instanceof KscPxgError) {
+        // KSC's considered answer (e.g. the command is gone): posting again would get the same.
+        this.logger.error({ commandId: id, err: errorMessage(error) }, 'KSC refused the answer of a backend command');
+        await this.options.db.execute(`UPDATE ksc_command SET status = 'refused' WHERE id = $1`, [id]);
+        return false;
+      }
+      this.logger.error({ commandId: id, err: errorMessage(error) }, 'could not post the answer of a KSC backend command; it is posted again when kics-sync next runs');
+      return false;
+    }
+    await this.options.db.execute(`UPDATE ksc_command SET status = 'answered' WHERE id = $1`, [id]);
+    return true;
+  }
+
+  private async report(event: ConsoleEvent): Promise<void> {
+    try {
+      await this.options.report?.(event);
+    } catch (error) {
+      this.logger.warn({ err: errorMessage(error), event: event.type }, 'could not record an engine event');
+    }
+  }
+}
+
+export function errorContainer(id: CommandErrorId | 'FAILED' | 'INTERRUPTED' | 'BAD_PARAMS', description: string): CommandErrorContainer {
+  const container: CommandErrorContainer = { CMD_ERR_ORIGINATOR_ID: originator, CMD_ERR_ID: errorNumbers[id], CMD_ERR_DESCR: description };
+  if (id.startsWith('ERR_')) container.CMD_ERR_STR_ID = id as CommandErrorId;
+  return container;
+}
+
+function handlerErrorContainer(error: unknown): CommandErrorContainer {
+  if (error instanceof BackendUnreachableError || (error instanceof KicsSyncError && error.code === 'KICS_UNREACHABLE')) {
+    return errorContainer('ERR_NO_BACKEND', `KICS for Networks cannot be reached: ${errorMessage(error)}`);
+  }
+  if (error instanceof CommandParamsError) return errorContainer('BAD_PARAMS', error.message);
+  const code = error instanceof KicsSyncError ? `${error.code}: ` : '';
+  return errorContainer('FAILED', `${code}${errorMessage(error)}`);
+}
+
+/** The token leaves the parameters before they are stored or handed to a handler. */
+function splitToken(params: KscParams): { token: unknown; params: KscParams } {
+  const { token, ...rest } = params;
+  return { token, params: rest };
+}
+
+/** Compares secrets in constant time (over their digests, so lengths do not leak either). */
+function sameSecret(expected: string, given: string): boolean {
+  const a = createHash('sha256').update(expected).digest();
+  const b = createHash('sha256').update(given).digest();
+  return timingSafeEqual(a, b);
+}

@@ -1,0 +1,185 @@
+import os from 'node:os';
+import type { Command } from 'commander';
+import type { Database } from '../db/database.js';
+import { ExitCode, UsageError, errorMessage } from '../errors.js';
+import { startProgress, type Progress } from '../progress.js';
+import { planStatuses, type PlanHeader, type PlanScope } from '../reconcile/plan-schema.js';
+import { formatOfFile, reportFormats, type ReportFormat } from '../reconcile/report/index.js';
+import { countsInOrder } from '../reconcile/summary.js';
+import { actionLabels, basisText, scopeText } from '../reconcile/report/display.js';
+import { listPlans, loadPlanHeader, loadPlanItems } from '../sync/plans/load.js';
+import { writeReportFile, writeReportStream } from '../sync/plans/report-file.js';
+import { runPlan, type RunPlanResult } from '../sync/plans/run.js';
+import { parsePositiveInt, runCommand, type CommandContext } from './context.js';
+
+/** `kics-sync plan` (dry run: refresh, reconcile, store, report), `kics-sync report` and `kics-sync plans`. */
+export function registerPlanCommands(program: Command): void {
+  program
+    .command('plan')
+    .description('re-read the sources (incrementally) and KICS, work out what would change, store it as a plan and write its report; changes nothing in KICS')
+    .option('--source <name...>', 'only assets these sources describe (and re-read only them)')
+    .option('--owner <owner>', 'only assets this owner owns (from the sources)')
+    .option('--address-space <id>', 'only items in this KICS address space', parseNonNegativeInt('--address-space'))
+    .option('--device <id>', 'only items concerning this KICS device', parsePositiveInt('--device'))
+    .option('--report <file>', 'write the report here (format from the extension: .html .json .md .csv); default <reportDir>/plan-<id>.html')
+    .option('--full', 'full re-read of the sources instead of incremental')
+    .option('--no-refresh', 'plan from what is already staged; read nothing')
+    .option('--json', 'print one JSON object with the result')
+    .addHelpText(
+      'after',
+      '\nExit codes: 0 plan stored; 1 plan stored, but a source or KICS could not be re-read (its earlier data was used);\n2 bad arguments or configuration; 3 database unavailable or no KICS snapshot yet; 5 embedded database in use; 130 interrupted.',
+    )
+    .action(
+      runCommand(
+        program,
+        async (ctx, options: { source?: string[]; owner?: string; addressSpace?: number; device?: number; report?: string; full?: boolean; refresh: boolean }) => {
+          const config = await ctx.config();
+          const scope: PlanScope = {};
+          if (options.source && options.source.length > 0) scope.sources = options.source;
+          if (options.owner !== undefined) {
+            if (options.owner.trim() === '') throw new UsageError('--owner must not be empty');
+            scope.owner = options.owner;
+          }
+          if (options.addressSpace !== undefined) scope.addressSpaceId = options.addressSpace;
+          if (options.device !== undefined) scope.deviceId = options.device;
+          let reportFormat: ReportFormat = 'html';
+          if (options.report !== undefined) {
+            const format = formatOfFile(options.report);
+            if (!format) throw new UsageError(`--report ${options.report}: the extension must say the format (.html, .json, .md or .csv)`);
+            reportFormat = format;
+          }
+          const db = await ctx.database();
+          const dataDir = await ctx.dataDir();
+          const runId = await startRun(db, ctx, scope);
+          const bars = new Map<string, { progress: Progress; done: number }>();
+          try {
+            const result = await runPlan(db, {
+              config,
+              dataDir,
+              scope,
+              refresh: options.refresh === false ? 'none' : options.full ? 'full' : 'incremental',
+              ...(options.report !== undefined ? { reportFile: options.report } : {}),
+              reportFormat,
+              logger: ctx.logger,
+              signal: ctx.signal,
+              runId,
+              onSourceProgress: ({ source, read, expected }) => {
+                let bar = bars.get(source);
+                if (!bar) {
+                  for (const other of bars.values()) other.progress.stop();
+                  bar = { progress: startProgress(`reading ${source}`, { logger: ctx.logger, interactive: !ctx.json && Boolean(process.stderr.isTTY), total: expected ?? 0 }), done: 0 };
+                  bars.set(source, bar);
+                }
+                if (expected !== undefined) bar.progress.setTotal(Math.max(expected, read));
+                bar.progress.increment(read - bar.done);
+                bar.done = read;
+              },
+            }).finally(() => {
+              for (const bar of bars.values()) bar.progress.stop();
+            });
+            await finishRun(db, runId, result.failures.length > 0 ? 'partial' : 'succeeded', { counts: result.plan.summary.counts, timings: result.timings, error: result.failures.join('\n') || null });
+            return { summary: planSummary(result), text: planText(result), exitCode: result.failures.length > 0 ? ExitCode.failed : ExitCode.ok };
+          } catch (error) {
+            await finishRun(db, runId, ctx.signal.aborted ? 'interrupted' : 'failed', { error: errorMessage(error) }).catch(() => {});
+            throw error;
+          }
+        },
+      ),
+    );
+
+  program
+    .command('report')
+    .description('write the report of a stored plan (to stdout, or to --out)')
+    .requiredOption('--plan <id>', 'the plan', parsePositiveInt('--plan'))
+    .option('--format <format>', `${reportFormats.join(', ')} (default: from --out's extension, else html)`)
+    .option('--out <file>', 'write to this file instead of stdout')
+    .action(
+      runCommand(program, async (ctx, options: { plan: number; format?: string; out?: string }) => {
+        let format: ReportFormat | undefined;
+        if (options.format !== undefined) {
+          if (!(reportFormats as readonly string[]).includes(options.format)) throw new UsageError(`--format must be one of ${reportFormats.join(', ')}; found ${JSON.stringify(options.format)}`);
+          format = options.format as ReportFormat;
+        }
+        format ??= (options.out ? formatOfFile(options.out) : undefined) ?? 'html';
+        const db = await ctx.database();
+        const header = await loadPlanHeader(db, options.plan);
+        const items = loadPlanItems(db, options.plan);
+        if (options.out) {
+          const file = await writeReportFile(options.out, format, header, items);
+          return { summary: { plan: options.plan, format, file }, text: `plan ${options.plan}: ${format} report written to ${file}` };
+        }
+        await writeReportStream(process.stdout, format, header, items);
+        return { summary: { plan: options.plan, format } };
+      }),
+    );
+
+  program
+    .command('plans')
+    .description('list stored plans, newest first')
+    .option('--limit <n>', 'how many (default 20)', parsePositiveInt('--limit'))
+    .option('--status <status>', `only plans in this state: ${planStatuses.join(', ')}`)
+    .option('--json', 'print one JSON object with the result')
+    .action(
+      runCommand(program, async (ctx, options: { limit?: number; status?: string }) => {
+        if (options.status !== undefined && !(planStatuses as readonly string[]).includes(options.status)) {
+          throw new UsageError(`--status must be one of ${planStatuses.join(', ')}; found ${JSON.stringify(options.status)}`);
+        }
+        const db = await ctx.database();
+        const plans = await listPlans(db, { limit: options.limit ?? 20, ...(options.status ? { status: options.status as PlanHeader['status'] } : {}) });
+        const lines = plans.map((p) => {
+          const c = p.summary.counts;
+          return `${String(p.id).padStart(5)}  ${p.status.padEnd(17)} ${p.createdAt}  ${c.create} create, ${c.update} update, ${c.upload_config} upload, ${c.archive} archive, ${c.delete} delete, ${c.conflict} conflict  scope: ${scopeText(p)}`;
+        });
+        return { summary: { plans: plans.map((p) => ({ id: p.id, status: p.status, createdAt: p.createdAt, scope: p.scope, basis: p.basis, counts: p.summary.counts, reportPath: p.reportPath })) }, text: lines.join('\n') || 'no plans yet' };
+      }),
+    );
+}
+
+function parseNonNegativeInt(name: string): (value: string) => number {
+  return (value) => {
+    const n = Number(value);
+    if (!/^\d+$/.test(value) || !Number.isSafeInteger(n)) throw new UsageError(`${name} must be a non-negative integer; found ${JSON.stringify(value)}`);
+    return n;
+  };
+}
+
+function planSummary(result: RunPlanResult): Record<string, unknown> {
+  const { plan } = result;
+  return {
+    plan: { id: plan.id, status: plan.status, createdAt: plan.createdAt, scope: plan.scope, basis: plan.basis },
+    counts: plan.summary.counts,
+    changes: plan.summary.changes,
+    conflictsByKind: plan.summary.conflictsByKind,
+    byAddressSpace: plan.summary.byAddressSpace,
+    notCreated: plan.summary.notCreated,
+    report: plan.reportPath,
+    refresh: result.refresh,
+    expired: result.expired,
+    failures: result.failures,
+    timings: result.timings,
+  };
+}
+
+function planText(result: RunPlanResult): string {
+  const { plan } = result;
+  const lines = [`plan ${plan.id} (${plan.status}), scope: ${scopeText(plan)}, basis: ${basisText(plan)}`];
+  for (const { action, count } of countsInOrder(plan.summary.counts)) lines.push(`  ${actionLabels[action].padEnd(14)} ${String(count).padStart(7)}`);
+  if (plan.summary.counts.delete > 0) lines.push(`WARNING: ${plan.summary.counts.delete} device(s) would be DELETED from KICS (reconcile.allowDelete is on)`);
+  for (const failure of result.failures) lines.push(`warning: ${failure}`);
+  if (result.expired.length > 0) lines.push(`expired plans (inputs moved on): ${result.expired.join(', ')}`);
+  lines.push(`report: ${plan.reportPath}`);
+  return lines.join('\n');
+}
+
+/** The run history row of this plan (sync_run, mode plan). */
+async function startRun(db: Database, ctx: CommandContext, scope: PlanScope): Promise<number> {
+  const run = await db.prisma.syncRun.create({ data: { trigger: 'cli', actor: ctx.actor(), mode: 'plan', scope: { ...scope }, host: os.hostname(), pid: process.pid } });
+  return run.id;
+}
+
+async function finishRun(db: Database, runId: number, status: 'succeeded' | 'partial' | 'failed' | 'interrupted', facts: { counts?: object; timings?: object; error?: string | null }): Promise<void> {
+  await db.prisma.syncRun.update({
+    where: { id: runId },
+    data: { status, finishedAt: new Date(), ...(facts.counts ? { counts: { ...facts.counts } } : {}), ...(facts.timings ? { timings: { ...facts.timings } } : {}), error: facts.error ?? null },
+  });
+}

@@ -1,0 +1,103 @@
+import path from 'node:path';
+import type { Command } from 'commander';
+import { createSource, normalizerFor, selectSources } from '../adapters/index.js';
+import { ExitCode, KicsSyncError, UsageError, errorMessage } from '../errors.js';
+import { startProgress, type Progress } from '../progress.js';
+import { stageSources, type StageOutcome } from '../sync/staging/index.js';
+import { runCommand } from './context.js';
+
+/** `kics-sync sources check|pull`: prove the sources can be read, and stage them into the database. */
+export function registerSourcesCommands(program: Command): void {
+  const sources = program.command('sources').description('the asset sources: CSV files, NetBox, ServiceNow');
+  const collect = (value: string, previous: string[] = []): string[] => [...previous, value];
+
+  sources
+    .command('check')
+    .description('connect to each source and read its first page (or the CSV header); nothing is staged')
+    .option('--source <name>', 'only this source (repeatable)', collect)
+    .option('--json', 'print one JSON object with the result')
+    .action(
+      runCommand(program, async (ctx, options: { source?: string[] }) => {
+        const config = await ctx.config();
+        const selected = selectSources(config, options.source);
+        if (selected.length === 0) throw new UsageError('no enabled sources in the configuration (sources: [...])');
+        const deps = { logger: ctx.logger, normalizer: normalizerFor(config.reconcile), config };
+        const results: { source: string; type: string; ok: boolean; durationMs: number; error?: { code: string; message: string } }[] = [];
+        for (const sourceConfig of selected) {
+          const started = performance.now();
+          try {
+            await createSource(sourceConfig, deps).check(ctx.signal);
+            results.push({ source: sourceConfig.name, type: sourceConfig.type, ok: true, durationMs: Math.round(performance.now() - started) });
+          } catch (error) {
+            if (ctx.signal.aborted) throw ctx.signal.reason ?? error;
+            const code = error instanceof KicsSyncError ? error.code : 'INTERNAL';
+            results.push({ source: sourceConfig.name, type: sourceConfig.type, ok: false, durationMs: Math.round(performance.now() - started), error: { code, message: errorMessage(error) } });
+          }
+        }
+        const failed = results.filter((r) => !r.ok).length;
+        const lines = results.map((r) => `${r.ok ? 'ok    ' : 'FAILED'}  ${r.source} (${r.type})${r.error ? `: ${r.error.message}` : ''}`);
+        return { summary: { sources: results }, text: lines.join('\n'), exitCode: failed > 0 ? ExitCode.unavailable : ExitCode.ok };
+      }),
+    );
+
+  sources
+    .command('pull')
+    .description('read the sources and stage them (incremental where a source supports it, unless --full)')
+    .option('--source <name>', 'only this source (repeatable)', collect)
+    .option('--full', 'read everything; records no longer present are marked missing')
+    .option('--json', 'print one JSON object with the result')
+    .action(
+      runCommand(program, async (ctx, options: { source?: string[]; full?: boolean }) => {
+        const config = await ctx.config();
+        const selected = selectSources(config, options.source);
+        if (selected.length === 0) throw new UsageError('no enabled sources in the configuration (sources: [...])');
+        const deps = { logger: ctx.logger, normalizer: normalizerFor(config.reconcile), config };
+        const assetSources = selected.map((s) => createSource(s, deps));
+        const db = await ctx.database();
+        const dataDir = await ctx.dataDir();
+        const rejectsFiles = Object.fromEntries(selected.map((s) => [s.name, s.type === 'csv' ? s.rejectsFile : undefined]));
+        const bars = new Map<string, { progress: Progress; done: number }>();
+        const interactive = !ctx.json && Boolean(process.stderr.isTTY);
+        const outcomes = await stageSources(db, assetSources, {
+          mode: options.full ? 'full' : 'incremental',
+          logger: ctx.logger,
+          signal: ctx.signal,
+          rejectsDir: path.join(dataDir, 'rejects'),
+          rejectsFiles,
+          onProgress: ({ source, read, expected }) => {
+            let bar = bars.get(source);
+            if (!bar) {
+              for (const other of bars.values()) other.progress.stop();
+              bar = { progress: startProgress(`reading ${source}`, { logger: ctx.logger, interactive, total: expected ?? 0 }), done: 0 };
+              bars.set(source, bar);
+            }
+            if (expected !== undefined) bar.progress.setTotal(Math.max(expected, read));
+            bar.progress.increment(read - bar.done);
+            bar.done = read;
+          },
+        }).finally(() => {
+          for (const bar of bars.values()) bar.progress.stop();
+        });
+        const failed = outcomes.filter((o) => !o.ok).length;
+        return { summary: { sources: outcomes }, text: formatOutcomes(outcomes), exitCode: failed > 0 ? ExitCode.failed : ExitCode.ok };
+      }),
+    );
+}
+
+const columns = ['read', 'valid', 'rejected', 'new', 'changed', 'unchanged', 'missing'] as const;
+
+function formatOutcomes(outcomes: readonly StageOutcome[]): string {
+  const nameWidth = Math.max(6, ...outcomes.map((o) => o.source.length));
+  const head = `${'source'.padEnd(nameWidth)}  ${'mode'.padEnd(11)}  ${columns.map((c) => c.padStart(9)).join(' ')}`;
+  const lines = [head];
+  const notes: string[] = [];
+  for (const o of outcomes) {
+    if (!o.ok) {
+      lines.push(`${o.source.padEnd(nameWidth)}  FAILED       ${o.error.message}`);
+      continue;
+    }
+    lines.push(`${o.source.padEnd(nameWidth)}  ${o.mode.padEnd(11)}  ${columns.map((c) => String(o[c]).padStart(9)).join(' ')}`);
+    if ((o.rejected > 0 || o.notes > 0) && o.rejectsFile) notes.push(`${o.source}: ${o.rejected} rejected, ${o.notes} notes: see ${o.rejectsFile}`);
+  }
+  return [...lines, ...notes].join('\n');
+}

@@ -1,0 +1,146 @@
+import { describeKey, ipKey, macKey, type BoundRecord } from './identity.js';
+import type { ConflictKind } from './plan-schema.js';
+
+/**
+ * Correlation between sources: records that share an identity key (the same asset in a CSV and in
+ * NetBox) form one asset. Union-find over a hash map of keys: linear in the number of keys.
+ * Records without any MAC / IP join others by name only when names match (reconcile.matchByName).
+ */
+
+export interface GroupProblem {
+  kind: Extract<ConflictKind, 'duplicate_identity' | 'sources_disagree' | 'ambiguous_address_space' | 'unknown_address_space'>;
+  reason: string;
+}
+
+export interface AssetGroup {
+  /** The records, in source config order (the default precedence order). */
+  records: BoundRecord[];
+  /** Every MAC / IP key of the records, then the name keys, then the candidate keys of ambiguous addresses. */
+  keys: string[];
+  problems: GroupProblem[];
+}
+
+class UnionFind {
+  private readonly parent: Int32Array;
+  private readonly rank: Uint8Array;
+  constructor(size: number) {
+    this.parent = new Int32Array(size);
+    this.rank = new Uint8Array(size);
+    for (let i = 0; i < size; i += 1) this.parent[i] = i;
+  }
+  find(i: number): number {
+    let root = i;
+    while (this.parent[root] !== root) root = this.parent[root]!;
+    while (this.parent[i] !== root) {
+      const next = this.parent[i]!;
+      this.parent[i] = root;
+      i = next;
+    }
+    return root;
+  }
+  union(a: number, b: number): void {
+    const ra = this.find(a);
+    const rb = this.find(b);
+    if (ra === rb) return;
+    const [low, high] = this.rank[ra]! < this.rank[rb]! ? [ra, rb] : [rb, ra];
+    this.parent[low] = high;
+    if (this.rank[ra] === this.rank[rb]) this.rank[high] = this.rank[high]! + 1;
+  }
+}
+
+export function correlate(records: readonly BoundRecord[], spaceName: (id: number | null) => string): AssetGroup[] {
+  const sets = new UnionFind(records.length);
+  const firstByKey = new Map<string, number>();
+  records.forEach((bound, index) => {
+    for (const key of bound.addressKeys) {
+      const first = firstByKey.get(key);
+      if (first === undefined) firstByKey.set(key, index);
+      else sets.union(first, index);
+    }
+  });
+  // Names join only records that have no address of their own to go by.
+  const firstByName = new Map<string, number>();
+  records.forEach((bound, index) => {
+    if (bound.nameKey && bound.addressKeys.length > 0 && !firstByName.has(bound.nameKey)) firstByName.set(bound.nameKey, index);
+  });
+  records.forEach((bound, index) => {
+    if (!bound.nameKey || bound.addressKeys.length > 0) return;
+    const first = firstByName.get(bound.nameKey);
+    if (first === undefined) firstByName.set(bound.nameKey, index);
+    else sets.union(first, index);
+  });
+
+  const byRoot = new Map<number, BoundRecord[]>();
+  records.forEach((bound, index) => {
+    const root = sets.find(index);
+    const list = byRoot.get(root);
+    if (list) list.push(bound);
+    else byRoot.set(root, [bound]);
+  });
+
+  const groups: AssetGroup[] = [];
+  for (const members of byRoot.values()) {
+    members.sort((a, b) => a.sourceRank - b.sourceRank || (a.record.key < b.record.key ? -1 : a.record.key > b.record.key ? 1 : 0));
+    const keys = new Set<string>();
+    for (const m of members) for (const k of m.addressKeys) keys.add(k);
+    for (const m of members) if (m.nameKey) keys.add(m.nameKey);
+    for (const m of members) for (const k of m.candidateKeys) keys.add(k);
+    groups.push({ records: members, keys: [...keys], problems: members.length === 1 ? members[0]!.problems.slice() : groupProblems(members, spaceName) });
+  }
+  return groups;
+}
+
+/** What makes a correlated asset untrustworthy as one identity. */
+function groupProblems(members: readonly BoundRecord[], spaceName: (id: number | null) => string): GroupProblem[] {
+  const problems: GroupProblem[] = members.flatMap((m) => m.problems);
+
+  // Several records of one source claiming the same key: that source lists one identity twice.
+  const bySource = new Map<string, BoundRecord[]>();
+  for (const m of members) {
+    const list = bySource.get(m.record.source);
+    if (list) list.push(m);
+    else bySource.set(m.record.source, [m]);
+  }
+  for (const [source, list] of bySource) {
+    if (list.length < 2) continue;
+    const owners = new Map<string, string>();
+    let shared: { key: string; a: string; b: string } | null = null;
+    for (const m of list) {
+      for (const key of [...m.addressKeys, ...(m.nameKey ? [m.nameKey] : [])]) {
+        const other = owners.get(key);
+        if (other !== undefined && other !== m.record.key) {
+          shared ??= { key, a: other, b: m.record.key };
+        } else owners.set(key, m.record.key);
+      }
+    }
+    const keys = list.map((m) => JSON.stringify(m.record.key)).join(', ');
+    problems.push({
+      kind: 'duplicate_identity',
+      reason: shared
+        ? `${source} records ${JSON.stringify(shared.a)} and ${JSON.stringify(shared.b)} both claim ${describeKey(shared.key, spaceName)}`
+        : `${source} records ${keys} describe one asset`,
+    });
+  }
+
+  // Sources disagreeing on an identity field: one IP held by different MACs.
+  const macsByIp = new Map<string, Map<string, { source: string; mac: string }>>();
+  for (const m of members) {
+    for (const iface of m.interfaces) {
+      if (iface.mac === null) continue;
+      for (const ip of iface.ips) {
+        const key = ipKey(ip.space, ip.ip);
+        let macs = macsByIp.get(key);
+        if (!macs) macsByIp.set(key, (macs = new Map<string, { source: string; mac: string }>()));
+        const mac = macKey(iface.macSpace, iface.mac);
+        if (!macs.has(mac)) macs.set(mac, { source: m.record.source, mac: iface.mac });
+      }
+    }
+  }
+  for (const [key, macs] of macsByIp) {
+    const claims = [...macs.values()];
+    if (claims.length > 1 && new Set(claims.map((c) => c.source)).size > 1) {
+      problems.push({ kind: 'sources_disagree', reason: `${describeKey(key, spaceName)} belongs to different MACs: ${claims.map((c) => `${c.source} says ${c.mac}`).join(', ')}` });
+    }
+  }
+  return problems;
+}

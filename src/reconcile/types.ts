@@ -1,0 +1,51 @@
+import type { ReconcileConfig } from '../config/reconcile.js';
+import type { CanonicalAsset } from '../model/asset.js';
+import type { AddressSpace, KicsDevice } from '../model/kics.js';
+import type { PlanBasis, PlanScope } from './plan-schema.js';
+
+/** One staged source record, as the reconciler sees it. */
+export interface StagedRecord {
+  /** The source's configured name. */
+  source: string;
+  /** The record's key within its source. */
+  key: string;
+  owner: string | null;
+  asset: CanonicalAsset;
+  /** When the source last confirmed the record; null = never (the record counts as stale when the source has a staleness window). */
+  confirmedAt: Date | null;
+}
+
+/** A configured, enabled source, in config order (the default precedence order). */
+export interface SourceInfo {
+  name: string;
+  staleAfterDays?: number | undefined;
+}
+
+/** An industrial configuration file a record names, as the I/O side found it under the configured root. */
+export type ConfigFileInfo =
+  | { ok: true; path: string; resolvedPath: string; contentHash: string; size: number }
+  | { ok: false; path: string; reason: string };
+
+/** The last configuration uploaded to a device. */
+export interface LastUpload {
+  path: string;
+  contentHash: string;
+}
+
+/** Everything the reconciler needs, as values: it reads no files, database or clock of its own. */
+export interface ReconcileInput {
+  now: Date;
+  config: ReconcileConfig;
+  sources: readonly SourceInfo[];
+  records: readonly StagedRecord[];
+  /** The KICS snapshot (devices not missing). Only the writable fields, `id` and `status` are read. */
+  devices: readonly KicsDevice[];
+  addressSpaces: readonly AddressSpace[];
+  lastUploads?: ReadonlyMap<number, LastUpload>;
+  /** Keyed by the path exactly as records name it. */
+  configFiles?: ReadonlyMap<string, ConfigFileInfo>;
+  scope?: PlanScope;
+  basis?: PlanBasis;
+  /** Vendor of a MAC's OUI; used only as the lowest-precedence hardwareVendor when reconcile.vendorFromOui is on. */
+  vendorFromMac?: ((mac: string) => string | undefined) | undefined;
+}

@@ -1,0 +1,56 @@
+/** One API call as the admin endpoint shows it. Never a token: the query string's secrets are masked. */
+export interface RequestLogEntry {
+  seq: number;
+  time: string;
+  method: string;
+  path: string;
+  route: string | null;
+  status: number;
+  durationMs: number;
+  /** The injected fault, if any. */
+  fault: string | null;
+  /** The `sourceId` of a PATCH, when given. */
+  sourceId?: number;
+}
+
+const secretParams = /([?&](?:refresh_token|access_token|token|password)=)[^&]*/gi;
+
+/** The path and query of a request with secret parameters masked. */
+export function loggablePath(url: string): string {
+  return url.replace(secretParams, '$1[redacted]');
+}
+
+/** The last `capacity` calls (a few more between trims), oldest first. */
+export class RequestLog {
+  private readonly entries: RequestLogEntry[] = [];
+  private seq = 0;
+
+  constructor(private readonly capacity = 10_000) {}
+
+  add(entry: Omit<RequestLogEntry, 'seq'>): RequestLogEntry {
+    const full = { seq: ++this.seq, ...entry };
+    this.entries.push(full);
+    // Trimmed in batches, so a long run does not shift the whole log on every call.
+    if (this.entries.length > this.capacity + Math.ceil(this.capacity / 10)) this.entries.splice(0, this.entries.length - this.capacity);
+    return full;
+  }
+
+  /** Entries after `since` (a seq), at most `limit`. */
+  list(since = 0, limit = this.capacity): RequestLogEntry[] {
+    const out: RequestLogEntry[] = [];
+    for (const e of this.entries) {
+      if (e.seq <= since) continue;
+      out.push(e);
+      if (out.length >= limit) break;
+    }
+    return out;
+  }
+
+  clear(): void {
+    this.entries.length = 0;
+  }
+
+  get lastSeq(): number {
+    return this.seq;
+  }
+}

@@ -1,0 +1,92 @@
+import type { Database } from '../../db/database.js';
+import type { Sql } from '../../db/sql.js';
+import { ExitCode, KicsSyncError } from '../../errors.js';
+import type { CanonicalAsset } from '../../model/asset.js';
+import type { AddressSpace, KicsDevice } from '../../model/kics.js';
+import type { PlanBasis } from '../../reconcile/plan-schema.js';
+import type { LastUpload, StagedRecord } from '../../reconcile/types.js';
+import { currentBasis, kicsSourceName } from './basis.js';
+
+/**
+ * The reconciler's input from the database, read in one REPEATABLE READ transaction so the records,
+ * the KICS snapshot and the basis (generations) all describe the same moment. One query per table,
+ * whatever the size: at 100,000 devices these are a handful of sequential scans.
+ */
+
+export interface StagedInput {
+  records: StagedRecord[];
+  devices: KicsDevice[];
+  addressSpaces: AddressSpace[];
+  lastUploads: Map<number, LastUpload>;
+  basis: PlanBasis;
+  /** When the KICS snapshot was last read successfully. */
+  kicsReadAt: Date;
+}
+
+/** The device fields the reconciler reads; the rest of the stored JSON (risks, protocols...) stays in the database. */
+const deviceFields = [
+  'name',
+  'status',
+  'description',
+  'category',
+  'os',
+  'hardwareVendor',
+  'hardwareModel',
+  'hardwareVersion',
+  'softwareVendor',
+  'softwareModel',
+  'softwareVersion',
+  'networkName',
+  'isRouter',
+  'influence',
+  'labels',
+  'userAttributes',
+  'addressInformation',
+] as const;
+
+export class NoKicsSnapshotError extends KicsSyncError {
+  constructor() {
+    super('there is no KICS snapshot yet: read KICS first (kics-sync kics pull); without one every asset would look new', {
+      code: 'NO_KICS_SNAPSHOT',
+      exitCode: ExitCode.unavailable,
+    });
+  }
+}
+
+export async function loadStagedInput(db: Database, sourceNames: readonly string[]): Promise<StagedInput> {
+  return db.transaction(async (tx) => {
+    await tx.exec('SET TRANSACTION ISOLATION LEVEL REPEATABLE READ, READ ONLY');
+    const [kics] = await tx.query<{ last_success_at: Date | null }>(`SELECT last_success_at FROM source WHERE name = $1 AND kind = 'kics'`, [kicsSourceName]);
+    if (!kics?.last_success_at) throw new NoKicsSnapshotError();
+    const basis = await currentBasis(tx, sourceNames);
+    const records = await loadRecords(tx, sourceNames);
+    const devices = await loadDevices(tx);
+    const addressSpaces = (await tx.query<{ raw: AddressSpace; id: number }>(`SELECT id, raw FROM kics_address_space WHERE missing_since IS NULL ORDER BY id`)).map((r) => ({ ...r.raw, id: r.id }));
+    const lastUploads = new Map(
+      (
+        await tx.query<{ device_id: number; path: string; content_hash: string }>(
+          `SELECT DISTINCT ON (device_id) device_id, path, content_hash FROM industrial_config_upload ORDER BY device_id, uploaded_at DESC, id DESC`,
+        )
+      ).map((r) => [r.device_id, { path: r.path, contentHash: r.content_hash }]),
+    );
+    return { records, devices, addressSpaces, lastUploads, basis, kicsReadAt: kics.last_success_at };
+  });
+}
+
+async function loadRecords(tx: Sql, sourceNames: readonly string[]): Promise<StagedRecord[]> {
+  const rows = await tx.query<{ source: string; key: string; owner: string | null; normalized: CanonicalAsset; confirmed_at: Date | null }>(
+    `SELECT s.name AS source, r.external_key AS key, r.owner, r.normalized,
+            CASE WHEN r.missing_since IS NULL THEN COALESCE(s.last_success_at, r.last_seen) ELSE r.last_seen END AS confirmed_at
+       FROM source_record r JOIN source s ON s.id = r.source_id
+      WHERE r.missing_since IS NULL AND s.name = ANY($1::text[])
+      ORDER BY r.source_id, r.external_key`,
+    [sourceNames],
+  );
+  return rows.map((r) => ({ source: r.source, key: r.key, owner: r.owner, asset: r.normalized, confirmedAt: r.confirmed_at }));
+}
+
+async function loadDevices(tx: Sql): Promise<KicsDevice[]> {
+  const pairs = deviceFields.map((_, i) => `$${i + 1}::text, raw -> $${i + 1}::text`).join(', ');
+  const rows = await tx.query<{ id: number; device: Omit<KicsDevice, 'id'> }>(`SELECT id, jsonb_build_object(${pairs}) AS device FROM kics_device WHERE missing_since IS NULL ORDER BY id`, [...deviceFields]);
+  return rows.map((r) => ({ ...r.device, id: r.id }) as KicsDevice);
+}

@@ -1,0 +1,169 @@
+import path from 'node:path';
+import { createSource, normalizerFor, selectSources } from '../../adapters/index.js';
+import type { Config } from '../../config/index.js';
+import type { Database } from '../../db/database.js';
+import { KicsSyncError, errorMessage } from '../../errors.js';
+import type { Logger } from '../../log.js';
+import { ouiVendor } from '../../model/oui.js';
+import type { PlanHeader, PlanScope, PlanValue } from '../../reconcile/plan-schema.js';
+import { reconcile } from '../../reconcile/reconcile.js';
+import type { ReportFormat } from '../../reconcile/report/index.js';
+import { stageSources, type StageMode, type StageOutcome } from '../staging/index.js';
+import { expireStalePlans } from './basis.js';
+import { checkConfigFiles, referencedConfigFiles } from './config-files.js';
+import { loadStagedInput } from './input.js';
+import { writeReportFile } from './report-file.js';
+import { setPlanReportPath, storePlan } from './store.js';
+
+/**
+ * The plan pipeline, one function for `plan`, `sync` and the scheduler:
+ *   refresh inputs (sources, then KICS) -> expire plans whose basis moved on -> load the staged input
+ *   in one snapshot -> check industrial configuration files -> reconcile -> store the plan -> write
+ *   the report.
+ * A source that fails to refresh does not stop the plan: its earlier staging is used and the failure
+ * is reported (and the command exits 1).
+ */
+
+/** Re-reads KICS into the snapshot (`source` row `kics`, `kics_device`, `kics_address_space`). */
+export type KicsRefresh = (db: Database, options: { mode: StageMode; logger: Logger; signal?: AbortSignal | undefined }) => Promise<unknown>;
+
+export interface RunPlanOptions {
+  config: Config;
+  /** The data directory: default home of reports (<dataDir>/reports) and rejects files. */
+  dataDir: string;
+  scope?: PlanScope;
+  /** `incremental` (default) or `full` re-reads before planning; `none` plans from what is staged. */
+  refresh?: StageMode | 'none';
+  /** Where the report goes; default <sync.reportDir>/plan-<id>.html. */
+  reportFile?: string;
+  reportFormat?: ReportFormat;
+  logger: Logger;
+  signal?: AbortSignal;
+  runId?: number | null;
+  /** The clock (tests pin it). */
+  now?: () => Date;
+  /** Vendor of a MAC's OUI; default the IEEE registry (src/model/oui.ts). */
+  vendorFromMac?: (mac: string) => string | undefined;
+  /** How KICS is re-read before planning; without it the plan uses the stored snapshot. */
+  refreshKics?: KicsRefresh;
+  /** Progress of the refresh, for bars on a terminal. */
+  onSourceProgress?: (progress: { source: string; read: number; expected?: number }) => void;
+}
+
+export interface RefreshResult {
+  sources: StageOutcome[];
+  kics: { refreshed: boolean; error?: { code: string; message: string } };
+}
+
+export interface RunPlanResult {
+  plan: PlanHeader & { id: number };
+  /** The computed plan, items included (what was stored). */
+  value: PlanValue;
+  refresh: RefreshResult | null;
+  /** Plans this run found expired (their basis moved on). */
+  expired: number[];
+  /** Milliseconds per step. */
+  timings: Record<string, number>;
+  /** One line per input that failed to refresh. */
+  failures: string[];
+}
+
+/** The enabled sources in config order: what every plan is computed from (a scope only filters items). */
+export function planSources(config: Config): { name: string; staleAfterDays?: number | undefined }[] {
+  return config.sources.filter((s) => s.enabled).map((s) => ({ name: s.name, staleAfterDays: s.staleAfterDays }));
+}
+
+export async function runPlan(db: Database, options: RunPlanOptions): Promise<RunPlanResult> {
+  const { config, logger, signal } = options;
+  const timings: Record<string, number> = {};
+  const step = async <T>(name: string, fn: () => Promise<T>): Promise<T> => {
+    signal?.throwIfAborted();
+    const started = performance.now();
+    try {
+      return await fn();
+    } finally {
+      timings[name] = Math.round(performance.now() - started);
+    }
+  };
+  const scope = options.scope ?? {};
+  // Refuses unknown or disabled names before anything is read.
+  const scopedSources = selectSources(config, scope.sources ?? []);
+
+  const refresh = options.refresh === 'none' ? null : await step('refresh', () => refreshInputs(db, scopedSources.map((s) => s.name), options));
+  const failures = refresh ? describeFailures(refresh) : [];
+
+  const expired = await step('expire', () => expireStalePlans(db));
+  if (expired.length > 0) logger.info({ plans: expired }, 'plans expired: their inputs moved on');
+
+  const sources = planSources(config);
+  const staged = await step('load', () => loadStagedInput(db, sources.map((s) => s.name)));
+  const configFiles = await step('configFiles', () => checkConfigFiles(referencedConfigFiles(staged.records), config.reconcile.industrialConfig.root));
+
+  const value = await step('reconcile', async () =>
+    reconcile({
+      now: (options.now ?? (() => new Date()))(),
+      config: config.reconcile,
+      sources,
+      records: staged.records,
+      devices: staged.devices,
+      addressSpaces: staged.addressSpaces,
+      lastUploads: staged.lastUploads,
+      configFiles,
+      scope,
+      basis: staged.basis,
+      vendorFromMac: options.vendorFromMac ?? ouiVendor,
+    }),
+  );
+  const id = await step('store', () => storePlan(db, value, { runId: options.runId ?? null }));
+  value.header.id = id;
+
+  const format = options.reportFormat ?? 'html';
+  const reportDir = config.sync.reportDir ?? path.join(options.dataDir, 'reports');
+  const file = options.reportFile ?? path.join(reportDir, `plan-${id}.${format}`);
+  const reportPath = await step('report', () => writeReportFile(file, format, value.header, value.items));
+  await setPlanReportPath(db, id, reportPath);
+  value.header.reportPath = reportPath;
+
+  logger.info({ plan: id, ...value.header.summary.counts, report: reportPath, ms: timings }, 'plan stored');
+  return { plan: { ...value.header, id }, value, refresh, expired, timings, failures };
+}
+
+/** The refresh step: the scoped sources (all enabled ones by default), then KICS. */
+async function refreshInputs(db: Database, sourceNames: readonly string[], options: RunPlanOptions): Promise<RefreshResult> {
+  const { config, logger, signal } = options;
+  const mode: StageMode = options.refresh === 'full' ? 'full' : 'incremental';
+  const selected = selectSources(config, sourceNames);
+  const deps = { logger, normalizer: normalizerFor(config.reconcile), config };
+  const outcomes = await stageSources(
+    db,
+    selected.map((s) => createSource(s, deps)),
+    {
+      mode,
+      logger,
+      ...(signal ? { signal } : {}),
+      rejectsDir: path.join(options.dataDir, 'rejects'),
+      rejectsFiles: Object.fromEntries(selected.map((s) => [s.name, s.type === 'csv' ? s.rejectsFile : undefined])),
+      ...(options.onSourceProgress ? { onProgress: options.onSourceProgress } : {}),
+    },
+  );
+  const kics: RefreshResult['kics'] = { refreshed: false };
+  if (options.refreshKics) {
+    try {
+      await options.refreshKics(db, { mode, logger, signal });
+      kics.refreshed = true;
+    } catch (error) {
+      if (signal?.aborted) throw signal.reason ?? error;
+      kics.error = { code: error instanceof KicsSyncError ? error.code : 'INTERNAL', message: errorMessage(error) };
+      logger.error({ code: kics.error.code, err: kics.error.message }, 'KICS not refreshed; planning against the stored snapshot');
+    }
+  } else {
+    logger.info('KICS not re-read before planning: planning against the stored snapshot');
+  }
+  return { sources: outcomes, kics };
+}
+
+function describeFailures(refresh: RefreshResult): string[] {
+  const lines = refresh.sources.filter((o) => !o.ok).map((o) => `source ${o.source} not refreshed (${o.error.message}); its earlier staging was used`);
+  if (refresh.kics.error) lines.push(`KICS not refreshed (${refresh.kics.error.message}); the stored snapshot was used`);
+  return lines;
+}

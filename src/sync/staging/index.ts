@@ -1,0 +1,200 @@
+import path from 'node:path';
+import type { Database } from '../../db/database.js';
+import { KicsSyncError, errorMessage } from '../../errors.js';
+import type { Logger } from '../../log.js';
+import type { AssetSource, RecordReject } from '../../model/asset.js';
+import { assetContentHash, canonicalAsset, checkFieldLimits } from '../../model/normalize.js';
+import { RejectsFile } from './rejects-file.js';
+import {
+  clearRejects,
+  ensureSourceRow,
+  insertRejects,
+  loadExisting,
+  markMissing,
+  recordFailure,
+  recordSuccess,
+  upsertRecords,
+  type RecordRow,
+  type RejectRow,
+} from './store.js';
+
+/**
+ * Staging a source into the database: one transaction per read, so a failed read leaves the earlier
+ * staging exactly as it was. What is staged is loaded once as (key, hash, missing); records are compared
+ * in memory and only new, changed and returning ones are written (bulk COPY + upsert); a full read marks
+ * what it no longer saw as missing in one statement. Unchanged records cost no writes at all.
+ */
+export type StageMode = 'full' | 'incremental';
+
+export interface StageSummary {
+  source: string;
+  /** The mode actually used: an incremental request becomes full for a source without a watermark or without incremental reads. */
+  mode: StageMode;
+  /** Records and rejects the source delivered. */
+  read: number;
+  valid: number;
+  rejected: number;
+  new: number;
+  changed: number;
+  unchanged: number;
+  /** Records this read marked missing (full reads only). */
+  missing: number;
+  /** Missing records that came back in this read. */
+  reappeared: number;
+  /** Records of the source missing after this read. */
+  missingTotal: number;
+  /** Values normalisation left out (e.g. a multicast MAC), listed in the rejects file. */
+  notes: number;
+  watermark: string | null;
+  generation: number;
+  durationMs: number;
+  /** The rejects file written, if any. */
+  rejectsFile?: string;
+}
+
+export interface StageProgress {
+  source: string;
+  read: number;
+  /** Records the source expects to deliver, when it knows. */
+  expected?: number;
+}
+
+export interface StageOptions {
+  mode: StageMode;
+  signal?: AbortSignal;
+  logger: Logger;
+  runId?: number;
+  /** Folder of the rejects files (`<rejectsDir>/<source>.csv`); none written when absent. */
+  rejectsDir?: string;
+  /** Per source name, a rejects file that overrides `<rejectsDir>/<source>.csv`. */
+  rejectsFiles?: Readonly<Record<string, string | undefined>>;
+  onProgress?: (progress: StageProgress) => void;
+}
+
+/** Rows written per bulk upsert: bounds memory whatever the source's size. */
+const flushRows = 5000;
+
+export async function stageSource(db: Database, source: AssetSource, options: StageOptions): Promise<StageSummary> {
+  const started = performance.now();
+  const { logger, signal } = options;
+  const sourceRow = await ensureSourceRow(db, source.name, source.kind);
+  const mode: StageMode = options.mode === 'incremental' && source.incremental && sourceRow.watermark ? 'incremental' : 'full';
+  const rejectsPath = options.rejectsFiles?.[source.name] ?? (options.rejectsDir ? path.join(options.rejectsDir, `${source.name}.csv`) : undefined);
+  const rejectsFile = rejectsPath ? await RejectsFile.open(rejectsPath) : null;
+  logger.debug({ source: source.name, mode, since: mode === 'incremental' ? sourceRow.watermark : undefined }, 'staging source');
+
+  try {
+    const summary = await db.transaction(async (tx) => {
+      const existing = await loadExisting(tx, sourceRow.id);
+      if (mode === 'full') await clearRejects(tx, sourceRow.id);
+      const seen = new Map<string, string>();
+      const counts = { read: 0, valid: 0, rejected: 0, new: 0, changed: 0, unchanged: 0, reappeared: 0, notes: 0 };
+      let watermark: string | null = null;
+      let pending: RecordRow[] = [];
+      let rejectRows: RejectRow[] = [];
+
+      const reject = async (r: RecordReject): Promise<void> => {
+        counts.rejected += 1;
+        rejectRows.push([sourceRow.id, options.runId ?? null, r.location, r.column ?? null, r.reason, r.raw ?? null]);
+        await rejectsFile?.write({ kind: 'reject', location: r.location, column: r.column, reason: r.reason, raw: r.raw });
+      };
+      const flush = async (): Promise<void> => {
+        await upsertRecords(tx, pending);
+        await insertRejects(tx, rejectRows);
+        pending = [];
+        rejectRows = [];
+      };
+
+      for await (const batch of source.read({ mode, since: mode === 'incremental' ? sourceRow.watermark : null, signal })) {
+        signal?.throwIfAborted();
+        counts.read += batch.records.length + batch.rejects.length;
+        for (const r of batch.rejects) await reject(r);
+        for (const record of batch.records) {
+          const location = record.location ?? `${source.name} ${record.externalKey}`;
+          const first = seen.get(record.externalKey);
+          if (first !== undefined) {
+            await reject({ location, reason: `duplicate key ${record.externalKey}: ${first} already delivered this record`, raw: record.raw });
+            continue;
+          }
+          const limits = checkFieldLimits(record.asset);
+          if (limits.length > 0) {
+            await reject({ location, column: limits.map((p) => p.field).join(', '), reason: limits.map((p) => `${p.field}: ${p.reason}`).join('; '), raw: record.raw });
+            continue;
+          }
+          seen.set(record.externalKey, location);
+          counts.valid += 1;
+          for (const note of record.notes ?? []) {
+            counts.notes += 1;
+            await rejectsFile?.write({ kind: 'note', location, reason: note });
+          }
+          const asset = canonicalAsset(record.asset);
+          const hash = assetContentHash(asset);
+          const before = existing.get(record.externalKey);
+          if (before === undefined) counts.new += 1;
+          else if (before.hash !== hash) counts.changed += 1;
+          else if (before.missing) counts.reappeared += 1;
+          else {
+            counts.unchanged += 1;
+            continue;
+          }
+          pending.push([sourceRow.id, record.externalKey, asset.name ?? null, asset.owner ?? null, record.raw, asset, hash]);
+          if (pending.length >= flushRows) await flush();
+        }
+        if (batch.watermark !== undefined) watermark = batch.watermark;
+        options.onProgress?.({ source: source.name, read: counts.read, ...(batch.expected === undefined ? {} : { expected: batch.expected }) });
+      }
+      await flush();
+
+      let missingKeys: string[] = [];
+      if (mode === 'full') {
+        for (const [key, record] of existing) if (!record.missing && !seen.has(key)) missingKeys.push(key);
+      }
+      const missing = await markMissing(tx, sourceRow.id, missingKeys);
+      missingKeys = [];
+      let missingTotal = 0;
+      for (const [key, record] of existing) if (record.missing && !seen.has(key)) missingTotal += 1;
+      missingTotal += missing;
+
+      const changed = counts.new + counts.changed + counts.reappeared + missing > 0;
+      const result = { source: source.name, mode, ...counts, missing, missingTotal, watermark: watermark ?? sourceRow.watermark };
+      const generation = await recordSuccess(tx, sourceRow.id, { changed, watermark, full: mode === 'full', summary: result });
+      return { ...result, generation };
+    });
+    await rejectsFile?.commit();
+    const done: StageSummary = { ...summary, durationMs: Math.round(performance.now() - started), ...(rejectsFile ? { rejectsFile: rejectsFile.file } : {}) };
+    logger.info({ ...done }, 'source staged');
+    return done;
+  } catch (error) {
+    await rejectsFile?.abort();
+    const failure = asStageError(source.name, error);
+    await recordFailure(db, sourceRow.id, failure.message).catch((e: unknown) => logger.error({ source: source.name, err: errorMessage(e) }, 'could not record the failed read'));
+    throw failure;
+  }
+}
+
+function asStageError(name: string, error: unknown): KicsSyncError {
+  if (error instanceof KicsSyncError) return error;
+  return new KicsSyncError(`source ${name}: ${errorMessage(error)}`, { code: 'SOURCE_READ_FAILED', cause: error });
+}
+
+export type StageOutcome = ({ ok: true } & StageSummary) | { ok: false; source: string; mode: StageMode; error: { code: string; message: string; retryable: boolean } };
+
+/**
+ * Stages several sources one after the other; a source that fails does not stop the others. Its error
+ * is on its source row (last_error) and in its outcome. An interruption (signal) stops the rest.
+ */
+export async function stageSources(db: Database, sources: readonly AssetSource[], options: StageOptions): Promise<StageOutcome[]> {
+  const outcomes: StageOutcome[] = [];
+  for (const source of sources) {
+    options.signal?.throwIfAborted();
+    try {
+      outcomes.push({ ok: true, ...(await stageSource(db, source, options)) });
+    } catch (error) {
+      if (options.signal?.aborted) throw options.signal.reason ?? error;
+      const e = error as KicsSyncError;
+      options.logger.error({ source: source.name, code: e.code, err: e.message }, 'source not staged');
+      outcomes.push({ ok: false, source: source.name, mode: options.mode, error: { code: e.code, message: e.message, retryable: e.retryable } });
+    }
+  }
+  return outcomes;
+}

@@ -1,0 +1,96 @@
+import fc from 'fast-check';
+import { describe, expect, it } from 'vitest';
+import { ipIdentityProblem, parseIp } from '../../src/model/ip.js';
+import { macIdentityProblem, parseMac } from '../../src/model/mac.js';
+
+const octets = fc.uint8Array({ minLength: 6, maxLength: 6 });
+const hex = (b: number): string => b.toString(16).padStart(2, '0');
+
+describe('parseMac (properties)', () => {
+  it('reads every written form of the same six octets as one canonical MAC', () => {
+    fc.assert(
+      fc.property(octets, fc.boolean(), (bytes, upper) => {
+        const pairs = [...bytes].map(hex);
+        const canonical = pairs.join(':');
+        const plain = pairs.join('');
+        const forms = [pairs.join(':'), pairs.join('-'), plain, `${plain.slice(0, 4)}.${plain.slice(4, 8)}.${plain.slice(8)}`, pairs.map((p) => p.replace(/^0/, '')).join(':')];
+        for (const form of forms) expect(parseMac(upper ? form.toUpperCase() : form)).toEqual({ ok: true, mac: canonical });
+      }),
+    );
+  });
+
+  it('is idempotent: a canonical MAC parses to itself', () => {
+    fc.assert(
+      fc.property(octets, (bytes) => {
+        const first = parseMac([...bytes].map(hex).join('-'));
+        expect(first.ok && parseMac(first.mac)).toEqual(first);
+      }),
+    );
+  });
+
+  it('flags exactly the addresses with the group bit set, and all zeros', () => {
+    fc.assert(
+      fc.property(octets, (bytes) => {
+        const mac = [...bytes].map(hex).join(':');
+        const problem = macIdentityProblem(mac);
+        const expected = (bytes[0]! & 1) === 1 || bytes.every((b) => b === 0);
+        expect(problem !== null).toBe(expected);
+      }),
+    );
+  });
+
+  it('never accepts text with a character outside hex and separators', () => {
+    fc.assert(
+      fc.property(fc.string({ minLength: 1, maxLength: 20 }).filter((s) => /[^0-9a-fA-F:.\-\s]/.test(s)), (text) => {
+        expect(parseMac(text).ok).toBe(false);
+      }),
+    );
+  });
+});
+
+describe('parseIp (properties)', () => {
+  it('reads any IPv4 address, with or without a host prefix, as its dotted quad', () => {
+    fc.assert(
+      fc.property(fc.ipV4(), fc.integer({ min: 31, max: 32 }), (ip, prefix) => {
+        expect(parseIp(ip)).toEqual({ ok: true, ip, version: 4 });
+        expect(parseIp(`${ip}/${prefix}`)).toEqual({ ok: true, ip, version: 4 });
+      }),
+    );
+  });
+
+  it('gives IPv6 in one canonical form (RFC 5952) whatever the spelling', () => {
+    fc.assert(
+      fc.property(fc.array(fc.integer({ min: 0, max: 0xffff }), { minLength: 8, maxLength: 8 }), (groups) => {
+        const full = groups.map((g) => g.toString(16).padStart(4, '0').toUpperCase()).join(':');
+        const short = groups.map((g) => g.toString(16)).join(':');
+        const a = parseIp(full);
+        const b = parseIp(`[${short}]`);
+        expect(a.ok).toBe(true);
+        expect(b).toEqual(a);
+        if (a.ok) {
+          expect(a.ip).toBe(a.ip.toLowerCase());
+          expect(parseIp(a.ip)).toEqual(a);
+        }
+      }),
+    );
+  });
+
+  it('strips a CIDR suffix from a host address but refuses a subnet written as a host', () => {
+    expect(parseIp('10.0.0.5/24')).toEqual({ ok: true, ip: '10.0.0.5', version: 4 });
+    expect(parseIp('10.0.0.0/24')).toEqual({ ok: false, reason: '"10.0.0.0/24" is a subnet, not a host address' });
+    expect(parseIp('10.0.1.0/23')).toEqual({ ok: true, ip: '10.0.1.0', version: 4 });
+    expect(parseIp('10.0.0.0/31')).toEqual({ ok: true, ip: '10.0.0.0', version: 4 });
+    expect(parseIp('2001:db8::/64')).toEqual({ ok: false, reason: '"2001:db8::/64" is a subnet, not a host address' });
+    expect(parseIp('10.0.0.5/33')).toEqual({ ok: false, reason: '"10.0.0.5/33" has prefix length 33, more than the 32 bits of the address' });
+  });
+
+  it('tells which addresses cannot identify a device', () => {
+    expect(ipIdentityProblem('0.0.0.0')).toBe('unspecified IP address');
+    expect(ipIdentityProblem('255.255.255.255')).toBe('broadcast IP address');
+    expect(ipIdentityProblem('239.1.1.1')).toBe('multicast IP address');
+    expect(ipIdentityProblem('ff02::1')).toBe('multicast IP address');
+    expect(ipIdentityProblem('127.0.0.1')).toBe('loopback IP address');
+    expect(ipIdentityProblem('10.0.0.5')).toBeNull();
+    expect(ipIdentityProblem('fe80::1')).toBeNull();
+  });
+});

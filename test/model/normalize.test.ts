@@ -1,0 +1,238 @@
+import fc from 'fast-check';
+import { describe, expect, it } from 'vitest';
+import type { CanonicalAsset } from '../../src/model/asset.js';
+import { assetTypes } from '../../src/model/kics.js';
+import {
+  MappingTableError,
+  assetContentHash,
+  canonicalAsset,
+  checkFieldLimits,
+  createNormalizer,
+  isRetiredStatus,
+  mappingKey,
+  normalizeInterface,
+  parseBoolean,
+  parseVlan,
+  stableStringify,
+} from '../../src/model/normalize.js';
+import { ouiVendor } from '../../src/model/oui.js';
+
+describe('category mapping', () => {
+  const normalizer = createNormalizer({ categoryMap: { 'Dosing Skid': 'Plc', 'Toaster-X': 'other' } });
+
+  it.each([
+    ['PLC', 'Plc'],
+    ['plc', 'Plc'],
+    ['Programmable Logic Controller', 'Plc'],
+    ['ScadaHmi', 'ScadaHmi'],
+    ['SCADA server', 'ScadaHmi'],
+    ['HMI', 'HmiPanel'],
+    ['Operator-Panel', 'HmiPanel'],
+    ['engineering_workstation', 'EngineeringStation'],
+    ['EWS', 'EngineeringStation'],
+    ['Switch', 'Switch'],
+    ['core-switch-01', 'Switch'],
+    ['Access Point', 'WiFi'],
+    ['protection relay', 'Rpa'],
+    ['cmdb_ci_ip_switch', 'Switch'],
+    ['cmdb_ci_win_server', 'Server'],
+    ['UPS', 'UPS'],
+    ['dosing skid', 'Plc'],
+    ['TOASTER X', 'Other'],
+    ['network-device', 'NetworkDevice'],
+  ])('maps %j to %s', (input, expected) => {
+    expect(normalizer.category(input)).toEqual({ ok: true, value: expected });
+  });
+
+  it('knows every KICS category by its own name', () => {
+    for (const type of assetTypes) expect(normalizer.category(type)).toEqual({ ok: true, value: type });
+  });
+
+  it('refuses an unknown category with a reason that says how to map it', () => {
+    const result = normalizer.category('Toaster');
+    expect(result).toEqual({ ok: false, reason: 'unknown category "Toaster": not a KICS category and not in reconcile.categoryMap' });
+  });
+
+  it('refuses a configured table that maps to something KICS does not have, naming every bad entry', () => {
+    const build = (): unknown => createNormalizer({ categoryMap: { skid: 'Skid' }, influenceMap: { p1: 'Critical' } });
+    expect(build).toThrow(MappingTableError);
+    expect(build).toThrow(/reconcile\.categoryMap: "skid" maps to "Skid", which is not one of ScadaHmi, .*; reconcile\.influenceMap: "p1" maps to "Critical"/);
+  });
+});
+
+describe('influence and vendor mapping', () => {
+  const normalizer = createNormalizer({ influenceMap: { P1: 'BusinessCritical', '3': 'normal' }, vendorMap: { 'Acme Controls': 'ACME' } });
+
+  it.each([
+    ['Business Critical', 'BusinessCritical'],
+    ['high', 'BusinessCritical'],
+    ['1 - most critical', 'BusinessCritical'],
+    ['Medium', 'Important'],
+    ['low', 'Normal'],
+    ['p1', 'BusinessCritical'],
+    ['3', 'Normal'],
+  ])('maps criticality %j to %s', (input, expected) => {
+    expect(normalizer.influence(input)).toEqual({ ok: true, value: expected });
+  });
+
+  it('refuses a number nobody mapped (plants disagree on whether 1 is high)', () => {
+    expect(normalizer.influence('1').ok).toBe(false);
+  });
+
+  it.each([
+    ['Siemens AG', 'Siemens'],
+    ['SIEMENS', 'Siemens'],
+    ['Allen-Bradley', 'Rockwell Automation'],
+    ['Schneider Electric SE', 'Schneider Electric'],
+    ['Phoenix Contact GmbH & Co. KG', 'Phoenix Contact'],
+    ['acme controls', 'ACME'],
+    ['  Obscure   Vendor Ltd ', 'Obscure Vendor Ltd'],
+  ])('writes vendor %j as %j', (input, expected) => {
+    expect(normalizer.vendor(input)).toBe(expected);
+  });
+
+  it('compares keys without case or punctuation', () => {
+    expect(mappingKey('Engineering-Station_01')).toBe('engineering station 01');
+    expect(mappingKey('  B&R  ')).toBe('b&r');
+  });
+});
+
+describe('values', () => {
+  it.each([
+    ['10', 10],
+    [' 4095 ', 4095],
+    ['0', 0],
+  ])('reads VLAN %j', (input, vlan) => {
+    expect(parseVlan(input)).toEqual({ ok: true, value: vlan });
+  });
+  it.each(['4096', '-1', 'ten', '1.5'])('refuses VLAN %j', (input) => {
+    expect(parseVlan(input).ok).toBe(false);
+  });
+  it('reads yes / no and lifecycle words', () => {
+    expect(parseBoolean('Yes')).toEqual({ ok: true, value: true });
+    expect(parseBoolean('0')).toEqual({ ok: true, value: false });
+    expect(parseBoolean('maybe').ok).toBe(false);
+    expect(isRetiredStatus('Decommissioned')).toBe(true);
+    expect(isRetiredStatus('In service')).toBe(false);
+  });
+});
+
+describe('normalizeInterface', () => {
+  it('canonicalises MAC and IPs and keeps VLAN and address space', () => {
+    expect(normalizeInterface({ name: 'eth0', mac: '001B.1BAA.BBCC', ips: ['10.0.0.5/24', '2001:DB8::1'], vlan: 10, addressSpace: 'Cell A' })).toEqual({
+      interface: { name: 'eth0', mac: '00:1b:1b:aa:bb:cc', ips: ['10.0.0.5', '2001:db8::1'], vlan: 10, addressSpace: 'Cell A' },
+      errors: [],
+      notes: [],
+    });
+  });
+
+  it('separates invalid values (errors) from valid ones that cannot identify a device (notes)', () => {
+    const result = normalizeInterface({ mac: '01:00:5e:00:00:fb', ips: ['10.0.0.300', '224.0.0.1', '10.0.0.7'] });
+    expect(result.errors).toEqual([{ field: 'ip', reason: '"10.0.0.300" is not an IP address' }]);
+    expect(result.notes).toEqual(['01:00:5e:00:00:fb: multicast MAC address, not used as identity', '224.0.0.1: multicast IP address, not used as identity']);
+    expect(result.interface).toEqual({ mac: null, ips: ['10.0.0.7'] });
+  });
+
+  it('gives no interface when nothing usable is left', () => {
+    expect(normalizeInterface({ mac: 'ff:ff:ff:ff:ff:ff', ips: [] }).interface).toBeNull();
+  });
+});
+
+describe('KICS field limits', () => {
+  it('reports over-long fields and too many interfaces, and nothing for a normal asset', () => {
+    const ok: CanonicalAsset = { name: 'PLC-1', interfaces: [{ mac: '00:1b:1b:aa:bb:cc', ips: [] }] };
+    expect(checkFieldLimits(ok)).toEqual([]);
+    const bad: CanonicalAsset = {
+      name: 'x'.repeat(8193),
+      description: 'd'.repeat(65537),
+      userAttributes: { Owner: 'o'.repeat(65537) },
+      interfaces: Array.from({ length: 65 }, (_, i) => ({ mac: null, ips: [`10.0.0.${i + 1}`] })),
+    };
+    expect(checkFieldLimits(bad)).toEqual([
+      { field: 'name', reason: "8193 characters, more than KICS's limit of 8192" },
+      { field: 'description', reason: "65537 characters, more than KICS's limit of 65536" },
+      { field: 'userAttributes.Owner', reason: "65537 characters, more than KICS's limit of 65536" },
+      { field: 'interfaces', reason: "65 interfaces, more than KICS's limit of 64 per device" },
+    ]);
+  });
+});
+
+describe('canonical form and content hash', () => {
+  const asset: CanonicalAsset = {
+    name: 'PLC-1',
+    labels: ['b', 'a', 'b'],
+    userAttributes: { Zone: 'Z1', Area: 'A' },
+    interfaces: [
+      { name: 'eth1', mac: '00:1b:1b:aa:bb:cd', ips: ['10.0.0.20', '10.0.0.3', '10.0.0.20'] },
+      { name: 'eth0', mac: '00:1b:1b:aa:bb:cc', ips: [] },
+    ],
+  };
+
+  it('sorts and de-duplicates labels and IPs (numerically) and orders interfaces', () => {
+    expect(canonicalAsset(asset)).toEqual({
+      name: 'PLC-1',
+      labels: ['a', 'b'],
+      userAttributes: { Zone: 'Z1', Area: 'A' },
+      interfaces: [
+        { name: 'eth0', mac: '00:1b:1b:aa:bb:cc', ips: [] },
+        { name: 'eth1', mac: '00:1b:1b:aa:bb:cd', ips: ['10.0.0.3', '10.0.0.20'] },
+      ],
+    });
+  });
+
+  it('gives the same hash whatever the order of keys, labels, IPs and interfaces (property)', () => {
+    const ip = fc.tuple(fc.integer({ min: 1, max: 254 }), fc.integer({ min: 0, max: 255 })).map(([a, b]) => `10.1.${b}.${a}`);
+    const mac = fc.uint8Array({ minLength: 6, maxLength: 6 }).map((b) => [...b].map((x) => x.toString(16).padStart(2, '0')).join(':'));
+    const iface = fc.record({ name: fc.string({ maxLength: 8 }), mac, ips: fc.uniqueArray(ip, { maxLength: 4 }) });
+    const assetArb = fc.record({
+      name: fc.string({ maxLength: 20 }),
+      labels: fc.uniqueArray(fc.string({ maxLength: 6 }), { maxLength: 5 }),
+      userAttributes: fc.dictionary(fc.string({ minLength: 1, maxLength: 6 }), fc.string({ maxLength: 6 }), { maxKeys: 4 }),
+      interfaces: fc.uniqueArray(iface, { maxLength: 4, selector: (i) => i.mac }),
+    });
+    fc.assert(
+      fc.property(assetArb, fc.infiniteStream(fc.nat()), (a, seeds) => {
+        const shuffle = <T>(list: T[]): T[] => list.map((v) => [seeds.next().value, v] as const).sort((x, y) => x[0] - y[0]).map(([, v]) => v);
+        const reordered: CanonicalAsset = {
+          interfaces: shuffle(a.interfaces.map((i) => ({ ips: shuffle(i.ips), mac: i.mac, name: i.name }))),
+          userAttributes: Object.fromEntries(shuffle(Object.entries(a.userAttributes))),
+          labels: shuffle(a.labels),
+          name: a.name,
+        };
+        expect(assetContentHash(canonicalAsset(reordered))).toBe(assetContentHash(canonicalAsset(a)));
+        expect(canonicalAsset(canonicalAsset(a))).toEqual(canonicalAsset(a));
+      }),
+    );
+  });
+
+  it('changes when any field changes, and tells empty (null) from absent', () => {
+    const base = canonicalAsset(asset);
+    const hash = assetContentHash(base);
+    expect(assetContentHash({ ...base, name: 'PLC-2' })).not.toBe(hash);
+    expect(assetContentHash({ ...base, description: null })).not.toBe(hash);
+    expect(assetContentHash({ ...base, description: undefined })).toBe(hash);
+    expect(assetContentHash({ ...base, interfaces: [{ ...base.interfaces[0]!, vlan: 5 }, base.interfaces[1]!] })).not.toBe(hash);
+  });
+
+  it('serialises with sorted keys at every depth', () => {
+    expect(stableStringify({ b: 1, a: { d: [2, { z: 1, y: null }], c: undefined } })).toBe('{"a":{"d":[2,{"y":null,"z":1}]},"b":1}');
+  });
+});
+
+describe('ouiVendor', () => {
+  it('names the registered vendor of a MAC block', () => {
+    expect(ouiVendor('00:1b:1b:aa:bb:cc')).toBe('Siemens AG');
+    expect(ouiVendor('00:80:f4:01:02:03')).toBe('TELEMECANIQUE ELECTRIQUE');
+  });
+
+  it('prefers the most specific assignment (MA-S, MA-M) over the registry block that holds it', () => {
+    expect(ouiVendor('00:1b:c5:00:00:10')).toBe('Converging Systems Inc.');
+    expect(ouiVendor('00:1b:c5:00:10:10')).toBe('OpenRB.com, Direct SIA');
+    expect(ouiVendor('10:06:48:01:02:03')).toBe('FLEXTRONICS TECHNOLOGIES (INDIA) PVT LTD');
+  });
+
+  it('has no vendor for locally administered or unassigned addresses', () => {
+    expect(ouiVendor('02:00:00:aa:bb:cc')).toBeUndefined();
+    expect(ouiVendor('not a mac')).toBeUndefined();
+  });
+});

@@ -1,0 +1,177 @@
+import { readFileSync } from 'node:fs';
+import path from 'node:path';
+import { expect, it } from 'vitest';
+import { configSchema } from '../../../src/config/schema.js';
+import { silentLogger } from '../../../src/log.js';
+import type { PlanItem, PlanValue } from '../../../src/reconcile/plan-schema.js';
+import { basisChanges, expireStalePlans } from '../../../src/sync/plans/basis.js';
+import { loadStagedInput } from '../../../src/sync/plans/input.js';
+import { listPlans, loadPlanHeader, loadPlanItems } from '../../../src/sync/plans/load.js';
+import { runPlan } from '../../../src/sync/plans/run.js';
+import { storePlan } from '../../../src/sync/plans/store.js';
+import { describeEachEngine } from '../../support/db.js';
+import { addressSpaces, asset, device, now, plan, record } from '../../reconcile/support.js';
+import { bumpGeneration, stageKics, stageSource } from './fixtures.js';
+
+const macs = (i: number): string => `00:1b:1b:${((i >> 16) & 0xff).toString(16).padStart(2, '0')}:${((i >> 8) & 0xff).toString(16).padStart(2, '0')}:${(i & 0xff).toString(16).padStart(2, '0')}`;
+
+/** A plan with every kind of item and awkward text. */
+function samplePlan(): PlanValue {
+  return plan({
+    records: [
+      record('cmdb', 'k1', asset('<script>alert(1)</script>', [{ mac: macs(1), ips: ['10.1.0.1'] }], { description: 'quote " comma , newline \n backslash \\ tab \t', labels: ['=cmd|x'] })),
+      record('cmdb', 'k2', asset('renamed', [{ mac: macs(2) }])),
+      record('csv', 'r1', asset('split', [{ mac: macs(3), ips: ['10.1.0.4'] }])),
+    ],
+    devices: [
+      device(2, 'old-name', [{ mac: macs(2), ips: ['10.1.0.2'], space: 1 }]),
+      device(3, 'by-mac', [{ mac: macs(3), ips: ['10.1.0.3'], space: 1 }]),
+      device(4, 'by-ip', [{ ips: ['10.1.0.4'], space: 1 }]),
+      device(5, 'Zürich – 工厂 🏭', [{ ips: ['10.2.0.5'], space: 2 }]),
+    ],
+  });
+}
+
+async function collect(items: AsyncIterable<PlanItem>): Promise<PlanItem[]> {
+  const list: PlanItem[] = [];
+  for await (const item of items) list.push(item);
+  return list;
+}
+
+describeEachEngine('stored plans', (t) => {
+  it('stores a plan row and one row per item, and loads both back exactly', async () => {
+    const { db } = t();
+    const value = samplePlan();
+    expect(value.items.map((i) => i.action)).toEqual(['create', 'update', 'conflict', 'unknown']);
+    const id = await storePlan(db, value);
+    const header = await loadPlanHeader(db, id);
+    expect(header).toMatchObject({ id, status: 'draft', createdAt: now.toISOString(), scope: {}, basis: value.header.basis, summary: value.header.summary, options: value.header.options });
+    expect(await collect(loadPlanItems(db, id))).toEqual(value.items);
+    const [{ n }] = (await db.query<{ n: number }>(`SELECT count(*)::int AS n FROM plan_item WHERE plan_id = $1`, [id])) as [{ n: number }];
+    expect(n).toBe(4);
+  });
+
+  it('pages through thousands of items in seq order without loading them at once', async () => {
+    const { db } = t();
+    const records = Array.from({ length: 3000 }, (_, i) => record('cmdb', `k${i}`, asset(`new-${i}`, [{ mac: macs(i + 10), ips: [`10.1.${(i >> 8) & 0xff}.${i & 0xff}`] }])));
+    const value = plan({ records, devices: [] });
+    const id = await storePlan(db, value);
+    const loaded = await collect(loadPlanItems(db, id, { pageSize: 700 }));
+    expect(loaded.length).toBe(3000);
+    expect(loaded.map((i) => i.seq)).toEqual(value.items.map((i) => i.seq));
+    expect(loaded[2999]).toEqual(value.items[2999]);
+    expect(await collect(loadPlanItems(db, id, { actions: ['update'] }))).toEqual([]);
+  });
+
+  it('lists plans newest first, by status', async () => {
+    const { db } = t();
+    const a = await storePlan(db, samplePlan());
+    const b = await storePlan(db, samplePlan());
+    await db.execute(`UPDATE plan SET status = 'applied' WHERE id = $1`, [a]);
+    const list = await listPlans(db, { limit: 100 });
+    expect(list.findIndex((p) => p.id === b)).toBeLessThan(list.findIndex((p) => p.id === a));
+    expect((await listPlans(db, { status: 'applied' })).map((p) => p.id)).toContain(a);
+    expect((await listPlans(db, { status: 'applied' })).map((p) => p.id)).not.toContain(b);
+    await expect(loadPlanHeader(db, 999_999)).rejects.toThrow(/plan 999999 does not exist/);
+  });
+
+  it('expires draft and approved plans whose KICS snapshot or sources moved on, and only those', async () => {
+    const { db } = t();
+    await db.execute(`DELETE FROM plan`);
+    await stageKics(db, { generation: 4, devices: [] });
+    await stageSource(db, { name: 'cmdb', generation: 7, records: [] });
+    await stageSource(db, { name: 'csv', generation: 2, records: [] });
+    const basis = { kics: 4, sources: { cmdb: 7, csv: 2 } };
+    const withBasis = (): PlanValue => {
+      const p = samplePlan();
+      p.header.basis = basis;
+      return p;
+    };
+    const current = await storePlan(db, withBasis());
+    const approved = await storePlan(db, withBasis());
+    const applied = await storePlan(db, withBasis());
+    await db.execute(`UPDATE plan SET status = 'approved' WHERE id = $1`, [approved]);
+    await db.execute(`UPDATE plan SET status = 'applied' WHERE id = $1`, [applied]);
+    expect(await expireStalePlans(db)).toEqual([]);
+    expect(await basisChanges(db, basis)).toEqual([]);
+
+    await bumpGeneration(db, 'csv');
+    expect(await basisChanges(db, basis)).toEqual([{ name: 'csv', planned: 2, current: 3 }]);
+    expect(await expireStalePlans(db)).toEqual([current, approved]);
+    expect((await loadPlanHeader(db, current)).status).toBe('expired');
+    expect((await loadPlanHeader(db, current)).expiredAt).not.toBeNull();
+    expect((await loadPlanHeader(db, applied)).status).toBe('applied');
+
+    const fresh = withBasis();
+    fresh.header.basis = { kics: 4, sources: { cmdb: 7, csv: 3 } };
+    const again = await storePlan(db, fresh);
+    await bumpGeneration(db, 'kics');
+    expect(await expireStalePlans(db)).toEqual([again]);
+  });
+
+  it('loads the reconciler input in one snapshot: present records and devices only, the writable fields, the basis', async () => {
+    const { db } = t();
+    const confirmed = new Date('2026-02-20T08:00:00Z');
+    const lastSeen = new Date('2026-01-05T00:00:00Z');
+    await stageKics(db, {
+      generation: 9,
+      addressSpaces,
+      devices: [
+        { ...device(10, 'present', [{ mac: macs(10), ips: ['10.1.0.10'], space: 1 }]), risks: [{ id: 1, name: 'big' }], processControlSettings: { deviceType: 'x' } },
+        device(11, 'gone', [{ ips: ['10.1.0.11'], space: 1 }]),
+      ],
+      missing: [11],
+    });
+    await stageSource(db, {
+      name: 'cmdb',
+      generation: 3,
+      lastSuccessAt: confirmed,
+      records: [
+        { key: 'a', asset: asset('present', [{ mac: macs(10) }], { owner: 'alice' }), lastSeen },
+        { key: 'b', asset: asset('removed', [{ mac: macs(12) }]), missingSince: new Date(), lastSeen },
+      ],
+    });
+    await db.execute(`INSERT INTO industrial_config_upload (device_id, path, content_hash, mode, uploaded_at) VALUES (10, 'old.xml', 'h-old', 'Merge', now() - interval '1 day'), (10, 'new.xml', 'h-new', 'Merge', now())`);
+    const input = await loadStagedInput(db, ['cmdb', 'never-read']);
+    expect(input.basis).toEqual({ kics: 9, sources: { cmdb: 3, 'never-read': 0 } });
+    expect(input.devices.map((d) => d.id)).toEqual([10]);
+    expect(input.devices[0]).not.toHaveProperty('risks');
+    expect(input.devices[0]).toMatchObject({ id: 10, name: 'present', status: 'Recognized', addressInformation: [{ macAddress: macs(10) }] });
+    expect(input.records).toEqual([{ source: 'cmdb', key: 'a', owner: 'alice', asset: asset('present', [{ mac: macs(10) }], { owner: 'alice' }), confirmedAt: confirmed }]);
+    expect(input.addressSpaces.map((s) => s.name)).toEqual(['Plant A', 'Plant B']);
+    expect(input.lastUploads.get(10)).toEqual({ path: 'new.xml', contentHash: 'h-new' });
+  });
+
+  it('runs the whole pipeline from staged data: reconcile, store, report, and the plan knows its basis', async () => {
+    const { db, dataDir } = t();
+    await stageKics(db, { generation: 2, addressSpaces, devices: [device(20, 'pump', [{ mac: macs(20), ips: ['10.1.0.20'], space: 1 }]), device(21, 'rogue', [{ ips: ['10.2.0.21'], space: 2 }])] });
+    await stageSource(db, {
+      name: 'plant-a',
+      generation: 5,
+      records: [
+        { key: 'pump', asset: asset('pump-renamed', [{ mac: macs(20), ips: ['10.1.0.20'] }]) },
+        { key: 'new', asset: asset('valve', [{ mac: macs(22), ips: ['10.1.0.22'] }], { owner: 'bob' }) },
+      ],
+    });
+    const config = configSchema.parse({ sources: [{ name: 'plant-a', type: 'csv', path: '/nonexistent.csv' }] });
+    const result = await runPlan(db, { config, dataDir, refresh: 'none', logger: silentLogger(), now: () => now, vendorFromMac: () => undefined });
+    expect(result.plan.basis).toEqual({ kics: 2, sources: { 'plant-a': 5 } });
+    expect(result.plan.summary.counts).toMatchObject({ create: 1, update: 1, unknown: 1 });
+    expect(result.plan.reportPath).toBe(path.join(dataDir, 'reports', `plan-${result.plan.id}.html`));
+    expect(readFileSync(result.plan.reportPath!, 'utf8')).toContain('pump-renamed');
+    const stored = await loadPlanHeader(db, result.plan.id);
+    expect(stored.reportPath).toBe(result.plan.reportPath);
+    expect(await collect(loadPlanItems(db, result.plan.id))).toEqual(result.value.items);
+
+    const owned = await runPlan(db, { config, dataDir, refresh: 'none', scope: { owner: 'BOB' }, logger: silentLogger(), now: () => now, vendorFromMac: () => undefined, reportFile: path.join(dataDir, 'bob.md'), reportFormat: 'md' });
+    expect(owned.value.items.map((i) => i.deviceName)).toEqual(['valve']);
+    expect(readFileSync(path.join(dataDir, 'bob.md'), 'utf8')).toContain('scope: owner BOB');
+  });
+
+  it('refuses to plan without a KICS snapshot (every asset would look new)', async () => {
+    const { db, dataDir } = t();
+    await db.execute(`DELETE FROM source WHERE name = 'kics'`);
+    const config = configSchema.parse({});
+    await expect(runPlan(db, { config, dataDir, refresh: 'none', logger: silentLogger() })).rejects.toMatchObject({ code: 'NO_KICS_SNAPSHOT' });
+  });
+});
