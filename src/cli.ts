@@ -5,12 +5,19 @@ import { Command, CommanderError } from 'commander';
 import { ExitCode } from './errors.js';
 import { packageRoot } from './paths.js';
 import { parseLogLevel } from './commands/context.js';
+import { registerApplyCommands } from './commands/apply.js';
+import { registerAuditCommand } from './commands/audit.js';
 import { registerDbCommands } from './commands/db.js';
+import { registerDemoCommand } from './commands/demo.js';
 import { registerEventsCommands } from './commands/events.js';
+import { registerKicsCommands } from './commands/kics.js';
 import { registerKscCommands } from './commands/ksc.js';
 import { registerPlanCommands } from './commands/plan.js';
+import { registerRunsCommand } from './commands/runs.js';
+import { registerScheduleCommand } from './commands/schedule.js';
 import { registerSimulatorCommand } from './commands/simulator.js';
 import { registerSourcesCommands } from './commands/sources.js';
+import { registerSyncCommand } from './commands/sync.js';
 
 /** The command line: the one place that parses argv. Each area registers its commands from src/commands/. */
 export function buildProgram(): Command {
@@ -23,12 +30,19 @@ export function buildProgram(): Command {
     .option('--log-level <level>', 'fatal, error, warn, info, debug, trace or silent (default: info)', parseLogLevel)
     .showHelpAfterError()
     .exitOverride();
+  registerApplyCommands(program);
+  registerAuditCommand(program);
   registerDbCommands(program);
+  registerDemoCommand(program);
   registerEventsCommands(program);
+  registerKicsCommands(program);
   registerKscCommands(program);
   registerPlanCommands(program);
+  registerRunsCommand(program);
+  registerScheduleCommand(program);
   registerSimulatorCommand(program);
   registerSourcesCommands(program);
+  registerSyncCommand(program);
   return program;
 }
 

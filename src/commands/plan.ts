@@ -1,7 +1,5 @@
-import os from 'node:os';
 import type { Command } from 'commander';
-import type { Database } from '../db/database.js';
-import { ExitCode, UsageError, errorMessage } from '../errors.js';
+import { ExitCode, UsageError } from '../errors.js';
 import { startProgress, type Progress } from '../progress.js';
 import { planStatuses, type PlanHeader, type PlanScope } from '../reconcile/plan-schema.js';
 import { formatOfFile, reportFormats, type ReportFormat } from '../reconcile/report/index.js';
@@ -9,8 +7,10 @@ import { countsInOrder } from '../reconcile/summary.js';
 import { actionLabels, basisText, scopeText } from '../reconcile/report/display.js';
 import { listPlans, loadPlanHeader, loadPlanItems } from '../sync/plans/load.js';
 import { writeReportFile, writeReportStream } from '../sync/plans/report-file.js';
-import { runPlan, type RunPlanResult } from '../sync/plans/run.js';
-import { parsePositiveInt, runCommand, type CommandContext } from './context.js';
+import type { RunPlanResult } from '../sync/plans/run.js';
+import { runPlanRun } from '../sync/runs/plan-run.js';
+import { parsePositiveInt, runCommand } from './context.js';
+import { runContext } from './run-context.js';
 
 /** `kics-sync plan` (dry run: refresh, reconcile, store, report), `kics-sync report` and `kics-sync plans`. */
 export function registerPlanCommands(program: Command): void {
@@ -22,7 +22,7 @@ export function registerPlanCommands(program: Command): void {
     .option('--address-space <id>', 'only items in this KICS address space', parseNonNegativeInt('--address-space'))
     .option('--device <id>', 'only items concerning this KICS device', parsePositiveInt('--device'))
     .option('--report <file>', 'write the report here (format from the extension: .html .json .md .csv); default <reportDir>/plan-<id>.html')
-    .option('--full', 'full re-read of the sources instead of incremental')
+    .option('--full', 'full re-read of the sources and KICS instead of incremental')
     .option('--no-refresh', 'plan from what is already staged; read nothing')
     .option('--json', 'print one JSON object with the result')
     .addHelpText(
@@ -33,7 +33,6 @@ export function registerPlanCommands(program: Command): void {
       runCommand(
         program,
         async (ctx, options: { source?: string[]; owner?: string; addressSpace?: number; device?: number; report?: string; full?: boolean; refresh: boolean }) => {
-          const config = await ctx.config();
           const scope: PlanScope = {};
           if (options.source && options.source.length > 0) scope.sources = options.source;
           if (options.owner !== undefined) {
@@ -48,41 +47,28 @@ export function registerPlanCommands(program: Command): void {
             if (!format) throw new UsageError(`--report ${options.report}: the extension must say the format (.html, .json, .md or .csv)`);
             reportFormat = format;
           }
-          const db = await ctx.database();
-          const dataDir = await ctx.dataDir();
-          const runId = await startRun(db, ctx, scope);
+          const run = await runContext(ctx, 'cli', ctx.actor());
           const bars = new Map<string, { progress: Progress; done: number }>();
-          try {
-            const result = await runPlan(db, {
-              config,
-              dataDir,
-              scope,
-              refresh: options.refresh === false ? 'none' : options.full ? 'full' : 'incremental',
-              ...(options.report !== undefined ? { reportFile: options.report } : {}),
-              reportFormat,
-              logger: ctx.logger,
-              signal: ctx.signal,
-              runId,
-              onSourceProgress: ({ source, read, expected }) => {
-                let bar = bars.get(source);
-                if (!bar) {
-                  for (const other of bars.values()) other.progress.stop();
-                  bar = { progress: startProgress(`reading ${source}`, { logger: ctx.logger, interactive: !ctx.json && Boolean(process.stderr.isTTY), total: expected ?? 0 }), done: 0 };
-                  bars.set(source, bar);
-                }
-                if (expected !== undefined) bar.progress.setTotal(Math.max(expected, read));
-                bar.progress.increment(read - bar.done);
-                bar.done = read;
-              },
-            }).finally(() => {
-              for (const bar of bars.values()) bar.progress.stop();
-            });
-            await finishRun(db, runId, result.failures.length > 0 ? 'partial' : 'succeeded', { counts: result.plan.summary.counts, timings: result.timings, error: result.failures.join('\n') || null });
-            return { summary: planSummary(result), text: planText(result), exitCode: result.failures.length > 0 ? ExitCode.failed : ExitCode.ok };
-          } catch (error) {
-            await finishRun(db, runId, ctx.signal.aborted ? 'interrupted' : 'failed', { error: errorMessage(error) }).catch(() => {});
-            throw error;
-          }
+          const { plan: result } = await runPlanRun(run, {
+            scope,
+            refresh: options.refresh === false ? 'none' : options.full ? 'full' : 'incremental',
+            ...(options.report !== undefined ? { reportFile: options.report } : {}),
+            reportFormat,
+            onSourceProgress: ({ source, read, expected }) => {
+              let bar = bars.get(source);
+              if (!bar) {
+                for (const other of bars.values()) other.progress.stop();
+                bar = { progress: startProgress(`reading ${source}`, { logger: ctx.logger, interactive: !ctx.json && Boolean(process.stderr.isTTY), total: expected ?? 0 }), done: 0 };
+                bars.set(source, bar);
+              }
+              if (expected !== undefined) bar.progress.setTotal(Math.max(expected, read));
+              bar.progress.increment(read - bar.done);
+              bar.done = read;
+            },
+          }).finally(() => {
+            for (const bar of bars.values()) bar.progress.stop();
+          });
+          return { summary: planSummary(result), text: planText(result), exitCode: result.failures.length > 0 ? ExitCode.failed : ExitCode.ok };
         },
       ),
     );
@@ -169,17 +155,4 @@ function planText(result: RunPlanResult): string {
   if (result.expired.length > 0) lines.push(`expired plans (inputs moved on): ${result.expired.join(', ')}`);
   lines.push(`report: ${plan.reportPath}`);
   return lines.join('\n');
-}
-
-/** The run history row of this plan (sync_run, mode plan). */
-async function startRun(db: Database, ctx: CommandContext, scope: PlanScope): Promise<number> {
-  const run = await db.prisma.syncRun.create({ data: { trigger: 'cli', actor: ctx.actor(), mode: 'plan', scope: { ...scope }, host: os.hostname(), pid: process.pid } });
-  return run.id;
-}
-
-async function finishRun(db: Database, runId: number, status: 'succeeded' | 'partial' | 'failed' | 'interrupted', facts: { counts?: object; timings?: object; error?: string | null }): Promise<void> {
-  await db.prisma.syncRun.update({
-    where: { id: runId },
-    data: { status, finishedAt: new Date(), ...(facts.counts ? { counts: { ...facts.counts } } : {}), ...(facts.timings ? { timings: { ...facts.timings } } : {}), error: facts.error ?? null },
-  });
 }

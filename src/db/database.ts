@@ -1,4 +1,5 @@
-import { access, constants, mkdir, writeFile, rm } from 'node:fs/promises';
+import { access, constants, mkdir, readFile, writeFile, rm } from 'node:fs/promises';
+import os from 'node:os';
 import path from 'node:path';
 import { PGlite } from '@electric-sql/pglite';
 import { PrismaPg } from '@prisma/adapter-pg';
@@ -47,7 +48,7 @@ export async function openDatabase(options: OpenDatabaseOptions): Promise<Databa
     ? wrapPGlite(options.pglite, 'in-memory PGlite', async () => {})
     : options.url
       ? await openPostgres(options.url, options.poolSize ?? 10)
-      : await openPGlite(options.dataDir);
+      : await openPGlite(options.dataDir, options.logger);
   if (options.migrate !== false) {
     try {
       await applyMigrations(db, options.logger);
@@ -142,7 +143,7 @@ function explainPostgresError(error: unknown, location: string, url: URL): Datab
   return new DatabaseError(`cannot use ${location}: ${errorMessage(error)}`, { code: 'DB_ERROR', cause: error });
 }
 
-async function openPGlite(dataDir: string): Promise<Database> {
+async function openPGlite(dataDir: string, logger?: Logger): Promise<Database> {
   const dir = path.join(dataDir, 'db');
   try {
     await mkdir(dir, { recursive: true });
@@ -156,11 +157,9 @@ async function openPGlite(dataDir: string): Promise<Database> {
   // PGlite is a single-process database: two processes on one folder would corrupt it.
   let release: () => Promise<void>;
   try {
-    release = await lockfile.lock(dir, { lockfilePath: path.join(dataDir, 'db.lock'), stale: 15_000, update: 5_000, realpath: false });
+    release = await lockDataDir(dataDir, dir, logger);
   } catch (error) {
-    if ((error as NodeJS.ErrnoException).code === 'ELOCKED') {
-      throw new LockedError(`the embedded database in ${dataDir} is in use by another kics-sync process; wait for it to finish or use a PostgreSQL server (DATABASE_URL)`, { cause: error });
-    }
+    if (error instanceof LockedError) throw error;
     throw new DatabaseError(`cannot lock ${dataDir}: ${errorMessage(error)}`, { code: 'DATA_DIR_NOT_WRITABLE', cause: error });
   }
   let pglite: PGlite;
@@ -171,6 +170,67 @@ async function openPGlite(dataDir: string): Promise<Database> {
     throw new DatabaseError(`cannot open the embedded database in ${dir}: ${errorMessage(error)}`, { code: 'DB_ERROR', cause: error });
   }
   return wrapPGlite(pglite, `embedded PGlite in ${dir}`, release);
+}
+
+/** The lock is stale when its holder has not refreshed it for this long (a live holder refreshes it every 5 s). */
+const lockStaleMs = 15_000;
+
+/**
+ * Takes the data directory's lock (proper-lockfile: a lock directory whose mtime the holder keeps
+ * fresh). The holder's pid and host are written beside it. A lock held by a live process fails at
+ * once; one left by a process that died on this host (SIGKILL, power cut of the process) is waited
+ * for until it goes stale, instead of failing: resuming after a crash just works.
+ */
+async function lockDataDir(dataDir: string, dir: string, logger?: Logger): Promise<() => Promise<void>> {
+  const lockPath = path.join(dataDir, 'db.lock');
+  // Beside the lock directory, not in it: proper-lockfile removes the directory with rmdir.
+  const ownerFile = `${lockPath}.owner`;
+  const take = () => lockfile.lock(dir, { lockfilePath: lockPath, stale: lockStaleMs, update: 5_000, realpath: false });
+  const deadline = Date.now() + lockStaleMs + 5_000;
+  let announced = false;
+  for (;;) {
+    try {
+      const release = await take();
+      await writeFile(ownerFile, JSON.stringify({ pid: process.pid, host: os.hostname(), since: new Date().toISOString() })).catch(() => {});
+      return async () => {
+        await rm(ownerFile, { force: true });
+        await release();
+      };
+    } catch (error) {
+      if ((error as NodeJS.ErrnoException).code !== 'ELOCKED') throw error;
+      const owner = await readLockOwner(ownerFile);
+      const ownerDead = owner !== null && owner.host === os.hostname() && !processAlive(owner.pid);
+      if (!ownerDead || Date.now() > deadline) {
+        throw new LockedError(
+          `the embedded database in ${dataDir} is in use by another kics-sync process${owner ? ` (pid ${owner.pid} on ${owner.host})` : ''}; wait for it to finish or use a PostgreSQL server (DATABASE_URL)`,
+          { cause: error },
+        );
+      }
+      if (!announced) {
+        logger?.warn({ pid: owner.pid }, `the embedded database was left locked by a kics-sync process that ended (pid ${owner.pid}); waiting up to ${lockStaleMs / 1000} s for the lock to expire`);
+        announced = true;
+      }
+      await new Promise((resolve) => setTimeout(resolve, 1_000));
+    }
+  }
+}
+
+async function readLockOwner(file: string): Promise<{ pid: number; host: string } | null> {
+  try {
+    const owner = JSON.parse(await readFile(file, 'utf8')) as { pid?: unknown; host?: unknown };
+    return typeof owner.pid === 'number' && typeof owner.host === 'string' ? { pid: owner.pid, host: owner.host } : null;
+  } catch {
+    return null;
+  }
+}
+
+function processAlive(pid: number): boolean {
+  try {
+    process.kill(pid, 0);
+    return true;
+  } catch (error) {
+    return (error as NodeJS.ErrnoException).code === 'EPERM';
+  }
 }
 
 function wrapPGlite(pglite: PGlite, location: string, release: () => Promise<void>): Database {

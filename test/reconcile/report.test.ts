@@ -1,6 +1,7 @@
 import { readFileSync } from 'node:fs';
 import path from 'node:path';
 import { Ajv2020 } from 'ajv/dist/2020.js';
+import addFormats from 'ajv-formats';
 import { parse } from 'csv-parse/sync';
 import { describe, expect, it } from 'vitest';
 import { packageRoot } from '../../src/paths.js';
@@ -37,19 +38,26 @@ function richPlan(): PlanValue {
   return p;
 }
 
+/** A validator of the published schema, checking formats such as date-time too. */
+function schemaValidator(allErrors: boolean) {
+  const ajv = new Ajv2020({ strict: false, allErrors });
+  addFormats.default(ajv);
+  return ajv.compile(planReportJsonSchema());
+}
+
 describe('JSON report', () => {
   it('validates against the published JSON Schema (docs/plan-format.md) and round-trips', async () => {
     const value = richPlan();
     expect(new Set(value.items.map((i) => i.action))).toEqual(new Set(['create', 'update', 'upload_config', 'delete', 'conflict', 'unknown']));
     const text = await renderReportText('json', value.header, value.items);
     const json: unknown = JSON.parse(text);
-    const validate = new Ajv2020({ strict: false, allErrors: true }).compile(planReportJsonSchema());
+    const validate = schemaValidator(true);
     expect(validate(json), JSON.stringify(validate.errors)).toBe(true);
     expect(planReportSchema.parse(json)).toEqual({ schemaVersion: 1, plan: value.header, items: value.items });
   });
 
   it('the JSON Schema fails output that breaks the contract', () => {
-    const validate = new Ajv2020({ strict: false }).compile(planReportJsonSchema());
+    const validate = schemaValidator(false);
     const value = richPlan();
     const bad = JSON.parse(JSON.stringify({ schemaVersion: 1, plan: value.header, items: value.items })) as { items: { ops: { op: string; path: string }[] | null }[] };
     bad.items.find((i) => i.ops)!.ops![0]!.path = '/userAttributes/0/value~1';

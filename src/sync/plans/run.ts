@@ -68,9 +68,13 @@ export interface RunPlanResult {
   failures: string[];
 }
 
-/** The enabled sources in config order: what every plan is computed from (a scope only filters items). */
+/** The enabled sources in precedence order: what every plan is computed from (a scope only filters items). */
 export function planSources(config: Config): { name: string; staleAfterDays?: number | undefined }[] {
-  return config.sources.filter((s) => s.enabled).map((s) => ({ name: s.name, staleAfterDays: s.staleAfterDays }));
+  // Precedence follows the configured order, except that KSC managed hosts rank below every CMDB and
+  // file by default: KSC knows hosts as an endpoint console sees them, not as the plant's inventory.
+  const enabled = config.sources.filter((s) => s.enabled);
+  const ordered = [...enabled.filter((s) => s.type !== 'ksc'), ...enabled.filter((s) => s.type === 'ksc')];
+  return ordered.map((s) => ({ name: s.name, staleAfterDays: s.staleAfterDays }));
 }
 
 export async function runPlan(db: Database, options: RunPlanOptions): Promise<RunPlanResult> {

@@ -48,10 +48,15 @@ describe('kics-sync ksc (built CLI against the KSC simulator)', () => {
       ok: true,
       version: h.sim.core.serverVersion,
       commands: true,
-      handlers: [],
-      triggers: false,
+      handlers: ['apply', 'plan', 'report', 'status'],
+      triggers: true,
       serviceConsoleSubscribed: false,
-      subscriptions: [{ event: 'KLSRV_EV_PROD_BACKEND_CMD', filter: { CMD_PROD_NAME: 'kics-sync', CMD_PROD_VERSION: '1.0' } }],
+      subscriptions: [
+        { event: 'KLSRV_EV_PROD_BACKEND_CMD', filter: { CMD_PROD_NAME: 'kics-sync', CMD_PROD_VERSION: '1.0' } },
+        { event: 'KLSRV_EVENT_HOSTS_NEW_DETECTED', filter: {} },
+        { event: 'KLNAG_EV_NAC_DEVICE_DISCOVERED', filter: {} },
+        { event: 'KLSRV_EVENT_HOSTS_CONFLICT', filter: {} },
+      ],
     });
   });
 
@@ -62,28 +67,35 @@ describe('kics-sync ksc (built CLI against the KSC simulator)', () => {
     expect(result.stdout + result.stderr).not.toContain('Wr0ng-Secret');
   });
 
-  it('ksc serve answers a backend command ERR_NOT_SUPPORTED, stops on SIGTERM with exit 0, and the events are listed', async () => {
+  it('ksc serve answers an unknown backend command ERR_NOT_SUPPORTED, stops on SIGTERM with exit 0, and the events are listed', async () => {
     let child: ChildProcess | undefined;
     const running = runCli(['--config', config, '--data-dir', dataDir, '--log-level', 'info', 'ksc', 'serve', '--json'], { env: env(), onSpawn: (c) => (child = c) });
-    await waitFor(() => h.sim.core.subscriptionsSummary().some((s) => s.event === 'KLSRV_EV_PROD_BACKEND_CMD'), 'ksc serve to subscribe', 60_000);
-    const { commandId } = await h.admin<{ commandId: string }>('POST', '/commands', { name: 'apply', params: { planId: 12 } });
-    const answered = await waitFor(async () => {
-      const c = await h.admin<{ status: string; error: Record<string, unknown> | null }>('GET', `/commands/${commandId}`);
-      return c.status === 'pending' ? null : c;
-    }, 'the answer', 30_000);
-    expect(answered.error).toMatchObject({ CMD_ERR_STR_ID: 'ERR_NOT_SUPPORTED', CMD_ERR_ORIGINATOR_ID: 'kics-sync', CMD_ERR_DESCR: 'command "apply" is not supported by kics-sync (no commands are available in this installation)' });
-    child!.kill('SIGTERM');
+    let commandId: string;
+    try {
+      await waitFor(() => h.sim.core.subscriptionsSummary().some((s) => s.event === 'KLSRV_EV_PROD_BACKEND_CMD'), 'ksc serve to subscribe', 60_000);
+      ({ commandId } = await h.admin<{ commandId: string }>('POST', '/commands', { name: 'reboot', params: {} }));
+      const answered = await waitFor(async () => {
+        const c = await h.admin<{ status: string; error: Record<string, unknown> | null }>('GET', `/commands/${commandId}`);
+        return c.status === 'pending' ? null : c;
+      }, 'the answer', 30_000);
+      expect(answered.error).toMatchObject({
+        CMD_ERR_STR_ID: 'ERR_NOT_SUPPORTED',
+        CMD_ERR_ORIGINATOR_ID: 'kics-sync',
+        CMD_ERR_DESCR: 'command "reboot" is not supported by kics-sync (supported: apply, plan, report, status)',
+      });
+    } finally {
+      child?.kill('SIGTERM');
+    }
     const result = await running;
     expect(result.code).toBe(0);
-    expect(parseJsonOutput(result)).toMatchObject({ ok: true, commands: true, triggers: false });
-    expect(result.stderr).toMatch(/no incremental planning to start/);
+    expect(parseJsonOutput(result)).toMatchObject({ ok: true, commands: true, triggers: true });
     expect(h.sim.core.subscriptionsSummary().filter((s) => s.event === 'KLSRV_EV_PROD_BACKEND_CMD')).toEqual([]);
 
     const events = await runCli(['--config', config, '--data-dir', dataDir, 'events', '--json'], { env: env() });
     expect(events.code).toBe(0);
     const listed = parseJsonOutput(events).events as { code: string; payload: Record<string, unknown> }[];
     expect(listed.map((e) => e.code)).toEqual(['KSYNC_KSC_COMMAND_FAILED', 'KSYNC_KSC_COMMAND_RECEIVED']);
-    expect(listed[0]!.payload).toMatchObject({ commandId, command: 'apply', errorId: 'ERR_NOT_SUPPORTED' });
+    expect(listed[0]!.payload).toMatchObject({ commandId, command: 'reboot', errorId: 'ERR_NOT_SUPPORTED' });
   });
 
   it('kics-sync simulator --system ksc serves generated hosts that the KSC source reads', async () => {

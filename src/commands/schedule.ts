@@ -1,0 +1,27 @@
+import type { Command } from 'commander';
+import { runScheduleService } from '../sync/schedule/service.js';
+import { validateSchedule } from '../sync/schedule/scheduler.js';
+import { runCommand } from './context.js';
+
+/** `kics-sync schedule`: `sync` on the configured cron expressions until SIGTERM / SIGINT. */
+export function registerScheduleCommand(program: Command): void {
+  program
+    .command('schedule')
+    .description('run `sync` on the cron expressions of schedule.cron (time zone schedule.timezone) until SIGTERM / SIGINT; with ksc.commands / ksc.triggers enabled, also the KSC service console')
+    .option('--json', 'print one JSON object when it stops')
+    .addHelpText(
+      'after',
+      '\nNever two runs at once: a tick during a run is skipped, and so is one while another process or host holds the run lock\n(PostgreSQL advisory lock) or the embedded database. SIGTERM / SIGINT: the run in progress finishes the items in flight,\nthe rest stays pending for the next apply; then it exits 0.',
+    )
+    .action(
+      runCommand(program, async (ctx) => {
+        const config = await ctx.config();
+        validateSchedule({ expressions: Array.isArray(config.schedule.cron) ? config.schedule.cron : [config.schedule.cron], timezone: config.schedule.timezone });
+        const summary = await runScheduleService({ config, dataDir: await ctx.dataDir(), databaseUrl: await ctx.databaseUrl(), logger: ctx.logger, signal: ctx.signal });
+        return {
+          summary: { ...summary },
+          text: `schedule stopped: ${summary.runs} run(s), ${summary.skipped} skipped, ${summary.errors} failed to start`,
+        };
+      }),
+    );
+}

@@ -1,0 +1,286 @@
+import { readFile } from 'node:fs/promises';
+import path from 'node:path';
+import { KicsApiError, type KicsClient } from '../../adapters/kics/index.js';
+import type { Sql } from '../../db/sql.js';
+import { errorMessage } from '../../errors.js';
+import type { Logger } from '../../log.js';
+import type { DeviceCreateRequest, KicsDevice } from '../../model/kics.js';
+import type { ConfigUploadRequest } from '../../reconcile/plan-schema.js';
+import { checkConfigFiles } from '../plans/config-files.js';
+import { itemBySeq, type ClaimedItem } from './claim.js';
+import { plannedValuesHeld } from './landed.js';
+import type { ItemOutcome } from './outcome.js';
+
+/**
+ * Executing one claimed item against KICS and saying what happened. KICS errors never escape: they
+ * become a `failed` outcome (with the HTTP status and KICS's messages), so one item never stops the
+ * others. Retries happen only inside the client, under its safe-retry rules.
+ *
+ * How each action avoids doing anything twice:
+ * - create: an item a dead process had claimed is first looked up in KICS by name (its MACs when the
+ *   name is not found); found by name, the earlier attempt landed. A lost answer is verified by the
+ *   client the same way. `whatIfDuplicate: Skip` answering `Skipped` means a device matching the asset
+ *   appeared in KICS after planning: drift, nothing created.
+ * - update / archive: PATCH with the Test guards first. When a guard fails, the device is read and
+ *   compared with the planned values: equal after a resent request or a dead claimant means the
+ *   earlier attempt landed (applied); equal otherwise means KICS already had them (skipped); anything
+ *   else is drift, and KICS's value is kept (the failed guard stopped the ops).
+ * - delete: a dead claimant's delete is checked with a GET first; 404 means gone.
+ * - upload_config: the file is checked again (still under the root, same content); an upload of the
+ *   same file is idempotent in KICS (Replace gives the same tags, Merge replaces each tag by itself),
+ *   so an unknown outcome is recorded as failed and the next apply sends it again.
+ */
+
+export interface ExecuteContext {
+  client: KicsClient;
+  db: Sql;
+  planId: number;
+  /** `reconcile.industrialConfig.root`: uploads read files only from under it. */
+  industrialConfigRoot: string | undefined;
+  logger: Logger;
+}
+
+/** Errors that say KICS as a whole cannot be used right now: the apply stops claiming. */
+const systemicCodes = new Set(['KICS_UNREACHABLE', 'KICS_TIMEOUT', 'KICS_TLS_UNTRUSTED', 'KICS_TLS_PIN_MISMATCH', 'KICS_TLS_CLIENT_REFUSED', 'KICS_AUTH_FAILED', 'KICS_FORBIDDEN']);
+
+export function isSystemic(error: unknown): error is KicsApiError {
+  return error instanceof KicsApiError && systemicCodes.has(error.code);
+}
+
+export async function executeItem(ctx: ExecuteContext, item: ClaimedItem): Promise<ItemOutcome & { systemic?: KicsApiError }> {
+  switch (item.action) {
+    case 'create':
+      return createDevice(ctx, item);
+    case 'update':
+    case 'archive':
+      return patchDevice(ctx, item);
+    case 'delete':
+      return deleteDevice(ctx, item);
+    case 'upload_config':
+      return uploadConfig(ctx, item);
+    default:
+      throw new Error(`plan item ${item.seq}: ${item.action} items are never applied`);
+  }
+}
+
+function failed(item: ClaimedItem, operation: ItemOutcome['audit']['operation'], deviceId: number | null, request: Record<string, unknown>, error: unknown): ItemOutcome & { systemic?: KicsApiError } {
+  const api = error instanceof KicsApiError ? error : null;
+  const message = errorMessage(error);
+  return {
+    status: 'failed',
+    message,
+    result: { error: api ? api.toJSON() : { message } },
+    audit: { operation, deviceId, request, httpStatus: api?.status ?? null, kicsResult: api ? { code: api.code, errors: api.errors, outcomeUnknown: api.outcomeUnknown } : null, before: item.before, after: null },
+    events: [
+      {
+        type: 'KSYNC_WRITE_FAILED',
+        payload: { seq: item.seq, action: item.action, deviceId, status: api?.status ?? null, code: api?.code ?? 'INTERNAL', errors: api?.errors ?? [], message },
+        message: `${item.action} of ${deviceId === null ? `new device ${JSON.stringify(item.deviceName)}` : `device ${deviceId}`} failed: ${message}`,
+      },
+    ],
+    ...(isSystemic(error) ? { systemic: error } : {}),
+  };
+}
+
+// ------------------------------------------------------------------------------------------ create
+
+async function createDevice(ctx: ExecuteContext, item: ClaimedItem): Promise<ItemOutcome & { systemic?: KicsApiError }> {
+  const request = item.request as DeviceCreateRequest;
+  const summary = { method: 'POST', route: 'deviceCreate', body: request } as Record<string, unknown>;
+  const { whatIfDuplicate: _w, allowProcessControlSettingsLoss: _a, ...fields } = request;
+  try {
+    if (item.orphaned) {
+      const macs = request.addressInformation.flatMap((i) => (i.macAddress ? [i.macAddress] : []));
+      const found = (await ctx.client.findDevices({ name: request.name, macs })).find((d) => d.name === request.name);
+      if (found) {
+        ctx.logger.info({ seq: item.seq, deviceId: found.id, claimant: item.previousClaimant }, 'create of a process that died had landed: device found in KICS by name');
+        return {
+          status: 'applied',
+          message: null,
+          result: { deviceId: found.id, status: 'Found', recovered: true },
+          deviceId: found.id,
+          audit: { operation: 'create', deviceId: found.id, request: summary, httpStatus: null, kicsResult: { status: 'Found', deviceId: found.id, recovered: true, by: 'name' }, before: null, after: fields },
+        };
+      }
+    }
+    const answer = await ctx.client.createDevice(request);
+    if (answer.status === 'Skipped') {
+      const dup = answer.duplicate;
+      const matched = dup?.matchedBy ? ` (matched by ${dup.matchedBy}${dup.value === undefined ? '' : ` ${JSON.stringify(dup.value)}`})` : '';
+      const message = `KICS already has a device matching this asset: device ${answer.deviceId}${matched}. It appeared after planning; nothing was created and KICS's device is kept. Plan again to match it`;
+      return {
+        status: 'drifted',
+        message,
+        result: { status: 'Skipped', duplicateDeviceId: answer.deviceId, duplicate: dup ?? null },
+        audit: { operation: 'create', deviceId: answer.deviceId, request: summary, httpStatus: 200, kicsResult: answer, before: null, after: null },
+        events: [{ type: 'KSYNC_DRIFT_FOUND', payload: { seq: item.seq, action: 'create', deviceId: answer.deviceId, duplicate: dup ?? null }, message: `new device ${JSON.stringify(request.name)}: ${message}` }],
+      };
+    }
+    return {
+      status: 'applied',
+      message: null,
+      result: { deviceId: answer.deviceId, status: answer.status, recovered: answer.recovered },
+      deviceId: answer.deviceId,
+      audit: { operation: 'create', deviceId: answer.deviceId, request: summary, httpStatus: answer.recovered ? null : 200, kicsResult: answer, before: null, after: fields },
+    };
+  } catch (error) {
+    return failed(item, 'create', null, summary, error);
+  }
+}
+
+// ------------------------------------------------------------------------------------ update, archive
+
+async function patchDevice(ctx: ExecuteContext, item: ClaimedItem): Promise<ItemOutcome & { systemic?: KicsApiError }> {
+  const deviceId = item.kicsDeviceId!;
+  const ops = item.ops ?? [];
+  const operation = item.action === 'archive' ? 'archive' : 'update';
+  const summary = { method: 'PATCH', route: 'devicePatch', deviceId, ops };
+  const after = item.after ?? {};
+  try {
+    const answer = await ctx.client.patchDevice(deviceId, ops);
+    if (answer.ok) {
+      return { status: 'applied', message: null, result: { results: answer.results }, audit: { operation, deviceId, request: summary, httpStatus: 200, kicsResult: answer.results, before: item.before, after: item.after } };
+    }
+    const failure = answer.firstFailure!;
+    if (failure.op.op !== 'Test') {
+      const message = `KICS refused ${failure.op.op} ${failure.op.path}: ${failure.errorMessage}`;
+      return { ...failed(item, operation, deviceId, summary, new Error(message)), result: { results: answer.results }, audit: { operation, deviceId, request: summary, httpStatus: 200, kicsResult: answer.results, before: item.before, after: null } };
+    }
+    // A guard failed: KICS no longer holds what the plan was computed from. Drift, unless the
+    // device already holds the planned values.
+    const device = await ctx.client.findDevice(deviceId);
+    if (!device) return gone(item, operation, summary, answer.results);
+    const held = plannedValuesHeld(device, after);
+    if (held.held) {
+      const landed = answer.resent || item.orphaned;
+      if (landed) ctx.logger.info({ seq: item.seq, deviceId, resent: answer.resent, orphaned: item.orphaned }, 'an earlier attempt of this PATCH had landed: KICS holds the planned values');
+      return {
+        status: landed ? 'applied' : 'skipped',
+        message: landed ? null : 'KICS already holds the planned values (they were set in KICS after planning); nothing sent',
+        result: { recognised: landed ? 'earlier attempt landed' : 'already as planned', results: answer.results },
+        audit: { operation, deviceId, request: summary, httpStatus: 200, kicsResult: { landed, results: answer.results }, before: landed ? item.before : held.kicsValues, after: landed ? item.after : null },
+      };
+    }
+    return drifted(item, operation, summary, device, held.differing, held.kicsValues, failure.errorMessage, answer.results);
+  } catch (error) {
+    if (error instanceof KicsApiError && error.status === 404) return gone(item, operation, summary, null);
+    return failed(item, operation, deviceId, summary, error);
+  }
+}
+
+function gone(item: ClaimedItem, operation: 'update' | 'archive', request: Record<string, unknown>, results: unknown): ItemOutcome {
+  const deviceId = item.kicsDeviceId!;
+  const message = `device ${deviceId} no longer exists in KICS (deleted after planning); nothing changed. Plan again`;
+  return {
+    status: 'drifted',
+    message,
+    result: { kics: null },
+    audit: { operation, deviceId, request, httpStatus: 404, kicsResult: results, before: null, after: null },
+    events: [{ type: 'KSYNC_DRIFT_FOUND', payload: { seq: item.seq, deviceId, fields: [], kics: null }, message }],
+  };
+}
+
+function drifted(
+  item: ClaimedItem,
+  operation: 'update' | 'archive',
+  request: Record<string, unknown>,
+  device: KicsDevice,
+  fields: readonly string[],
+  kicsValues: Record<string, unknown>,
+  testMessage: string,
+  results: unknown,
+): ItemOutcome {
+  const described = fields.map((f) => `${f} is ${short(kicsValues[f])} in KICS (planned: ${short(item.before?.[f] ?? null)} -> ${short(item.after?.[f] ?? null)})`).join('; ');
+  const message = `changed in KICS since planning: ${described || testMessage}. KICS's value is kept; plan again to include it`;
+  return {
+    status: 'drifted',
+    message,
+    result: { kics: kicsValues, differing: fields, test: testMessage },
+    audit: { operation, deviceId: device.id, request, httpStatus: 200, kicsResult: results, before: kicsValues, after: null },
+    events: [{ type: 'KSYNC_DRIFT_FOUND', payload: { seq: item.seq, deviceId: device.id, fields, kics: kicsValues, planned: item.after }, message: `device ${device.id} (${device.name}): ${message}` }],
+  };
+}
+
+function short(value: unknown): string {
+  const text = JSON.stringify(value ?? null);
+  return text.length > 120 ? `${text.slice(0, 120)}...` : text;
+}
+
+// ------------------------------------------------------------------------------------------ delete
+
+async function deleteDevice(ctx: ExecuteContext, item: ClaimedItem): Promise<ItemOutcome & { systemic?: KicsApiError }> {
+  const deviceId = item.kicsDeviceId!;
+  const summary = { method: 'DELETE', route: 'deviceDelete', deviceId };
+  const done = (recovered: boolean, httpStatus: number | null): ItemOutcome => ({
+    status: 'applied',
+    message: null,
+    result: { deleted: deviceId, recovered },
+    audit: { operation: 'delete', deviceId, request: summary, httpStatus, kicsResult: { recovered }, before: item.before, after: null },
+  });
+  try {
+    if (item.orphaned && (await ctx.client.findDevice(deviceId)) === null) return done(true, null);
+    const answer = await ctx.client.deleteDevice(deviceId);
+    return done(answer.recovered, answer.recovered ? null : 204);
+  } catch (error) {
+    if (error instanceof KicsApiError && error.status === 404) {
+      return {
+        status: 'skipped',
+        message: `device ${deviceId} was already gone from KICS`,
+        result: { deleted: null },
+        audit: { operation: 'delete', deviceId, request: summary, httpStatus: 404, kicsResult: { errors: error.errors }, before: item.before, after: null },
+      };
+    }
+    return failed(item, 'delete', deviceId, summary, error);
+  }
+}
+
+// ------------------------------------------------------------------------------------------ upload
+
+async function uploadConfig(ctx: ExecuteContext, item: ClaimedItem): Promise<ItemOutcome & { systemic?: KicsApiError }> {
+  const request = item.request as ConfigUploadRequest;
+  let deviceId = item.kicsDeviceId;
+  const summary = (): Record<string, unknown> => ({ method: 'POST', route: 'deviceIndustrialConfiguration', deviceId, mode: request.mode, path: request.path, contentHash: request.contentHash, size: request.size });
+  const notSent = (status: 'skipped' | 'failed', message: string): ItemOutcome => ({
+    status,
+    message,
+    result: null,
+    audit: { operation: 'upload_config', deviceId, request: summary(), httpStatus: null, kicsResult: null, before: item.before, after: null },
+    ...(status === 'failed' ? { events: [{ type: 'KSYNC_WRITE_FAILED' as const, payload: { seq: item.seq, action: item.action, deviceId, status: null, code: 'NOT_SENT', message }, message }] } : {}),
+  });
+
+  if (deviceId === null && request.createSeq !== undefined) {
+    const create = await itemBySeq(ctx.db, ctx.planId, request.createSeq);
+    const createdId = create?.status === 'applied' ? Number(create.result?.deviceId ?? create.kicsDeviceId) : NaN;
+    if (!Number.isSafeInteger(createdId) || createdId <= 0) {
+      const state = create?.status ?? 'missing';
+      if (state === 'drifted' || state === 'skipped') return notSent('skipped', `its device was not created (create item ${request.createSeq} ${state}); nothing uploaded`);
+      return notSent('failed', `its device has not been created yet (create item ${request.createSeq} is ${state}); apply again once it is`);
+    }
+    deviceId = createdId;
+  }
+  if (deviceId === null) return notSent('failed', 'the item names no device');
+
+  const [file] = (await checkConfigFiles([request.path], ctx.industrialConfigRoot)).values();
+  if (!file || !file.ok) return notSent('failed', file ? file.reason : `industrial configuration ${JSON.stringify(request.path)} was not checked`);
+  if (file.contentHash !== request.contentHash) {
+    return notSent('skipped', `industrial configuration ${JSON.stringify(request.path)} changed since planning (sha256 ${file.contentHash}, planned ${request.contentHash}); nothing uploaded. Plan again to upload the new content`);
+  }
+  let content: Buffer;
+  try {
+    content = await readFile(file.resolvedPath);
+  } catch (error) {
+    return notSent('failed', `industrial configuration ${JSON.stringify(request.path)} cannot be read: ${(error as NodeJS.ErrnoException).code ?? errorMessage(error)}`);
+  }
+  try {
+    const answer = await ctx.client.uploadIndustrialConfiguration(deviceId, { name: path.basename(request.path), content }, request.mode);
+    return {
+      status: 'applied',
+      message: null,
+      result: { deviceId, answer },
+      audit: { operation: 'upload_config', deviceId, request: summary(), httpStatus: 200, kicsResult: answer, before: item.before, after: item.after },
+      upload: { deviceId, path: request.path, contentHash: request.contentHash, mode: request.mode, result: answer },
+    };
+  } catch (error) {
+    return failed(item, 'upload_config', deviceId, summary(), error);
+  }
+}

@@ -1,0 +1,149 @@
+import type { Sql } from '../../db/sql.js';
+
+/**
+ * The audit (`audit_record`): one row per outcome of a write to KICS, written in the transaction that
+ * records the plan item's outcome (src/sync/apply/outcome.ts), so there is never one without the
+ * other. The table is append-only: triggers of the init migration refuse UPDATE, DELETE and TRUNCATE,
+ * and nothing in kics-sync purges it.
+ */
+
+/** The operations the engine writes to KICS. */
+export type AuditOperation = 'create' | 'update' | 'archive' | 'delete' | 'upload_config' | 'register_event';
+
+export interface AuditEntry {
+  /** `cron`, the OS user of a CLI run, or `ksc:<command id>`. */
+  actor: string;
+  runId: number | null;
+  planId: number | null;
+  planItemId: number | null;
+  deviceId: number | null;
+  operation: AuditOperation;
+  /** What was sent, summarised: method, path, ops or fields; never a token, never file contents. */
+  request: Record<string, unknown> | null;
+  /** HTTP status of KICS's answer; null when no answer was seen (the write was recognised later, or never reached KICS). */
+  httpStatus: number | null;
+  /** The item's outcome: applied, skipped, drifted, failed. */
+  outcome: string;
+  /** What KICS answered (op results, create status, upload counts) or what was found. */
+  kicsResult: unknown;
+  before: Record<string, unknown> | null;
+  after: Record<string, unknown> | null;
+}
+
+export interface AuditRecord extends AuditEntry {
+  id: number;
+  at: Date;
+}
+
+/** Appends one audit row; use the transaction that records the outcome. */
+export async function insertAuditRecord(tx: Sql, entry: AuditEntry): Promise<number> {
+  const [row] = await tx.query<{ id: number }>(
+    `INSERT INTO audit_record (actor, run_id, plan_id, plan_item_id, device_id, operation, request, http_status, outcome, kics_result, before, after)
+     VALUES ($1, $2, $3, $4, $5, $6, $7::jsonb, $8, $9, $10::jsonb, $11::jsonb, $12::jsonb)
+     RETURNING id`,
+    [
+      entry.actor,
+      entry.runId,
+      entry.planId,
+      entry.planItemId,
+      entry.deviceId,
+      entry.operation,
+      jsonOrNull(entry.request),
+      entry.httpStatus,
+      entry.outcome,
+      jsonOrNull(entry.kicsResult),
+      jsonOrNull(entry.before),
+      jsonOrNull(entry.after),
+    ],
+  );
+  return row!.id;
+}
+
+function jsonOrNull(value: unknown): string | null {
+  return value === null || value === undefined ? null : JSON.stringify(value);
+}
+
+export interface AuditFilter {
+  deviceId?: number | undefined;
+  /** Records at or after this instant. */
+  since?: Date | undefined;
+  runId?: number | undefined;
+  planId?: number | undefined;
+}
+
+interface AuditRow {
+  id: number;
+  at: Date;
+  actor: string;
+  run_id: number | null;
+  plan_id: number | null;
+  plan_item_id: number | null;
+  device_id: number | null;
+  operation: AuditOperation;
+  request: Record<string, unknown> | null;
+  http_status: number | null;
+  outcome: string;
+  kics_result: unknown;
+  before: Record<string, unknown> | null;
+  after: Record<string, unknown> | null;
+}
+
+function toRecord(r: AuditRow): AuditRecord {
+  return {
+    id: r.id,
+    at: r.at,
+    actor: r.actor,
+    runId: r.run_id,
+    planId: r.plan_id,
+    planItemId: r.plan_item_id,
+    deviceId: r.device_id,
+    operation: r.operation,
+    request: r.request,
+    httpStatus: r.http_status,
+    outcome: r.outcome,
+    kicsResult: r.kics_result,
+    before: r.before,
+    after: r.after,
+  };
+}
+
+/**
+ * The matching records, oldest first, a page at a time (keyset on id): any size of audit streams
+ * in bounded memory.
+ */
+export async function* readAudit(db: Sql, filter: AuditFilter = {}, options: { pageSize?: number; limit?: number } = {}): AsyncGenerator<AuditRecord> {
+  const pageSize = options.pageSize ?? 2000;
+  let afterId = 0;
+  let left = options.limit ?? Number.POSITIVE_INFINITY;
+  while (left > 0) {
+    const take = Math.min(pageSize, left);
+    const rows = await db.query<AuditRow>(
+      `SELECT id, at, actor, run_id, plan_id, plan_item_id, device_id, operation, request, http_status, outcome, kics_result, before, after
+         FROM audit_record
+        WHERE id > $1
+          AND ($2::bigint IS NULL OR device_id = $2)
+          AND ($3::timestamptz IS NULL OR at >= $3)
+          AND ($4::int IS NULL OR run_id = $4)
+          AND ($5::int IS NULL OR plan_id = $5)
+        ORDER BY id
+        LIMIT $6`,
+      [afterId, filter.deviceId ?? null, filter.since ?? null, filter.runId ?? null, filter.planId ?? null, take],
+    );
+    for (const row of rows) yield toRecord(row);
+    if (rows.length < take) return;
+    afterId = rows[rows.length - 1]!.id;
+    left -= rows.length;
+  }
+}
+
+/** Records per outcome for a run (or a plan). */
+export async function countAudit(db: Sql, filter: AuditFilter = {}): Promise<Record<string, number>> {
+  const rows = await db.query<{ outcome: string; n: number }>(
+    `SELECT outcome, count(*)::int AS n FROM audit_record
+      WHERE ($1::bigint IS NULL OR device_id = $1) AND ($2::timestamptz IS NULL OR at >= $2)
+        AND ($3::int IS NULL OR run_id = $3) AND ($4::int IS NULL OR plan_id = $4)
+      GROUP BY outcome`,
+    [filter.deviceId ?? null, filter.since ?? null, filter.runId ?? null, filter.planId ?? null],
+  );
+  return Object.fromEntries(rows.map((r) => [r.outcome, r.n]));
+}

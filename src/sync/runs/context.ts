@@ -1,0 +1,132 @@
+import { createKicsClient, KicsApiError, type KicsClient } from '../../adapters/kics/index.js';
+import type { Config } from '../../config/index.js';
+import type { Database } from '../../db/database.js';
+import { ConfigError, KicsSyncError, errorMessage } from '../../errors.js';
+import type { Logger } from '../../log.js';
+import { insertAuditRecord } from '../audit/store.js';
+import { emitEvent, type EngineEventCode } from '../events/index.js';
+import { finishRun, type RunStatus, type RunTrigger } from './store.js';
+
+/** What a run needs, whoever starts it: the CLI, the scheduler, a KSC command or KSC events. */
+export interface RunContext {
+  db: Database;
+  config: Config;
+  /** Default home of reports and rejects files. */
+  dataDir: string;
+  logger: Logger;
+  /** Aborted by SIGTERM / SIGINT (or the KSC service stopping): stop at the next safe point. */
+  signal: AbortSignal;
+  trigger: RunTrigger;
+  /** `cron`, the OS user of a CLI run, or `ksc:<command id>`. */
+  actor: string;
+  /** What caused the run when it was not a person. */
+  cause?: Record<string, unknown> | null;
+  /** The KICS client (default: one for the `kics` section, closed when the run ends). */
+  kicsClient?: () => Promise<KicsClient>;
+  /** Progress of long steps (a bar on a terminal, log lines otherwise). */
+  progress?: ((label: string, total: number) => { increment(): void; stop(): void }) | undefined;
+}
+
+/** The KICS client of a run, and how to let go of it. */
+export async function openKics(ctx: RunContext): Promise<{ client: KicsClient; close: () => Promise<void> }> {
+  if (ctx.kicsClient) return { client: await ctx.kicsClient(), close: async () => {} };
+  if (!ctx.config.kics) throw new ConfigError('the configuration has no kics section (kics.url and kics.package or kics.pem): kics-sync cannot reach KICS');
+  const client = await createKicsClient(ctx.config.kics, { logger: ctx.logger });
+  return { client, close: () => client.close() };
+}
+
+export interface RunEnd {
+  status: Exclude<RunStatus, 'running'>;
+  counts?: Record<string, unknown>;
+  timings?: Record<string, number>;
+  error?: string | null;
+  events: { type: EngineEventCode; payload: Record<string, unknown>; message: string }[];
+}
+
+/** Records how a run ended and its engine events, in one transaction. */
+export async function endRun(db: Database, runId: number, end: RunEnd): Promise<void> {
+  await db.transaction(async (tx) => {
+    await finishRun(tx, runId, end.status, { ...(end.counts ? { counts: end.counts } : {}), ...(end.timings ? { timings: end.timings } : {}), error: end.error ?? null });
+    for (const event of end.events) await emitEvent(tx, event.type, { runId, ...event.payload }, { runId, message: event.message });
+  });
+}
+
+/** The run-level events of a run that ended with an error. */
+export function failureEvents(runId: number, step: string, error: unknown, interrupted: boolean): RunEnd['events'] {
+  const message = errorMessage(error);
+  if (interrupted) return [{ type: 'KSYNC_RUN_INTERRUPTED', payload: { step }, message: `run ${runId} stopped by a signal during ${step}; an interrupted apply resumes with the next apply of the same plan` }];
+  const events: RunEnd['events'] = [{ type: 'KSYNC_RUN_FAILED', payload: { step, error: message, code: error instanceof KicsSyncError ? error.code : 'INTERNAL' }, message: `run ${runId} failed during ${step}: ${message}` }];
+  if (error instanceof KicsApiError) {
+    if (error.code === 'KICS_AUTH_FAILED' || error.code === 'KICS_TLS_CLIENT_REFUSED' || error.code === 'KICS_FORBIDDEN') {
+      events.push({ type: 'KSYNC_KICS_AUTH_FAILED', payload: { code: error.code, error: message }, message: `KICS refused the connector: ${message}` });
+    } else if (error.code === 'KICS_UNREACHABLE' || error.code === 'KICS_TIMEOUT' || error.code.startsWith('KICS_TLS')) {
+      events.push({ type: 'KSYNC_KICS_UNREACHABLE', payload: { code: error.code, error: message }, message: `KICS could not be reached: ${message}` });
+    }
+  }
+  return events;
+}
+
+/**
+ * `sync.registerKicsEvent`: one event in KICS with the run's summary, so KICS operators see what
+ * changed and who did it. A write to KICS like any other, so it has its audit row. Its failure is
+ * logged and audited; it never changes the run's outcome.
+ */
+export async function registerRunEvent(ctx: RunContext, client: KicsClient, runId: number, planId: number, outcome: Record<string, number>, startedAt: Date): Promise<void> {
+  const total = Object.values(outcome).reduce((a, b) => a + b, 0);
+  const event = {
+    title: `kics-sync run ${runId}: ${outcome.applied ?? 0} applied, ${outcome.drifted ?? 0} drifted, ${outcome.failed ?? 0} failed`,
+    description: `kics-sync applied plan ${planId} to KICS (${total} item(s)): ${Object.entries(outcome).map(([k, v]) => `${k} ${v}`).join(', ')}. Started by ${ctx.actor} (${ctx.trigger}).`,
+    score: 0,
+    startTime: startedAt.toISOString(),
+    endTime: new Date().toISOString(),
+    origin: 'System' as const,
+    params: { runId: String(runId), planId: String(planId), actor: ctx.actor, trigger: ctx.trigger, ...Object.fromEntries(Object.entries(outcome).map(([k, v]) => [k, String(v)])) },
+  };
+  const request = { method: 'POST', route: 'eventRegister', body: event };
+  let answer: { eventId: number | null } | null = null;
+  let failure: KicsApiError | Error | null = null;
+  try {
+    answer = await client.registerEvent(event);
+  } catch (error) {
+    failure = error instanceof Error ? error : new Error(errorMessage(error));
+    ctx.logger.warn({ err: failure.message }, 'could not register the run summary event in KICS');
+  }
+  await insertAuditRecord(ctx.db, {
+    actor: ctx.actor,
+    runId,
+    planId,
+    planItemId: null,
+    deviceId: null,
+    operation: 'register_event',
+    request,
+    httpStatus: failure ? (failure instanceof KicsApiError ? failure.status : null) : 200,
+    outcome: failure ? 'failed' : 'applied',
+    kicsResult: failure ? { error: failure.message } : answer,
+    before: null,
+    after: null,
+  });
+}
+
+/**
+ * The events of a stored plan: `KSYNC_PLAN_CREATED`, and one `KSYNC_CONFLICT_FOUND` per conflict kind
+ * (with the count and the first items) rather than one per conflict, so a plant with thousands of
+ * identity problems does not flood the event table.
+ */
+export async function planEvents(db: Database, runId: number, plan: { id: number; summary: { counts: Record<string, number>; conflictsByKind: Record<string, number> }; reportPath?: string | null | undefined }): Promise<RunEnd['events']> {
+  const events: RunEnd['events'] = [
+    { type: 'KSYNC_PLAN_CREATED', payload: { planId: plan.id, counts: plan.summary.counts, report: plan.reportPath ?? null }, message: `plan ${plan.id} stored (run ${runId})` },
+  ];
+  for (const [kind, count] of Object.entries(plan.summary.conflictsByKind)) {
+    if (count === 0) continue;
+    const samples = await db.query<{ seq: number; kics_device_id: number | null; device_name: string | null; reason: string | null }>(
+      `SELECT seq, kics_device_id, device_name, reason FROM plan_item WHERE plan_id = $1 AND action = 'conflict' AND conflict->>'kind' = $2 ORDER BY seq LIMIT 5`,
+      [plan.id, kind],
+    );
+    events.push({
+      type: 'KSYNC_CONFLICT_FOUND',
+      payload: { planId: plan.id, kind, count, items: samples.map((s) => ({ seq: s.seq, deviceId: s.kics_device_id, deviceName: s.device_name, reason: s.reason })) },
+      message: `plan ${plan.id}: ${count} conflict(s) of kind ${kind}; the devices involved are not touched until the sources are corrected`,
+    });
+  }
+  return events;
+}

@@ -1,0 +1,132 @@
+import { setTimeout as sleep } from 'node:timers/promises';
+import { runKscService } from '../../adapters/ksc/service.js';
+import type { Config } from '../../config/index.js';
+import { openDatabase, type Database } from '../../db/database.js';
+import { ConfigError, errorMessage } from '../../errors.js';
+import type { Logger } from '../../log.js';
+import { emitEvent, purgeEvents, resolveRetention } from '../events/index.js';
+import { backendCommandHandlers, incrementalPlanStarter, kscEventSink, type EngineContext } from '../ksc-commands.js';
+import { runSync, type SyncRunResult } from '../runs/sync-run.js';
+import type { RunContext } from '../runs/context.js';
+import { Scheduler, type SchedulerStats } from './scheduler.js';
+
+/**
+ * `kics-sync schedule` as a service: `sync` on the cron expressions of `schedule.cron`, and, when
+ * configured, the KSC service console and event triggers in the same process, until the signal.
+ *
+ * Databases: PostgreSQL is opened once (a pool). The embedded PGlite is opened per run and closed
+ * after it, so that another process (a person's `kics-sync plan`, a second scheduler) can use the
+ * data directory between runs; a run that finds it in use is skipped and logged. With KSC enabled,
+ * the service console needs the database all the time, so PGlite is then held for the whole service.
+ *
+ * After each run, engine events past their storage term are purged.
+ */
+
+export interface ScheduleServiceOptions {
+  config: Config;
+  dataDir: string;
+  databaseUrl: string | undefined;
+  logger: Logger;
+  signal: AbortSignal;
+  /** Called after each run that reached its end (for tests and the summary). */
+  onRun?: (result: SyncRunResult) => void;
+}
+
+export interface ScheduleServiceSummary extends SchedulerStats {
+  cron: string[];
+  timezone: string;
+  ksc: boolean;
+}
+
+/** Runs until `signal` aborts; the run in progress finishes its in-flight items first. */
+export async function runScheduleService(options: ScheduleServiceOptions): Promise<ScheduleServiceSummary> {
+  const { config, logger, signal } = options;
+  const expressions = Array.isArray(config.schedule.cron) ? config.schedule.cron : [config.schedule.cron];
+  const kscEnabled = config.ksc !== undefined && (config.ksc.commands.enabled || config.ksc.triggers.enabled);
+  const holdDatabase = options.databaseUrl !== undefined || kscEnabled;
+
+  const held: { db: Promise<Database> | null } = { db: null };
+  const sharedDatabase = (): Promise<Database> => (held.db ??= openDatabase({ url: options.databaseUrl, dataDir: options.dataDir, logger }));
+  const withDatabase = async <T>(fn: (db: Database) => Promise<T>): Promise<T> => {
+    if (holdDatabase) return fn(await sharedDatabase());
+    const db = await openDatabase({ url: undefined, dataDir: options.dataDir, logger });
+    try {
+      return await fn(db);
+    } finally {
+      await db.close();
+    }
+  };
+
+  const scheduler = new Scheduler({
+    expressions,
+    timezone: config.schedule.timezone,
+    logger,
+    run: (tick) =>
+      withDatabase(async (db) => {
+        const run: RunContext = { db, config, dataDir: options.dataDir, logger, signal, trigger: 'cron', actor: 'cron', cause: { tick: tick.toISOString() } };
+        try {
+          const result = await runSync(run, {});
+          logger.info({ run: result.runId, status: result.status, plan: result.plan.plan.id, ...(result.apply?.outcome ?? {}), held: result.heldBecause }, 'schedule: run finished');
+          options.onRun?.(result);
+        } finally {
+          await purge(db, config, logger);
+        }
+      }),
+  });
+
+  try {
+    if (holdDatabase) await sharedDatabase();
+    scheduler.start();
+    const ksc = kscEnabled ? superviseKsc(options, sharedDatabase) : Promise.resolve();
+    await Promise.race([new Promise<void>((resolve) => signal.addEventListener('abort', () => resolve(), { once: true })), ksc.then(() => new Promise<void>(() => {}))]);
+    logger.info('schedule: stopping; the run in progress (if any) finishes its in-flight items');
+    await scheduler.stop();
+    await ksc;
+  } finally {
+    await scheduler.stop();
+    if (held.db) await (await held.db).close();
+  }
+  return { ...scheduler.stats, cron: expressions, timezone: config.schedule.timezone, ksc: kscEnabled };
+}
+
+async function purge(db: Database, config: Config, logger: Logger): Promise<void> {
+  try {
+    const result = await purgeEvents(db, resolveRetention(config.events.retention));
+    if (result.deleted > 0) {
+      await emitEvent(db, 'KSYNC_EVENTS_PURGED', { deleted: result.deleted, byType: result.byType }, { message: `${result.deleted} event(s) past their storage term deleted` });
+      logger.info({ deleted: result.deleted }, 'schedule: events past their storage term purged');
+    }
+  } catch (error) {
+    logger.warn({ err: errorMessage(error) }, 'schedule: could not purge old events');
+  }
+}
+
+/**
+ * The KSC service console and triggers, kept running: KSC refusing or not answering the login makes
+ * the service end, so it is started again after a pause (doubling up to 10 minutes) while the cron
+ * runs go on. A configuration error stops everything.
+ */
+async function superviseKsc(options: ScheduleServiceOptions, database: () => Promise<Database>): Promise<void> {
+  const { config, logger, signal } = options;
+  const kscConfig = config.ksc!;
+  const engine: EngineContext = { logger, signal, config: async () => config, database, dataDir: async () => options.dataDir };
+  let pause = 5_000;
+  while (!signal.aborted) {
+    const db = await database();
+    try {
+      await runKscService(
+        { config: kscConfig, db, logger, handlers: backendCommandHandlers(engine), startIncrementalPlan: incrementalPlanStarter(engine), report: kscEventSink(db) },
+        signal,
+        (ready) => logger.info({ ksc: ready.ksc, subscriptions: ready.subscriptions.map((s) => s.event) }, 'schedule: KSC service console running'),
+      );
+      return;
+    } catch (error) {
+      if (signal.aborted) return;
+      if (error instanceof ConfigError) throw error;
+      logger.error({ err: errorMessage(error), retryInMs: pause }, 'schedule: the KSC service stopped; starting it again later (cron runs go on)');
+      await emitEvent(db, 'KSYNC_KSC_UNREACHABLE', { ksc: kscConfig.url, error: errorMessage(error) }, { message: `KSC at ${kscConfig.url}: ${errorMessage(error)}` }).catch(() => {});
+      await sleep(pause, undefined, { signal }).catch(() => {});
+      pause = Math.min(pause * 2, 600_000);
+    }
+  }
+}

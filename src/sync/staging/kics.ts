@@ -1,0 +1,330 @@
+import { createHash } from 'node:crypto';
+import type { KicsClient } from '../../adapters/kics/index.js';
+import { parseKicsTimestamp } from '../../adapters/kics/index.js';
+import type { Database } from '../../db/database.js';
+import type { Sql } from '../../db/sql.js';
+import { KicsSyncError, errorMessage } from '../../errors.js';
+import type { Logger } from '../../log.js';
+import { parseIp } from '../../model/ip.js';
+import type { AddressSpace, KicsDevice } from '../../model/kics.js';
+import { parseMac } from '../../model/mac.js';
+import type { StageMode } from './index.js';
+import {
+  countDevicesByStatus,
+  ensureKicsSource,
+  lockKicsStaging,
+  loadAddressSpaceState,
+  loadDeviceState,
+  markAddressSpacesMissing,
+  markDevicesMissing,
+  writeAddressSpaces,
+  writeDevices,
+  type AddressRow,
+  type DeviceRow,
+  type SpaceRow,
+} from './kics-store.js';
+import { recordFailure, recordSuccess } from './store.js';
+
+/**
+ * Staging KICS into the snapshot the reconciler reads: `kics_device` (the device as KICS answered it,
+ * its content hash, name, status, category, lastModified), `kics_address` (one row per interface and
+ * IP, rebuilt for changed devices only) and `kics_address_space`, tracked by the `source` row `kics`.
+ *
+ * - One transaction per read: a failed read leaves the previous snapshot exactly as it was, and the
+ *   error is recorded on the source row afterwards.
+ * - Pages stream in (the client fetches the next page while this one is written); each device's hash is
+ *   compared in memory with the stored one, and only new, changed and returning devices are written
+ *   (COPY, and one upsert for changed ones, per 2,000), so a read that finds nothing changed writes no device row at all.
+ * - `lastSeen` is left out of the hash: KICS moves it whenever it sees the device on the network, which
+ *   is not a change of the device. The stored `raw` keeps the lastSeen of the last write.
+ * - Full read: every device; those no longer there are marked missing (`missing_since`), archived ones
+ *   are counted. Incremental read: `LastModified > watermark - overlap`; deletions wait for a full read.
+ * - Watermark: the newest `lastModified` read, but never later than KICS's clock (`Date` header) when
+ *   the read started: a device changed during a full read after its page was read has a lastModified
+ *   after that moment, so the next incremental read finds it. The overlap re-reads the last minutes
+ *   again for changes KICS commits late; unchanged ones cost no write.
+ * - Address spaces (at most 100) are read whole every time.
+ */
+
+export interface KicsStageOptions {
+  mode: StageMode;
+  logger: Logger;
+  signal?: AbortSignal | undefined;
+  /** After each page; awaited, so a caller can pace the read. */
+  onProgress?: (progress: { read: number; expected?: number }) => void | Promise<void>;
+  /** Devices the read is expected to deliver (progress bars). */
+  expected?: number;
+  /** How far before the watermark an incremental read starts (default 2 minutes). */
+  overlapMs?: number;
+  /** Devices per page (default 1,000, KICS's maximum). */
+  pageSize?: number;
+  /** Id ranges a full read pages side by side (default 4; incremental reads use one). */
+  streams?: number;
+}
+
+export interface KicsStageSummary {
+  source: 'kics';
+  /** The mode used: an incremental request without a watermark reads everything. */
+  mode: StageMode;
+  devices: {
+    read: number;
+    new: number;
+    changed: number;
+    unchanged: number;
+    /** Missing devices that came back. */
+    reappeared: number;
+    /** Devices this read found gone (full reads only). */
+    missing: number;
+    /** Devices this read found archived that were not before. */
+    archived: number;
+    /** Present devices of the snapshot by status after the read. */
+    byStatus: Record<string, number>;
+    missingTotal: number;
+  };
+  addressSpaces: { read: number; new: number; changed: number; unchanged: number; missing: number };
+  /** Address rows written (interfaces x IPs of new and changed devices). */
+  addressRows: number;
+  /** ISO time; incremental reads start from it (minus the overlap). */
+  watermark: string | null;
+  /** Incremental reads: the `LastModified >` bound used. */
+  since: string | null;
+  generation: number;
+  durationMs: number;
+}
+
+/** Id ranges of a full read paged side by side: KICS prepares one page while this process works on another. */
+const defaultStreams = 4;
+
+/** Default overlap of incremental reads. */
+export const defaultOverlapMs = 120_000;
+
+/** Devices per write: small enough that writing starts early and the last write is short. */
+const flushDevices = 2000;
+
+/**
+ * A device's JSON without `lastSeen` (what the content hash covers) and its SHA-256. One stringify:
+ * the member is set aside for it (a copy of the object would cost as much again).
+ */
+export function deviceContent(device: KicsDevice): { json: string; hash: string } {
+  const lastSeen = device.lastSeen;
+  let json: string;
+  if (lastSeen === undefined) json = JSON.stringify(device);
+  else {
+    device.lastSeen = undefined;
+    try {
+      json = JSON.stringify(device);
+    } finally {
+      device.lastSeen = lastSeen;
+    }
+  }
+  return { json, hash: createHash('sha256').update(json).digest('base64url') };
+}
+
+/** The stored JSON: the content JSON with `lastSeen` put back (jsonb keeps no member order anyway). */
+function rawJson(device: KicsDevice, content: string): string {
+  if (device.lastSeen === undefined) return content;
+  const member = `"lastSeen":${JSON.stringify(device.lastSeen)}`;
+  return content === '{}' ? `{${member}}` : `${content.slice(0, -1)},${member}}`;
+}
+
+/**
+ * Device writes run behind the read, one after the other: a batch is written while the next pages
+ * arrive and are hashed (on PostgreSQL the server parses the JSON meanwhile). At most `maxQueued`
+ * batches wait, so memory stays bounded whatever the size of KICS.
+ */
+class BatchWriter {
+  private chain: Promise<void> = Promise.resolve();
+  private readonly queued: Promise<void>[] = [];
+
+  constructor(
+    private readonly write: (batch: DeviceBatch) => Promise<void>,
+    private readonly maxQueued = 3,
+  ) {}
+
+  async push(batch: DeviceBatch): Promise<void> {
+    const done = this.chain.then(() => this.write(batch));
+    // Seen by drain() or the next push; until then a failure must not count as unhandled.
+    done.catch(() => {});
+    this.chain = done;
+    this.queued.push(done);
+    while (this.queued.length >= this.maxQueued) await this.queued.shift();
+  }
+
+  /** Waits for every queued write; throws the first failure. */
+  async drain(): Promise<void> {
+    this.queued.length = 0;
+    await this.chain;
+  }
+}
+
+interface DeviceBatch {
+  added: DeviceRow[];
+  updated: DeviceRow[];
+  addresses: AddressRow[];
+}
+
+function canonicalMac(mac: string | null | undefined): string | null {
+  if (!mac) return null;
+  const parsed = parseMac(mac);
+  return parsed.ok ? parsed.mac : mac.toLowerCase();
+}
+
+function canonicalIp(ip: string): string {
+  const parsed = parseIp(ip);
+  return parsed.ok ? parsed.ip : ip;
+}
+
+/** One address row per (interface, IP); an interface without IPs has one row with ip null. */
+export function addressRows(device: KicsDevice): AddressRow[] {
+  const rows: AddressRow[] = [];
+  for (const nic of device.addressInformation ?? []) {
+    const mac = canonicalMac(nic.macAddress);
+    const base = [device.id, nic.networkInterfaceId ?? null, nic.networkInterfaceName ?? null, mac, mac === null ? null : (nic.macAddressSpaceId ?? null)] as const;
+    const ips = nic.ipAddresses ?? [];
+    if (ips.length === 0) rows.push([...base, null, null]);
+    for (const ip of ips) rows.push([...base, canonicalIp(ip.ip), ip.addressSpaceId ?? null]);
+  }
+  return rows;
+}
+
+function isoOf(ms: number | null): string | null {
+  return ms === null ? null : new Date(ms).toISOString();
+}
+
+export async function stageKics(db: Database, client: KicsClient, options: KicsStageOptions): Promise<KicsStageSummary> {
+  const started = performance.now();
+  const { logger, signal } = options;
+  const sourceRow = await ensureKicsSource(db);
+  const previousWatermark = sourceRow.watermark === null ? null : Date.parse(sourceRow.watermark);
+  const mode: StageMode = options.mode === 'incremental' && previousWatermark !== null && !Number.isNaN(previousWatermark) ? 'incremental' : 'full';
+  const since = mode === 'incremental' ? new Date(previousWatermark! - (options.overlapMs ?? defaultOverlapMs)) : null;
+  logger.debug({ mode, since }, 'reading KICS');
+
+  try {
+    const summary = await db.transaction(async (tx) => {
+      await lockKicsStaging(tx);
+      const spaces: AddressSpace[] = [];
+      for await (const page of client.iterateAddressSpaces(signal)) spaces.push(...page.values);
+      const spaceCounts = await stageAddressSpaces(tx, spaces);
+
+      const stored = await loadDeviceState(tx);
+      const seen = new Set<number>();
+      const counts = { read: 0, new: 0, changed: 0, unchanged: 0, reappeared: 0, archived: 0 };
+      let newest: number | null = null;
+      let readStartedAt: number | null = null;
+      let addressCount = 0;
+      const writer = new BatchWriter((batch) => writeDevices(tx, batch));
+      let batch: DeviceBatch = { added: [], updated: [], addresses: [] };
+      try {
+        for await (const page of client.iterateDevices({
+          ...(since ? { modifiedSince: since } : {}),
+          ...(options.pageSize ? { pageSize: options.pageSize } : {}),
+          streams: mode === 'full' ? (options.streams ?? defaultStreams) : 1,
+          signal,
+        })) {
+          signal?.throwIfAborted();
+          readStartedAt ??= page.serverDate?.getTime() ?? null;
+          for (const device of page.values) {
+            // Id paging reads a device once; a server that repeated one must not fail the write.
+            if (seen.has(device.id)) continue;
+            counts.read += 1;
+            seen.add(device.id);
+            const modified = device.lastModified ? parseKicsTimestamp(device.lastModified) : null;
+            if (modified !== null && (newest === null || modified > newest)) newest = modified;
+            const content = deviceContent(device);
+            const before = stored.get(device.id);
+            if (before === undefined) counts.new += 1;
+            else if (before.hash !== content.hash) counts.changed += 1;
+            else if (before.missing) counts.reappeared += 1;
+            else {
+              counts.unchanged += 1;
+              continue;
+            }
+            if (device.status === 'Archived' && before !== undefined && before.status !== 'Archived') counts.archived += 1;
+            const row: DeviceRow = [device.id, device.name, device.status, device.category ?? null, isoOf(modified), rawJson(device, content.json), content.hash];
+            (before === undefined ? batch.added : batch.updated).push(row);
+            for (const address of addressRows(device)) batch.addresses.push(address);
+            if (batch.added.length + batch.updated.length >= flushDevices) {
+              addressCount += batch.addresses.length;
+              await writer.push(batch);
+              batch = { added: [], updated: [], addresses: [] };
+            }
+          }
+          await options.onProgress?.({ read: counts.read, ...(options.expected === undefined ? {} : { expected: options.expected }) });
+        }
+        addressCount += batch.addresses.length;
+        await writer.push(batch);
+      } finally {
+        // Never leave a write running on a transaction that is about to end.
+        await writer.drain().catch(() => {});
+      }
+      await writer.drain();
+
+      const gone: number[] = [];
+      let missingTotal = 0;
+      for (const [id, device] of stored) {
+        if (seen.has(id)) continue;
+        if (device.missing) missingTotal += 1;
+        else if (mode === 'full') gone.push(id);
+      }
+      const missing = await markDevicesMissing(tx, gone);
+      missingTotal += missing;
+
+      // The newest change read, but not beyond KICS's clock at the start of the read (see above).
+      let watermark = sourceRow.watermark;
+      if (newest !== null) {
+        const bound = readStartedAt === null ? newest : Math.min(newest, readStartedAt);
+        const next = previousWatermark !== null && !Number.isNaN(previousWatermark) && mode === 'incremental' ? Math.max(previousWatermark, bound) : bound;
+        watermark = new Date(next).toISOString();
+      }
+
+      const changed = counts.new + counts.changed + counts.reappeared + missing + spaceCounts.new + spaceCounts.changed + spaceCounts.reappeared + spaceCounts.missing > 0;
+      const byStatus = await countDevicesByStatus(tx);
+      const { reappeared: _spacesBack, ...spaceSummary } = spaceCounts;
+      const result = {
+        source: 'kics' as const,
+        mode,
+        devices: { ...counts, missing, byStatus, missingTotal },
+        addressSpaces: spaceSummary,
+        addressRows: addressCount,
+        watermark,
+        since: since?.toISOString() ?? null,
+      };
+      const generation = await recordSuccess(tx, sourceRow.id, { changed, watermark, full: mode === 'full', summary: result });
+      return { ...result, generation };
+    });
+    const done: KicsStageSummary = { ...summary, durationMs: Math.round(performance.now() - started) };
+    logger.info({ mode: done.mode, ...done.devices, addressSpaces: done.addressSpaces.read, generation: done.generation, ms: done.durationMs }, 'KICS staged');
+    return done;
+  } catch (error) {
+    const failure = error instanceof KicsSyncError ? error : new KicsSyncError(`reading KICS failed: ${errorMessage(error)}`, { code: 'KICS_STAGE_FAILED', cause: error });
+    await recordFailure(db, sourceRow.id, failure.message).catch((e: unknown) => logger.error({ err: errorMessage(e) }, 'could not record the failed KICS read'));
+    throw signal?.aborted ? (signal.reason ?? failure) : failure;
+  }
+}
+
+async function stageAddressSpaces(tx: Sql, spaces: readonly AddressSpace[]): Promise<{ read: number; new: number; changed: number; unchanged: number; reappeared: number; missing: number }> {
+  const stored = await loadAddressSpaceState(tx);
+  const counts = { read: spaces.length, new: 0, changed: 0, unchanged: 0, reappeared: 0, missing: 0 };
+  const rows: SpaceRow[] = [];
+  const seen = new Set<number>();
+  for (const space of spaces) {
+    seen.add(space.id);
+    const hash = createHash('sha256').update(JSON.stringify(space)).digest('base64url');
+    const before = stored.get(space.id);
+    if (before === undefined) counts.new += 1;
+    else if (before.hash !== hash) counts.changed += 1;
+    else if (before.missing) counts.reappeared += 1;
+    else {
+      counts.unchanged += 1;
+      continue;
+    }
+    rows.push([space.id, space.name, space.description ?? null, space.readOnly ?? false, space.rules ?? [], space, hash]);
+  }
+  await writeAddressSpaces(tx, rows);
+  counts.missing = await markAddressSpacesMissing(
+    tx,
+    [...stored].filter(([id, s]) => !s.missing && !seen.has(id)).map(([id]) => id),
+  );
+  return counts;
+}

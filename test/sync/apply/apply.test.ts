@@ -1,0 +1,364 @@
+import { mkdirSync, writeFileSync } from 'node:fs';
+import path from 'node:path';
+import { afterEach, beforeEach, expect, it } from 'vitest';
+import type { KicsClient } from '../../../src/adapters/kics/index.js';
+import { ExitCode } from '../../../src/errors.js';
+import type { SimDevice } from '../../../src/simulator/kics/index.js';
+import { claimantOf, plannedValuesHeld } from '../../../src/sync/apply/index.js';
+import { claimItems } from '../../../src/sync/apply/claim.js';
+import { readAudit } from '../../../src/sync/audit/store.js';
+import { listEvents } from '../../../src/sync/events/index.js';
+import { runApply } from '../../../src/sync/runs/apply-run.js';
+import { runPlanRun } from '../../../src/sync/runs/plan-run.js';
+import { finishRun, loadRun, startRun } from '../../../src/sync/runs/store.js';
+import { describeEachEngine } from '../../support/db.js';
+import { clientOf, runContextFor, startPlant, type Plant } from '../../e2e/plant.js';
+
+/**
+ * Applying plans in this process against the KICS simulator, on both databases: what reaches KICS,
+ * what the plan items, runs, audit and events say afterwards.
+ */
+describeEachEngine('apply', (t) => {
+  let plant: Plant;
+  beforeEach(async () => {
+    plant = await startPlant(t().dataDir);
+  });
+  afterEach(async () => {
+    await plant.close();
+  });
+
+  const device = (id: number): SimDevice => plant.sim.sim.store.get(id)!;
+  const named = (name: string): SimDevice[] => [...plant.sim.sim.store.all()].filter((d) => d.name === name);
+  const plan = async (options: Parameters<typeof runPlanRun>[1] = { refresh: 'full' }, ctx = runContextFor(plant, t().db)) => (await runPlanRun(ctx, options)).plan.plan;
+  const items = (planId: number) =>
+    t().db.query<{ seq: number; action: string; status: string; kics_device_id: number | null; last_error: string | null; attempts: number; after: Record<string, unknown> | null }>(
+      `SELECT seq, action::text AS action, status::text AS status, kics_device_id, last_error, attempts, after FROM plan_item WHERE plan_id = $1 ORDER BY seq`,
+      [planId],
+    );
+  const auditOf = async (filter: Parameters<typeof readAudit>[1]) => {
+    const rows = [];
+    for await (const r of readAudit(t().db, filter)) rows.push(r);
+    return rows;
+  };
+
+  /** Three devices with a new description, two new assets; the rest as KICS has them. */
+  const standardCmdb = (): { updated: SimDevice[] } => {
+    const [a, b, c, ...rest] = plant.devices;
+    plant.writeCmdb([
+      plant.rowOf(a!, { description: 'Boiler feed pump PLC' }),
+      plant.rowOf(b!, { description: 'Line 2 filler HMI' }),
+      plant.rowOf(c!, { description: 'Mixer drive' }),
+      ...rest.slice(0, 10).map((d) => plant.rowOf(d)),
+      plant.newAsset(1),
+      plant.newAsset(2),
+    ]);
+    return { updated: [a!, b!, c!] };
+  };
+
+  it('applies exactly the stored items, once: KICS converges and a second apply does nothing', async () => {
+    const { updated } = standardCmdb();
+    const planned = await plan();
+    expect(planned.summary.counts).toMatchObject({ create: 2, update: 3 });
+    const ctx = runContextFor(plant, t().db, { actor: 'alice' });
+    const first = await runApply(ctx, { planId: planned.id, allowDraft: true });
+    expect(first.exitCode).toBe(ExitCode.ok);
+    expect(first.apply.outcome).toEqual({ applied: 5, skipped: 0, drifted: 0, failed: 0 });
+    expect(first.apply.status).toBe('applied');
+
+    expect(device(updated[0]!.id).description).toBe('Boiler feed pump PLC');
+    expect(device(updated[2]!.id).description).toBe('Mixer drive');
+    expect(named('NEW-ASSET-001')).toHaveLength(1);
+    expect(named('NEW-ASSET-002')).toHaveLength(1);
+    const rows = await items(planned.id);
+    expect(rows.filter((r) => r.action === 'create').map((r) => r.kics_device_id)).toEqual(expect.arrayContaining([named('NEW-ASSET-001')[0]!.id, named('NEW-ASSET-002')[0]!.id]));
+
+    const audit = await auditOf({ runId: first.runId });
+    expect(audit).toHaveLength(5);
+    expect(new Set(audit.map((r) => r.actor))).toEqual(new Set(['alice']));
+    const pump = audit.find((r) => r.deviceId === updated[0]!.id)!;
+    expect(pump).toMatchObject({ operation: 'update', outcome: 'applied', httpStatus: 200, planId: planned.id, before: { description: updated[0]!.description ?? null }, after: { description: 'Boiler feed pump PLC' } });
+    expect(pump.request).toMatchObject({ method: 'PATCH', deviceId: updated[0]!.id });
+
+    const header = await t().db.query<{ status: string; approved_by: string }>(`SELECT status::text AS status, approved_by FROM plan WHERE id = $1`, [planned.id]);
+    expect(header[0]).toEqual({ status: 'applied', approved_by: 'alice' });
+
+    const again = await runApply(ctx, { planId: planned.id, allowDraft: true });
+    expect(again.apply.outcome).toEqual({ applied: 0, skipped: 0, drifted: 0, failed: 0 });
+    expect(await auditOf({ runId: again.runId })).toHaveLength(0);
+    expect(named('NEW-ASSET-001')).toHaveLength(1);
+
+    const replan = await plan({ refresh: 'incremental' });
+    expect(replan.summary.changes).toBe(0);
+  });
+
+  it('refuses a draft without approval and an expired plan, saying why', async () => {
+    standardCmdb();
+    const stale = await plan();
+    await expect(runApply(runContextFor(plant, t().db), { planId: stale.id, allowDraft: false })).rejects.toThrow(new RegExp(`plan ${stale.id} is a draft: .*kics-sync approve --plan ${stale.id}`));
+    // The CMDB moves on and is staged again: the plan no longer says what should change.
+    plant.writeCmdb([plant.rowOf(plant.devices[0]!, { description: 'yet another description' })]);
+    await plan();
+    await expect(runApply(runContextFor(plant, t().db), { planId: stale.id, allowDraft: true })).rejects.toMatchObject({ code: 'PLAN_EXPIRED', exitCode: ExitCode.usage });
+    expect(device(plant.devices[0]!.id).description).not.toBe('yet another description');
+    expect(await auditOf({ planId: stale.id })).toHaveLength(0);
+  });
+
+  it('a device changed in KICS after planning ends drifted with the KICS value kept; the others apply', async () => {
+    const { updated } = standardCmdb();
+    const planned = await plan();
+    const target = updated[1]!;
+    const admin = await plant.sim.admin('PATCH', `/admin/devices/${target.id}`, { description: 'edited by an operator in KICS' });
+    expect(admin.status).toBe(200);
+
+    const result = await runApply(runContextFor(plant, t().db), { planId: planned.id, allowDraft: true });
+    expect(result.apply.outcome).toEqual({ applied: 4, skipped: 0, drifted: 1, failed: 0 });
+    expect(result.exitCode).toBe(ExitCode.ok);
+    expect(result.apply.status).toBe('partially_applied');
+    expect(device(target.id).description).toBe('edited by an operator in KICS');
+    const drifted = (await items(planned.id)).find((r) => r.kics_device_id === target.id)!;
+    expect(drifted.status).toBe('drifted');
+    expect(drifted.last_error).toContain('description is "edited by an operator in KICS" in KICS');
+    const [audit] = await auditOf({ runId: result.runId, deviceId: target.id });
+    expect(audit).toMatchObject({ outcome: 'drifted', before: { description: 'edited by an operator in KICS' }, after: null });
+    const events = await listEvents(t().db, { runId: result.runId, types: ['KSYNC_DRIFT_FOUND'] });
+    expect(events).toHaveLength(1);
+    expect(events[0]!.payload).toMatchObject({ deviceId: target.id, fields: ['description'] });
+  });
+
+  it('recognises writes whose answer was lost (connection reset after KICS applied them): applied, never twice', async () => {
+    standardCmdb();
+    const planned = await plan();
+    plant.sim.sim.faults.addRule({ kind: 'reset', times: 1 }, 'devicePatch');
+    plant.sim.sim.faults.addRule({ kind: 'reset', times: 1 }, 'deviceCreate');
+    const result = await runApply(runContextFor(plant, t().db), { planId: planned.id, allowDraft: true, concurrency: 1 });
+    expect(result.apply.outcome).toEqual({ applied: 5, skipped: 0, drifted: 0, failed: 0 });
+    expect(named('NEW-ASSET-001')).toHaveLength(1);
+    expect(named('NEW-ASSET-002')).toHaveLength(1);
+    const audit = await auditOf({ runId: result.runId });
+    expect(audit.map((r) => r.outcome)).toEqual(['applied', 'applied', 'applied', 'applied', 'applied']);
+    // The create whose answer was lost was found in KICS instead of being sent again.
+    expect(audit.filter((r) => r.operation === 'create').map((r) => (r.kicsResult as { recovered: boolean }).recovered)).toContain(true);
+    expect((await plan({ refresh: 'incremental' })).summary.changes).toBe(0);
+  });
+
+  it('with 500 / 429 / reset faults and the token expiring mid-apply, KICS ends exactly at the plan\'s target', async () => {
+    standardCmdb();
+    const planned = await plan();
+    const { faults, store, tokens } = plant.sim.sim;
+    for (const route of ['devicePatch', 'deviceCreate', 'devicesQuery', 'deviceGet'] as const) {
+      faults.addRule({ kind: 'error500', times: 2 }, route);
+      faults.addRule({ kind: 'rateLimit', times: 2, retryAfterSeconds: 0 }, route);
+      faults.addRule({ kind: 'reset', times: 1 }, route);
+    }
+    const edit = store.edit.bind(store);
+    let edits = 0;
+    store.edit = (...args: Parameters<typeof store.edit>) => {
+      edits += 1;
+      if (edits === 2) tokens.expireAll();
+      return edit(...args);
+    };
+    const result = await runApply(runContextFor(plant, t().db), { planId: planned.id, allowDraft: true, concurrency: 2 });
+    faults.clear();
+    expect(result.apply.outcome).toEqual({ applied: 5, skipped: 0, drifted: 0, failed: 0 });
+    for (const item of await items(planned.id)) {
+      if (item.action === 'update') expect(plannedValuesHeld(device(item.kics_device_id!) as never, item.after!)).toMatchObject({ held: true });
+    }
+    expect(named('NEW-ASSET-001')).toHaveLength(1);
+    expect(named('NEW-ASSET-002')).toHaveLength(1);
+    expect((await plan({ refresh: 'incremental' })).summary.changes).toBe(0);
+  });
+
+  it('re-examines the items of a process that died: a create that landed is found, a PATCH that landed is applied, nothing twice', async () => {
+    const { updated } = standardCmdb();
+    const planned = await plan();
+    // A process claimed the two creates and the first update, sent the first create and the update
+    // (KICS applied them), and died before recording anything.
+    const dead = 'run 999999 gone-host:4242';
+    const claimed = await claimItems(t().db, { planId: planned.id, actions: ['create'], claimant: dead, limit: 2 });
+    const [update] = await claimItems(t().db, { planId: planned.id, actions: ['update'], claimant: dead, limit: 1 });
+    const client: KicsClient = await clientOf(plant);
+    try {
+      await client.createDevice(claimed[0]!.request as never);
+      await client.patchDevice(update!.kicsDeviceId!, update!.ops!);
+    } finally {
+      await client.close();
+    }
+    const before = plant.sim.sim.store.size;
+
+    const result = await runApply(runContextFor(plant, t().db), { planId: planned.id, allowDraft: true });
+    expect(result.apply.resumed).toBe(3);
+    expect(result.apply.outcome).toEqual({ applied: 5, skipped: 0, drifted: 0, failed: 0 });
+    expect(plant.sim.sim.store.size).toBe(before + 1);
+    expect(named('NEW-ASSET-001')).toHaveLength(1);
+    expect(named('NEW-ASSET-002')).toHaveLength(1);
+    expect(device(update!.kicsDeviceId!).description).toBe(update!.after!.description);
+    expect(updated.map((d) => d.id)).toContain(update!.kicsDeviceId);
+    const rows = await items(planned.id);
+    expect(rows.filter((r) => r.status === 'applied')).toHaveLength(5);
+    expect(rows.find((r) => r.kics_device_id === update!.kicsDeviceId)!.attempts).toBe(2);
+    // Exactly one audit row per item.
+    const audit = await auditOf({ planId: planned.id });
+    expect(audit).toHaveLength(5);
+    expect(new Set(audit.map((r) => r.planItemId)).size).toBe(5);
+    const landed = audit.find((r) => r.operation === 'create' && (r.kicsResult as { recovered?: boolean }).recovered)!;
+    expect(landed).toMatchObject({ outcome: 'applied', httpStatus: null });
+  });
+
+  it('a failed item does not stop the others; the apply exits 1, and applying again retries only what failed', async () => {
+    standardCmdb();
+    const planned = await plan();
+    // The first PATCH fails on every attempt (the client retries 500s: retries + 1 attempts).
+    plant.sim.sim.faults.addRule({ kind: 'error500', times: 7 }, 'devicePatch');
+    const ctx = runContextFor(plant, t().db);
+    const first = await runApply(ctx, { planId: planned.id, allowDraft: true, concurrency: 1 });
+    expect(first.apply.outcome).toEqual({ applied: 4, skipped: 0, drifted: 0, failed: 1 });
+    expect(first.exitCode).toBe(ExitCode.failed);
+    expect(first.apply.status).toBe('partially_applied');
+    expect((await loadRun(t().db, first.runId)).status).toBe('partial');
+    const failed = (await items(planned.id)).find((r) => r.status === 'failed')!;
+    expect(failed.last_error).toMatch(/answered 500/);
+    const [event] = await listEvents(t().db, { runId: first.runId, types: ['KSYNC_WRITE_FAILED'] });
+    expect(event!.payload).toMatchObject({ planId: planned.id, seq: failed.seq, status: 500 });
+
+    const second = await runApply(ctx, { planId: planned.id, allowDraft: true });
+    expect(second.apply.outcome).toEqual({ applied: 1, skipped: 0, drifted: 0, failed: 0 });
+    expect(second.apply.status).toBe('applied');
+    expect((await auditOf({ planId: planned.id })).map((r) => r.outcome).sort()).toEqual(['applied', 'applied', 'applied', 'applied', 'applied', 'failed']);
+  });
+
+  it('stops at a signal: items in flight finish, the rest stays pending, and the next apply finishes them', async () => {
+    standardCmdb();
+    const planned = await plan();
+    const abort = new AbortController();
+    const ctx = { ...runContextFor(plant, t().db, { signal: abort.signal }), progress: () => ({ increment: () => abort.abort(), stop: () => {} }) };
+    const first = await runApply(ctx, { planId: planned.id, allowDraft: true, concurrency: 1 });
+    expect(first.exitCode).toBe(ExitCode.interrupted);
+    expect(first.apply.stopped?.reason).toBe('interrupted');
+    // The item whose outcome raised the signal, and the one already talking to KICS, finish.
+    const done = first.apply.outcome.applied;
+    expect(done).toBeGreaterThanOrEqual(1);
+    expect(done).toBeLessThanOrEqual(2);
+    expect(first.apply.status).toBe('applying');
+    expect((await loadRun(t().db, first.runId)).status).toBe('interrupted');
+    expect(first.apply.items.pending).toBe(5 - done);
+    expect(first.apply.items.in_progress ?? 0).toBe(0);
+
+    const second = await runApply(runContextFor(plant, t().db), { planId: planned.id, allowDraft: true });
+    expect(second.apply.outcome.applied).toBe(5 - done);
+    expect(second.apply.status).toBe('applied');
+  });
+
+  it('never runs more than --concurrency writes at once', async () => {
+    plant.writeCmdb(plant.devices.slice(0, 12).map((d, i) => plant.rowOf(d, { description: `described ${i}` })));
+    const planned = await plan();
+    plant.sim.sim.faults.addRule({ kind: 'latency', latencyMs: 30 }, 'devicePatch');
+    let inFlight = 0;
+    let most = 0;
+    const client = async (): Promise<KicsClient> => {
+      const real = await clientOf(plant);
+      const patch = real.patchDevice.bind(real);
+      real.patchDevice = async (...args) => {
+        inFlight += 1;
+        most = Math.max(most, inFlight);
+        try {
+          return await patch(...args);
+        } finally {
+          inFlight -= 1;
+        }
+      };
+      return real;
+    };
+    const result = await runApply(runContextFor(plant, t().db, { client }), { planId: planned.id, allowDraft: true, concurrency: 3 });
+    expect(result.apply.outcome.applied).toBe(12);
+    expect(most).toBe(3);
+  });
+
+  it('KICS unreachable: nothing is claimed, the run fails with the reason, every item stays pending', async () => {
+    standardCmdb();
+    const planned = await plan();
+    // Nothing listens on port 9 of this machine: the connection is refused.
+    const config = plant.config({ kics: { url: 'https://127.0.0.1:9', package: { dir: plant.sim.packageDir, password: plant.sim.packagePassword }, retry: { retries: 1, minTimeoutMs: 5, maxTimeoutMs: 10 } } });
+    const ctx = runContextFor(plant, t().db, { config });
+    await expect(runApply(ctx, { planId: planned.id, allowDraft: true })).rejects.toMatchObject({ code: 'KICS_UNREACHABLE', exitCode: ExitCode.unavailable });
+    const rows = await items(planned.id);
+    expect(rows.filter((r) => r.status === 'pending')).toHaveLength(5);
+    const events = await listEvents(t().db, { types: ['KSYNC_KICS_UNREACHABLE', 'KSYNC_RUN_FAILED'] }, 2);
+    expect(events.map((e) => e.code).sort()).toEqual(['KSYNC_KICS_UNREACHABLE', 'KSYNC_RUN_FAILED']);
+  });
+
+  it('uploads industrial configurations, to existing devices and to devices the plan creates; an unchanged file is not uploaded again', async () => {
+    const root = path.join(plant.dir, 'configs');
+    mkdirSync(root, { recursive: true });
+    const [existing] = plant.devices;
+    const fresh = plant.newAsset(9);
+    const configOf = (ip: string, tag: string): string => JSON.stringify({ deviceType: 'S7-1500', protocols: [{ name: 'S7CommPlus', address: { ip, port: 102 }, tags: [{ name: tag, address: 'DB1.DBD0', dataType: 'Float' }] }] });
+    writeFileSync(path.join(root, 'existing.json'), configOf(existing!.addressInformation[0]!.ipAddresses[0]!.ip, 'TT101'));
+    writeFileSync(path.join(root, 'fresh.json'), configOf(fresh.ip!, 'PT201'));
+    plant.writeCmdb([plant.rowOf(existing!, { config: 'existing.json' }), { ...fresh, config: 'fresh.json' }]);
+    const config = plant.config({ reconcile: { industrialConfig: { root, mode: 'Merge' } } });
+    const ctx = runContextFor(plant, t().db, { config });
+    const planned = await plan({ refresh: 'full' }, ctx);
+    expect(planned.summary.counts).toMatchObject({ create: 1, upload_config: 2 });
+    const result = await runApply(ctx, { planId: planned.id, allowDraft: true });
+    expect(result.apply.outcome).toEqual({ applied: 3, skipped: 0, drifted: 0, failed: 0 });
+    const created = named(fresh.name)[0]!;
+    expect([...plant.sim.sim.store.tagsOf(existing!.id).keys()].join()).toContain('TT101');
+    expect([...plant.sim.sim.store.tagsOf(created.id).keys()].join()).toContain('PT201');
+    const uploads = await t().db.query<{ device_id: number; path: string }>(`SELECT device_id, path FROM industrial_config_upload ORDER BY path`);
+    expect(uploads).toEqual([
+      { device_id: existing!.id, path: 'existing.json' },
+      { device_id: created.id, path: 'fresh.json' },
+    ]);
+    expect((await plan({ refresh: 'incremental' }, ctx)).summary.changes).toBe(0);
+
+    // A file changed between plan and apply is not uploaded: the plan was made for other content.
+    writeFileSync(path.join(root, 'existing.json'), configOf(existing!.addressInformation[0]!.ipAddresses[0]!.ip, 'TT102'));
+    const next = await plan({ refresh: 'incremental' }, ctx);
+    writeFileSync(path.join(root, 'existing.json'), configOf(existing!.addressInformation[0]!.ipAddresses[0]!.ip, 'TT103'));
+    const skipped = await runApply(ctx, { planId: next.id, allowDraft: true });
+    expect(skipped.apply.outcome).toEqual({ applied: 0, skipped: 1, drifted: 0, failed: 0 });
+    expect((await items(next.id))[0]!.last_error).toMatch(/changed since planning/);
+  });
+
+  it('archives and deletes the devices of retired assets; a delete a dead process already did is recognised', async () => {
+    const [keep, retire, remove] = plant.devices;
+    plant.writeCmdb([plant.rowOf(keep!), plant.rowOf(retire!, { status: 'retired' })]);
+    const archiving = runContextFor(plant, t().db, { config: plant.config({ reconcile: { archiveRetired: true } }) });
+    const archived = await plan({ refresh: 'full' }, archiving);
+    expect(archived.summary.counts).toMatchObject({ archive: 1 });
+    expect((await runApply(archiving, { planId: archived.id, allowDraft: true })).apply.outcome.applied).toBe(1);
+    expect(device(retire!.id).status).toBe('Archived');
+
+    plant.writeCmdb([plant.rowOf(keep!), plant.rowOf(retire!, { status: 'retired' }), plant.rowOf(remove!, { status: 'retired' })]);
+    const deleting = runContextFor(plant, t().db, { config: plant.config({ reconcile: { allowDelete: true } }) });
+    const deletes = await plan({ refresh: 'full' }, deleting);
+    expect(deletes.summary.counts).toMatchObject({ delete: 2 });
+    // A process claimed one delete, sent it, and died.
+    const [claimed] = await claimItems(t().db, { planId: deletes.id, actions: ['delete'], claimant: 'run 999998 gone-host:1', limit: 1 });
+    plant.sim.sim.store.delete(claimed!.kicsDeviceId!);
+    const result = await runApply(deleting, { planId: deletes.id, allowDraft: true });
+    expect(result.apply).toMatchObject({ resumed: 1, outcome: { applied: 2, skipped: 0, drifted: 0, failed: 0 } });
+    expect(plant.sim.sim.store.get(retire!.id)).toBeUndefined();
+    expect(plant.sim.sim.store.get(remove!.id)).toBeUndefined();
+    expect(device(keep!.id)).toBeDefined();
+    const audit = await auditOf({ runId: result.runId });
+    expect(audit.map((r) => r.operation)).toEqual(['delete', 'delete']);
+  });
+
+  it('claims each item once even with two claimants at the same moment', async () => {
+    plant.writeCmdb(plant.devices.slice(0, 10).map((d, i) => plant.rowOf(d, { description: `claimed ${i}` })));
+    const planned = await plan();
+    // Four live runs claim at once (on PostgreSQL, over four connections of the pool).
+    const runs = await Promise.all([1, 2, 3, 4].map(() => startRun(t().db, { trigger: 'cli', actor: 'tester', mode: 'apply' })));
+    const claims = await Promise.all(runs.map((runId) => claimItems(t().db, { planId: planned.id, actions: ['update'], claimant: claimantOf(runId), limit: 4 })));
+    const seqs = claims.flat().map((c) => c.seq);
+    expect(seqs).toHaveLength(10);
+    expect(new Set(seqs).size).toBe(10);
+    // A live run's items are not anyone else's to take; once it is over, they are.
+    expect(await claimItems(t().db, { planId: planned.id, actions: ['update'], claimant: 'run 0 elsewhere:1', limit: 10 })).toHaveLength(0);
+    for (const runId of runs) await finishRun(t().db, runId, 'interrupted');
+    const adopted = await claimItems(t().db, { planId: planned.id, actions: ['update'], claimant: 'run 0 elsewhere:1', limit: 10 });
+    expect(adopted).toHaveLength(10);
+    expect(adopted.every((item) => item.orphaned && item.attempts === 2)).toBe(true);
+  });
+});

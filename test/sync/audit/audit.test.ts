@@ -1,0 +1,77 @@
+import { parse } from 'csv-parse/sync';
+import { beforeAll, expect, it } from 'vitest';
+import { renderAudit } from '../../../src/sync/audit/export.js';
+import { countAudit, insertAuditRecord, readAudit, type AuditEntry, type AuditRecord } from '../../../src/sync/audit/store.js';
+import { describeEachEngine } from '../../support/db.js';
+
+const entry = (patch: Partial<AuditEntry>): AuditEntry => ({
+  actor: 'cron',
+  runId: 1,
+  planId: 1,
+  planItemId: null,
+  deviceId: 10,
+  operation: 'update',
+  request: { method: 'PATCH', deviceId: 10, ops: [] },
+  httpStatus: 200,
+  outcome: 'applied',
+  kicsResult: [{ result: 'Succeeded' }],
+  before: { description: 'old' },
+  after: { description: 'new' },
+  ...patch,
+});
+
+async function all(records: AsyncIterable<AuditRecord>): Promise<AuditRecord[]> {
+  const out: AuditRecord[] = [];
+  for await (const r of records) out.push(r);
+  return out;
+}
+
+async function text(chunks: AsyncIterable<string>): Promise<string> {
+  let out = '';
+  for await (const c of chunks) out += c;
+  return out;
+}
+
+describeEachEngine('the audit: reading and exporting', (t) => {
+  beforeAll(async () => {
+    const { db } = t();
+    await insertAuditRecord(db, entry({ deviceId: 10, runId: 1 }));
+    await insertAuditRecord(db, entry({ deviceId: 11, runId: 1, actor: '=HYPERLINK("http://evil","x")', outcome: 'drifted', after: null, before: { name: 'PLC-11' } }));
+    await insertAuditRecord(db, entry({ deviceId: 10, runId: 2, actor: 'ksc:cmd-7', operation: 'archive', before: { status: 'Recognized' }, after: { status: 'Archived' } }));
+    for (let i = 0; i < 7; i += 1) await insertAuditRecord(db, entry({ deviceId: 20 + i, runId: 3, operation: 'create', before: null, after: { name: `new-${i}\u0007` } }));
+    await db.exec(`ALTER TABLE audit_record DISABLE TRIGGER audit_record_no_update_delete`);
+    await db.execute(`UPDATE audit_record SET at = '2020-01-01T00:00:00Z' WHERE run_id = 1`);
+    await db.exec(`ALTER TABLE audit_record ENABLE TRIGGER audit_record_no_update_delete`);
+  });
+
+  it('filters by device, run and time, oldest first, in pages', async () => {
+    const { db } = t();
+    expect((await all(readAudit(db, { deviceId: 10 }))).map((r) => r.runId)).toEqual([1, 2]);
+    expect((await all(readAudit(db, { runId: 3 }, { pageSize: 2 }))).map((r) => r.deviceId)).toEqual([20, 21, 22, 23, 24, 25, 26]);
+    expect((await all(readAudit(db, { since: new Date('2021-01-01T00:00:00Z') }))).map((r) => r.runId)).toEqual([2, 3, 3, 3, 3, 3, 3, 3]);
+    expect(await all(readAudit(db, { runId: 3 }, { limit: 3, pageSize: 2 }))).toHaveLength(3);
+    expect(await countAudit(db, { runId: 1 })).toEqual({ applied: 1, drifted: 1 });
+  });
+
+  it('CSV opens safely in Excel: UTF-8 BOM, every formula-like cell quoted, one row per record', async () => {
+    const csv = await text(renderAudit('csv', readAudit(t().db, { runId: 1 })));
+    expect(csv.startsWith('\uFEFF')).toBe(true);
+    const rows = parse<Record<string, string>>(csv.slice(1), { columns: true });
+    expect(rows).toHaveLength(2);
+    expect(rows[1]!.actor).toBe(`'=HYPERLINK("http://evil","x")`);
+    expect(rows[1]!.changes).toBe('name: "PLC-11"');
+    expect(JSON.parse(rows[1]!.before!)).toEqual({ name: 'PLC-11' });
+    for (const row of rows) for (const cell of Object.values(row)) expect(cell).not.toMatch(/^[=+\-@]/);
+    expect(rows[0]).toMatchObject({ actor: 'cron', device_id: '10', operation: 'update', outcome: 'applied', http_status: '200', changes: 'description: "old" -> "new"' });
+  });
+
+  it('JSON lines carry every field; text lines carry no control characters', async () => {
+    const lines = (await text(renderAudit('json', readAudit(t().db, { runId: 2 })))).trim().split('\n');
+    expect(lines).toHaveLength(1);
+    expect(JSON.parse(lines[0]!)).toMatchObject({ actor: 'ksc:cmd-7', runId: 2, deviceId: 10, operation: 'archive', outcome: 'applied', before: { status: 'Recognized' }, after: { status: 'Archived' } });
+    const shown = await text(renderAudit('text', readAudit(t().db, { runId: 3 })));
+    expect(shown.split('\n').filter(Boolean)).toHaveLength(7);
+    expect(shown).not.toContain('\u0007');
+    expect(shown).toContain('device 20  create applied (HTTP 200)');
+  });
+});
