@@ -49,3 +49,29 @@ export function startProgress(label: string, options: ProgressOptions): Progress
     stop() {},
   };
 }
+
+/** One progress bar per source, each stopped when the next source starts reporting. */
+export interface SourcesProgress {
+  report(progress: { source: string; read: number; expected?: number }): void;
+  stop(): void;
+}
+
+export function startSourcesProgress(options: ProgressOptions): SourcesProgress {
+  const bars = new Map<string, { progress: Progress; done: number }>();
+  return {
+    report({ source, read, expected }) {
+      let bar = bars.get(source);
+      if (!bar) {
+        for (const other of bars.values()) other.progress.stop();
+        bar = { progress: startProgress(`reading ${source}`, { ...options, total: expected ?? 0 }), done: 0 };
+        bars.set(source, bar);
+      }
+      if (expected !== undefined) bar.progress.setTotal(Math.max(expected, read));
+      bar.progress.increment(read - bar.done);
+      bar.done = read;
+    },
+    stop() {
+      for (const bar of bars.values()) bar.progress.stop();
+    },
+  };
+}

@@ -1,6 +1,6 @@
 import type { Command } from 'commander';
 import { ExitCode, UsageError } from '../errors.js';
-import { startProgress, type Progress } from '../progress.js';
+import { startSourcesProgress } from '../progress.js';
 import { planStatuses, type PlanHeader, type PlanScope } from '../reconcile/plan-schema.js';
 import { formatOfFile, reportFormats, type ReportFormat } from '../reconcile/report/index.js';
 import { countsInOrder } from '../reconcile/summary.js';
@@ -48,26 +48,14 @@ export function registerPlanCommands(program: Command): void {
             reportFormat = format;
           }
           const run = await runContext(ctx, 'cli', ctx.actor());
-          const bars = new Map<string, { progress: Progress; done: number }>();
+          const progress = startSourcesProgress({ logger: ctx.logger, interactive: !ctx.json && Boolean(process.stderr.isTTY) });
           const { plan: result } = await runPlanRun(run, {
             scope,
             refresh: options.refresh === false ? 'none' : options.full ? 'full' : 'incremental',
             ...(options.report !== undefined ? { reportFile: options.report } : {}),
             reportFormat,
-            onSourceProgress: ({ source, read, expected }) => {
-              let bar = bars.get(source);
-              if (!bar) {
-                for (const other of bars.values()) other.progress.stop();
-                bar = { progress: startProgress(`reading ${source}`, { logger: ctx.logger, interactive: !ctx.json && Boolean(process.stderr.isTTY), total: expected ?? 0 }), done: 0 };
-                bars.set(source, bar);
-              }
-              if (expected !== undefined) bar.progress.setTotal(Math.max(expected, read));
-              bar.progress.increment(read - bar.done);
-              bar.done = read;
-            },
-          }).finally(() => {
-            for (const bar of bars.values()) bar.progress.stop();
-          });
+            onSourceProgress: (p) => progress.report(p),
+          }).finally(() => progress.stop());
           return { summary: planSummary(result), text: planText(result), exitCode: result.failures.length > 0 ? ExitCode.failed : ExitCode.ok };
         },
       ),

@@ -2,7 +2,7 @@ import path from 'node:path';
 import type { Command } from 'commander';
 import { createSource, normalizerFor, selectSources } from '../adapters/index.js';
 import { ExitCode, KicsSyncError, UsageError, errorMessage } from '../errors.js';
-import { startProgress, type Progress } from '../progress.js';
+import { startSourcesProgress } from '../progress.js';
 import { stageSources, type StageOutcome } from '../sync/staging/index.js';
 import { runCommand } from './context.js';
 
@@ -56,28 +56,15 @@ export function registerSourcesCommands(program: Command): void {
         const db = await ctx.database();
         const dataDir = await ctx.dataDir();
         const rejectsFiles = Object.fromEntries(selected.map((s) => [s.name, s.type === 'csv' ? s.rejectsFile : undefined]));
-        const bars = new Map<string, { progress: Progress; done: number }>();
-        const interactive = !ctx.json && Boolean(process.stderr.isTTY);
+        const progress = startSourcesProgress({ logger: ctx.logger, interactive: !ctx.json && Boolean(process.stderr.isTTY) });
         const outcomes = await stageSources(db, assetSources, {
           mode: options.full ? 'full' : 'incremental',
           logger: ctx.logger,
           signal: ctx.signal,
           rejectsDir: path.join(dataDir, 'rejects'),
           rejectsFiles,
-          onProgress: ({ source, read, expected }) => {
-            let bar = bars.get(source);
-            if (!bar) {
-              for (const other of bars.values()) other.progress.stop();
-              bar = { progress: startProgress(`reading ${source}`, { logger: ctx.logger, interactive, total: expected ?? 0 }), done: 0 };
-              bars.set(source, bar);
-            }
-            if (expected !== undefined) bar.progress.setTotal(Math.max(expected, read));
-            bar.progress.increment(read - bar.done);
-            bar.done = read;
-          },
-        }).finally(() => {
-          for (const bar of bars.values()) bar.progress.stop();
-        });
+          onProgress: (p) => progress.report(p),
+        }).finally(() => progress.stop());
         const failed = outcomes.filter((o) => !o.ok).length;
         return { summary: { sources: outcomes }, text: formatOutcomes(outcomes), exitCode: failed > 0 ? ExitCode.failed : ExitCode.ok };
       }),

@@ -1,5 +1,5 @@
 /**
- * KICS for Networks connector API shapes (../shared/reference/kics-for-networks-connector-api.txt),
+ * KICS for Networks connector API shapes (docs/vendor/kics-for-networks-connector-api.txt),
  * shared by the client (src/adapters/kics), the simulator (src/simulator/kics) and the reconciler.
  * Values only; no I/O.
  */

@@ -2,7 +2,7 @@ import { ConfigError } from '../../errors.js';
 
 /**
  * Every KICS path the client calls, in one table. `{version}` becomes `kics.apiVersion` (default v4),
- * `{id}` the id of the call. The paths come from ../shared/reference/README.md: the base path, the
+ * `{id}` the id of the call. The paths come from docs/vendor/README.md (the document itself has none): the base path, the
  * token endpoint, `about` under v3 (KICS 4.x still serves it there) and the two query endpoints are
  * verified; the others follow the same pattern and are inferred, so a deployment whose paths differ
  * corrects one with `kics.routes: { <name>: <path> }` without a code change.

@@ -3,7 +3,7 @@ import { influenceTypes, type AboutResponse, type AddressSpace, type KicsDevice,
 import { parseKicsTimestamp } from './time.js';
 
 /**
- * The shapes of KICS's answers (../shared/reference/kics-for-networks-connector-api.txt), checked at
+ * The shapes of KICS's answers (docs/vendor/kics-for-networks-connector-api.txt), checked at
  * the boundary. Only the members the engine uses are checked, and they must be there with the right
  * type. A schema only checks: the answer is used as KICS sent it (KicsHttp returns the parsed JSON,
  * not zod's copy), so every other member, including ones a newer KICS adds, is kept, and checking a
