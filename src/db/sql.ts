@@ -15,7 +15,7 @@ export interface Sql {
   execute(text: string, params?: readonly unknown[]): Promise<number>;
   /** Several statements, no parameters (DDL, SET LOCAL...). */
   exec(script: string): Promise<void>;
-  /** Loads rows into `table (columns)` with COPY ... FROM in CSV form; returns the row count. */
+  /** Loads rows into `table (columns)` with COPY ... FROM (text format); returns the row count. */
   copyFrom(table: string, columns: readonly string[], rows: Iterable<readonly unknown[]>): Promise<number>;
 }
 
@@ -30,21 +30,26 @@ export function ident(name: string): string {
 /** COPY chunks of about this many bytes, so a large load never sits in memory at once. */
 const copyChunkBytes = 4 * 1024 * 1024;
 
+/** Characters COPY's text format gives a meaning to, each written as a backslash escape. */
+const copyEscapes: Readonly<Record<string, string>> = { '\\': '\\\\', '\n': '\\n', '\r': '\\r', '\t': '\\t' };
+const copySpecial = /[\\\n\r\t]/;
+
+function copyEscape(text: string): string {
+  return copySpecial.test(text) ? text.replace(/[\\\n\r\t]/g, (c) => copyEscapes[c]!) : text;
+}
+
 /**
- * Encodes one value for PostgreSQL's COPY CSV format, where an unquoted empty field is NULL and
- * `""` is the empty string; objects become JSON for json/jsonb columns.
+ * Encodes one value for PostgreSQL's COPY text format: `\N` is NULL, anything else is the value with
+ * backslash, new line, carriage return and tab escaped; objects become JSON for json/jsonb columns.
+ * (The text format, not CSV: JSON is full of double quotes, which CSV would have to double.)
  */
 function copyField(value: unknown): string {
-  if (value === null || value === undefined) return '';
-  let text: string;
-  if (typeof value === 'string') text = value;
-  else if (typeof value === 'number' || typeof value === 'bigint') return String(value);
-  else if (typeof value === 'boolean') return value ? 't' : 'f';
-  else if (value instanceof Date) return value.toISOString();
-  else text = JSON.stringify(value);
-  if (text === '') return '""';
-  if (/[",\n\r\\]/.test(text) || text.trim() !== text || text === '\\.') return `"${text.replace(/"/g, '""')}"`;
-  return text;
+  if (value === null || value === undefined) return '\\N';
+  if (typeof value === 'string') return copyEscape(value);
+  if (typeof value === 'number' || typeof value === 'bigint') return String(value);
+  if (typeof value === 'boolean') return value ? 't' : 'f';
+  if (value instanceof Date) return value.toISOString();
+  return copyEscape(JSON.stringify(value));
 }
 
 function* copyChunks(rows: Iterable<readonly unknown[]>): Generator<{ text: string; count: number }> {
@@ -52,7 +57,7 @@ function* copyChunks(rows: Iterable<readonly unknown[]>): Generator<{ text: stri
   let size = 0;
   let count = 0;
   for (const row of rows) {
-    const line = row.map(copyField).join(',') + '\n';
+    const line = row.map(copyField).join('\t') + '\n';
     parts.push(line);
     size += line.length;
     count += 1;
@@ -67,7 +72,7 @@ function* copyChunks(rows: Iterable<readonly unknown[]>): Generator<{ text: stri
 }
 
 function copyStatement(table: string, columns: readonly string[], from: string): string {
-  return `COPY ${ident(table)} (${columns.map(ident).join(', ')}) FROM ${from} WITH (FORMAT csv)`;
+  return `COPY ${ident(table)} (${columns.map(ident).join(', ')}) FROM ${from} WITH (FORMAT text)`;
 }
 
 // ---------------------------------------------------------------------------- PostgreSQL (pg)

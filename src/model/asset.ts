@@ -98,4 +98,10 @@ export interface AssetSource {
   readonly incremental: boolean;
   check(signal?: AbortSignal): Promise<void>;
   read(options: ReadOptions): AsyncIterable<SourceBatch>;
+  /**
+   * Optional: an identity of everything a full read would deliver now (for a file: its bytes and the
+   * settings that shape its records). When it equals the one the last successful read recorded, an
+   * incremental stage does not read the source again (`stageSource()` in src/sync/staging/index.ts).
+   */
+  fingerprint?(signal?: AbortSignal): Promise<string>;
 }

@@ -166,6 +166,8 @@ export interface Normalizer {
   influence(value: string): MapResult<Influence>;
   /** One spelling per vendor; an unknown vendor is kept as written (trimmed). */
   vendor(value: string): string;
+  /** The configured tables it maps with: two normalisers with the same signature give the same records. */
+  readonly signature: string;
 }
 
 export class MappingTableError extends Error {
@@ -195,6 +197,7 @@ export function createNormalizer(tables: MappingTables = {}): Normalizer {
   const vendors = new Map(Object.entries(tables.vendorMap ?? {}).map(([from, to]) => [vendorKey(from), to.trim()]));
 
   return {
+    signature: JSON.stringify([tables.categoryMap ?? {}, tables.influenceMap ?? {}, tables.vendorMap ?? {}]),
     category(value) {
       const key = mappingKey(value);
       if (key === '') return { ok: false, reason: 'empty category' };

@@ -1,8 +1,11 @@
+import { createHash } from 'node:crypto';
+import { createReadStream } from 'node:fs';
 import path from 'node:path';
 import { Readable } from 'node:stream';
 import { parse, type Info } from 'csv-parse';
 import type { CsvField, CsvSourceConfig } from '../../config/sources.js';
 import type { Logger } from '../../log.js';
+import { packageVersion } from '../../paths.js';
 import type { AssetInterface, AssetSource, CanonicalAsset, ReadOptions, RecordReject, SourceBatch, SourceRecord } from '../../model/asset.js';
 import {
   addressSpaceRef,
@@ -104,6 +107,24 @@ export class CsvSource implements AssetSource {
     } finally {
       await rows.return(undefined);
     }
+  }
+
+  /**
+   * The file's bytes (SHA-256) with everything else that shapes its records: this source's settings,
+   * the normaliser's tables and the kics-sync version. The same fingerprint means a read would stage
+   * exactly what the last one did.
+   */
+  async fingerprint(signal?: AbortSignal): Promise<string> {
+    const info = await statCsvFile(this.file);
+    const hash = createHash('sha256');
+    hash.update(JSON.stringify({ version: packageVersion, config: this.config, normalizer: this.deps.normalizer.signature, size: info.size }));
+    try {
+      for await (const chunk of createReadStream(this.file, { highWaterMark: 1024 * 1024, ...(signal ? { signal } : {}) })) hash.update(chunk as Buffer);
+    } catch (error) {
+      signal?.throwIfAborted();
+      throw new SourceError(`cannot read CSV file ${this.file}: ${(error as Error).message}`, { code: 'CSV_UNREADABLE', cause: error });
+    }
+    return `csv:${hash.digest('hex')}`;
   }
 
   async *read(options: ReadOptions): AsyncIterable<SourceBatch> {

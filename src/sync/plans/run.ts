@@ -5,13 +5,14 @@ import type { Database } from '../../db/database.js';
 import { KicsSyncError, errorMessage } from '../../errors.js';
 import type { Logger } from '../../log.js';
 import { ouiVendor } from '../../model/oui.js';
-import type { PlanHeader, PlanScope, PlanValue } from '../../reconcile/plan-schema.js';
+import type { PlanBasis, PlanHeader, PlanScope, PlanValue } from '../../reconcile/plan-schema.js';
 import { reconcile } from '../../reconcile/reconcile.js';
 import type { ReportFormat } from '../../reconcile/report/index.js';
 import { stageSources, type StageMode, type StageOutcome } from '../staging/index.js';
 import { expireStalePlans } from './basis.js';
 import { checkConfigFiles, referencedConfigFiles } from './config-files.js';
 import { loadStagedInput } from './input.js';
+import { copyPlanWithInputs, planInputsHash } from './reuse.js';
 import { writeReportFile } from './report-file.js';
 import { setPlanReportPath, storePlan } from './store.js';
 
@@ -100,12 +101,37 @@ export async function runPlan(db: Database, options: RunPlanOptions): Promise<Ru
   if (expired.length > 0) logger.info({ plans: expired }, 'plans expired: their inputs moved on');
 
   const sources = planSources(config);
+  const now = (options.now ?? (() => new Date()))();
+  const inputs = await step('inputs', () => planInputsHash(db, { config, sources, scope, now }));
+  // Nothing the plan depends on moved since a stored plan: copy its items (src/sync/plans/reuse.ts).
+  const reused = inputs && options.refresh !== 'full' && !options.vendorFromMac ? await step('reuse', () => copyPlanWithInputs(db, inputs.hash, { runId: options.runId ?? null, now })) : null;
+  const { id, value } = reused ? { id: reused.header.id!, value: reused } : await computePlan(db, options, { sources, scope, now, inputs, step });
+
+  const format = options.reportFormat ?? 'html';
+  const reportDir = config.sync.reportDir ?? path.join(options.dataDir, 'reports');
+  const file = options.reportFile ?? path.join(reportDir, `plan-${id}.${format}`);
+  const reportPath = await step('report', () => writeReportFile(file, format, value.header, value.items));
+  await setPlanReportPath(db, id, reportPath);
+  value.header.reportPath = reportPath;
+
+  logger.info({ plan: id, ...value.header.summary.counts, report: reportPath, ms: timings, ...(reused ? { reusedItems: true } : {}) }, 'plan stored');
+  return { plan: { ...value.header, id }, value, refresh, expired, timings, failures };
+}
+
+/** Load, reconcile and store: the plan computed from the staged rows. */
+async function computePlan(
+  db: Database,
+  options: RunPlanOptions,
+  context: { sources: ReturnType<typeof planSources>; scope: PlanScope; now: Date; inputs: { hash: string; basis: PlanBasis } | null; step: <T>(name: string, fn: () => Promise<T>) => Promise<T> },
+): Promise<{ id: number; value: PlanValue }> {
+  const { config } = options;
+  const { sources, scope, now, inputs, step } = context;
   const staged = await step('load', () => loadStagedInput(db, sources.map((s) => s.name)));
   const configFiles = await step('configFiles', () => checkConfigFiles(referencedConfigFiles(staged.records), config.reconcile.industrialConfig.root));
 
   const value = await step('reconcile', async () =>
     reconcile({
-      now: (options.now ?? (() => new Date()))(),
+      now,
       config: config.reconcile,
       sources,
       records: staged.records,
@@ -118,18 +144,11 @@ export async function runPlan(db: Database, options: RunPlanOptions): Promise<Ru
       vendorFromMac: options.vendorFromMac ?? ouiVendor,
     }),
   );
-  const id = await step('store', () => storePlan(db, value, { runId: options.runId ?? null }));
+  // The inputs hash is kept only when it describes the snapshot the plan was computed from.
+  const inputsHash = inputs && JSON.stringify(inputs.basis) === JSON.stringify(staged.basis) ? inputs.hash : null;
+  const id = await step('store', () => storePlan(db, value, { runId: options.runId ?? null, inputsHash }));
   value.header.id = id;
-
-  const format = options.reportFormat ?? 'html';
-  const reportDir = config.sync.reportDir ?? path.join(options.dataDir, 'reports');
-  const file = options.reportFile ?? path.join(reportDir, `plan-${id}.${format}`);
-  const reportPath = await step('report', () => writeReportFile(file, format, value.header, value.items));
-  await setPlanReportPath(db, id, reportPath);
-  value.header.reportPath = reportPath;
-
-  logger.info({ plan: id, ...value.header.summary.counts, report: reportPath, ms: timings }, 'plan stored');
-  return { plan: { ...value.header, id }, value, refresh, expired, timings, failures };
+  return { id, value };
 }
 
 /** The refresh step: the scoped sources (all enabled ones by default), then KICS. */
@@ -138,7 +157,9 @@ async function refreshInputs(db: Database, sourceNames: readonly string[], optio
   const mode: StageMode = options.refresh === 'full' ? 'full' : 'incremental';
   const selected = selectSources(config, sourceNames);
   const deps = { logger, normalizer: normalizerFor(config.reconcile), config };
-  const outcomes = await stageSources(
+  // The sources and KICS are read side by side: one waits on a file or a CMDB while the other waits on
+  // KICS or the database (on PGlite, whose transactions take turns, they simply run one after the other).
+  const sourcesRead = stageSources(
     db,
     selected.map((s) => createSource(s, deps)),
     {
@@ -150,8 +171,12 @@ async function refreshInputs(db: Database, sourceNames: readonly string[], optio
       ...(options.onSourceProgress ? { onProgress: options.onSourceProgress } : {}),
     },
   );
-  const kics: RefreshResult['kics'] = { refreshed: false };
-  if (options.refreshKics) {
+  const kicsRead = (async (): Promise<RefreshResult['kics']> => {
+    const kics: RefreshResult['kics'] = { refreshed: false };
+    if (!options.refreshKics) {
+      logger.info('KICS not re-read before planning: planning against the stored snapshot');
+      return kics;
+    }
     try {
       await options.refreshKics(db, { mode, logger, signal });
       kics.refreshed = true;
@@ -160,9 +185,14 @@ async function refreshInputs(db: Database, sourceNames: readonly string[], optio
       kics.error = { code: error instanceof KicsSyncError ? error.code : 'INTERNAL', message: errorMessage(error) };
       logger.error({ code: kics.error.code, err: kics.error.message }, 'KICS not refreshed; planning against the stored snapshot');
     }
-  } else {
-    logger.info('KICS not re-read before planning: planning against the stored snapshot');
-  }
+    return kics;
+  })();
+  // Both settle before anything is thrown: neither is left writing to the database behind an error.
+  const [sourcesDone, kicsDone] = await Promise.allSettled([sourcesRead, kicsRead]);
+  if (sourcesDone.status === 'rejected') throw sourcesDone.reason;
+  if (kicsDone.status === 'rejected') throw kicsDone.reason;
+  const outcomes = sourcesDone.value;
+  const kics = kicsDone.value;
   return { sources: outcomes, kics };
 }
 

@@ -52,6 +52,8 @@ function* itemRows(planId: number, items: Iterable<PlanItem>): Generator<unknown
 export interface StorePlanOptions {
   runId?: number | null;
   reportPath?: string | null;
+  /** The hash of the inputs the plan was computed from (src/sync/plans/reuse.ts). */
+  inputsHash?: string | null;
 }
 
 /** Stores the plan and its items; returns the new plan id. */
@@ -63,8 +65,8 @@ export async function storePlan(db: Database, plan: PlanValue, options: StorePla
 export async function insertPlan(tx: Sql, plan: PlanValue, options: StorePlanOptions = {}): Promise<number> {
   const { header } = plan;
   const [row] = await tx.query<{ id: number }>(
-    `INSERT INTO plan (run_id, status, scope, options, basis, summary, report_path, created_at)
-     VALUES ($1, $2::plan_status, $3::jsonb, $4::jsonb, $5::jsonb, $6::jsonb, $7, $8)
+    `INSERT INTO plan (run_id, status, scope, options, basis, summary, report_path, created_at, inputs_hash)
+     VALUES ($1, $2::plan_status, $3::jsonb, $4::jsonb, $5::jsonb, $6::jsonb, $7, $8, $9)
      RETURNING id`,
     [
       options.runId ?? null,
@@ -75,6 +77,7 @@ export async function insertPlan(tx: Sql, plan: PlanValue, options: StorePlanOpt
       JSON.stringify(header.summary),
       options.reportPath ?? header.reportPath ?? null,
       header.createdAt,
+      options.inputsHash ?? null,
     ],
   );
   const planId = row!.id;

@@ -1,3 +1,4 @@
+import { existsSync } from 'node:fs';
 import path from 'node:path';
 import type { Database } from '../../db/database.js';
 import { KicsSyncError, errorMessage } from '../../errors.js';
@@ -8,6 +9,7 @@ import { RejectsFile } from './rejects-file.js';
 import {
   clearRejects,
   ensureSourceRow,
+  insertRecords,
   insertRejects,
   loadExisting,
   markMissing,
@@ -16,6 +18,7 @@ import {
   upsertRecords,
   type RecordRow,
   type RejectRow,
+  type SourceRow,
 } from './store.js';
 
 /**
@@ -50,6 +53,10 @@ export interface StageSummary {
   durationMs: number;
   /** The rejects file written, if any. */
   rejectsFile?: string;
+  /** The source's fingerprint (see `AssetSource.fingerprint`), when it has one. */
+  fingerprint?: string;
+  /** True when the fingerprint matched the last successful read, so the source was not read again. */
+  unchangedSource?: boolean;
 }
 
 export interface StageProgress {
@@ -80,16 +87,22 @@ export async function stageSource(db: Database, source: AssetSource, options: St
   const sourceRow = await ensureSourceRow(db, source.name, source.kind);
   const mode: StageMode = options.mode === 'incremental' && source.incremental && sourceRow.watermark ? 'incremental' : 'full';
   const rejectsPath = options.rejectsFiles?.[source.name] ?? (options.rejectsDir ? path.join(options.rejectsDir, `${source.name}.csv`) : undefined);
-  const rejectsFile = rejectsPath ? await RejectsFile.open(rejectsPath) : null;
-  logger.debug({ source: source.name, mode, since: mode === 'incremental' ? sourceRow.watermark : undefined }, 'staging source');
-
+  let rejectsFile: RejectsFile | null = null;
   try {
+    const fingerprint = source.fingerprint ? `${await source.fingerprint(signal)}:${rejectsPath ?? ''}` : undefined;
+    if (options.mode === 'incremental' && fingerprint !== undefined && unchangedSinceLastRead(sourceRow.lastSummary, fingerprint, rejectsPath)) {
+      return await confirmUnchanged(db, source.name, sourceRow, { started, logger, rejectsPath });
+    }
+    rejectsFile = rejectsPath ? await RejectsFile.open(rejectsPath) : null;
+    logger.debug({ source: source.name, mode, since: mode === 'incremental' ? sourceRow.watermark : undefined }, 'staging source');
     const summary = await db.transaction(async (tx) => {
       const existing = await loadExisting(tx, sourceRow.id);
       if (mode === 'full') await clearRejects(tx, sourceRow.id);
       const seen = new Map<string, string>();
       const counts = { read: 0, valid: 0, rejected: 0, new: 0, changed: 0, unchanged: 0, reappeared: 0, notes: 0 };
       let watermark: string | null = null;
+      // New records go straight in with COPY (their keys are not staged); changed and returning ones are upserted.
+      let fresh: RecordRow[] = [];
       let pending: RecordRow[] = [];
       let rejectRows: RejectRow[] = [];
 
@@ -98,11 +111,20 @@ export async function stageSource(db: Database, source: AssetSource, options: St
         rejectRows.push([sourceRow.id, options.runId ?? null, r.location, r.column ?? null, r.reason, r.raw ?? null]);
         await rejectsFile?.write({ kind: 'reject', location: r.location, column: r.column, reason: r.reason, raw: r.raw });
       };
+      // One write in flight behind the read: the source is parsed while the database takes the previous batch.
+      let writing: Promise<void> = Promise.resolve();
       const flush = async (): Promise<void> => {
-        await upsertRecords(tx, pending);
-        await insertRejects(tx, rejectRows);
+        const batch = { fresh, pending, rejectRows };
+        fresh = [];
         pending = [];
         rejectRows = [];
+        await writing;
+        writing = (async () => {
+          await insertRecords(tx, batch.fresh);
+          await upsertRecords(tx, batch.pending);
+          await insertRejects(tx, batch.rejectRows);
+        })();
+        writing.catch(() => {}); // awaited by the next flush or after the read
       };
 
       for await (const batch of source.read({ mode, since: mode === 'incremental' ? sourceRow.watermark : null, signal })) {
@@ -137,13 +159,14 @@ export async function stageSource(db: Database, source: AssetSource, options: St
             counts.unchanged += 1;
             continue;
           }
-          pending.push([sourceRow.id, record.externalKey, asset.name ?? null, asset.owner ?? null, record.raw, asset, hash]);
-          if (pending.length >= flushRows) await flush();
+          (before === undefined ? fresh : pending).push([sourceRow.id, record.externalKey, asset.name ?? null, asset.owner ?? null, record.raw, asset, hash]);
+          if (fresh.length + pending.length >= flushRows) await flush();
         }
         if (batch.watermark !== undefined) watermark = batch.watermark;
         options.onProgress?.({ source: source.name, read: counts.read, ...(batch.expected === undefined ? {} : { expected: batch.expected }) });
       }
       await flush();
+      await writing;
 
       let missingKeys: string[] = [];
       if (mode === 'full') {
@@ -156,7 +179,7 @@ export async function stageSource(db: Database, source: AssetSource, options: St
       missingTotal += missing;
 
       const changed = counts.new + counts.changed + counts.reappeared + missing > 0;
-      const result = { source: source.name, mode, ...counts, missing, missingTotal, watermark: watermark ?? sourceRow.watermark };
+      const result = { source: source.name, mode, ...counts, missing, missingTotal, watermark: watermark ?? sourceRow.watermark, ...(fingerprint === undefined ? {} : { fingerprint }) };
       const generation = await recordSuccess(tx, sourceRow.id, { changed, watermark, full: mode === 'full', summary: result });
       return { ...result, generation };
     });
@@ -170,6 +193,44 @@ export async function stageSource(db: Database, source: AssetSource, options: St
     await recordFailure(db, sourceRow.id, failure.message).catch((e: unknown) => logger.error({ source: source.name, err: errorMessage(e) }, 'could not record the failed read'));
     throw failure;
   }
+}
+
+/** The last successful read recorded this fingerprint, and the rejects file it wrote is still there. */
+function unchangedSinceLastRead(last: Record<string, unknown> | null, fingerprint: string, rejectsPath: string | undefined): boolean {
+  if (!last || last.fingerprint !== fingerprint) return false;
+  const wroteRejects = Number(last.rejected ?? 0) + Number(last.notes ?? 0) > 0;
+  return !(rejectsPath && wroteRejects && !existsSync(rejectsPath));
+}
+
+/**
+ * A source whose fingerprint matches its last successful read: what a read would stage is staged
+ * already, so nothing is read or written but the read's record (the staged records are confirmed now,
+ * the generation does not move). `--full` always reads.
+ */
+async function confirmUnchanged(db: Database, name: string, sourceRow: SourceRow, context: { started: number; logger: Logger; rejectsPath: string | undefined }): Promise<StageSummary> {
+  const last = sourceRow.lastSummary!;
+  const count = (key: string): number => Number(last[key] ?? 0);
+  const result = {
+    source: name,
+    mode: last.mode === 'incremental' ? ('incremental' as const) : ('full' as const),
+    read: count('read'),
+    valid: count('valid'),
+    rejected: count('rejected'),
+    new: 0,
+    changed: 0,
+    unchanged: count('valid'),
+    reappeared: 0,
+    notes: count('notes'),
+    missing: 0,
+    missingTotal: count('missingTotal'),
+    watermark: sourceRow.watermark,
+    fingerprint: last.fingerprint as string,
+    unchangedSource: true,
+  };
+  const generation = await db.transaction((tx) => recordSuccess(tx, sourceRow.id, { changed: false, watermark: null, full: result.mode === 'full', summary: result }));
+  const done: StageSummary = { ...result, generation, durationMs: Math.round(performance.now() - context.started), ...(context.rejectsPath && result.rejected + result.notes > 0 ? { rejectsFile: context.rejectsPath } : {}) };
+  context.logger.info({ ...done }, 'source staged');
+  return done;
 }
 
 function asStageError(name: string, error: unknown): KicsSyncError {

@@ -8,6 +8,8 @@ export interface SourceRow {
   id: number;
   watermark: string | null;
   generation: number;
+  /** Counts of the last successful read (with the source's fingerprint, when it has one). */
+  lastSummary: Record<string, unknown> | null;
 }
 
 /** The source's row, created on its first read (outside the read's transaction, so a failure can be recorded). */
@@ -15,7 +17,7 @@ export async function ensureSourceRow(db: Sql, name: string, kind: SourceKind): 
   await db.execute(`INSERT INTO source (name, kind, updated_at) VALUES ($1, $2::source_kind, now()) ON CONFLICT (name) DO NOTHING`, [name, kind]);
   // A source renamed to another type keeps its records (they are keyed by name); its kind follows the config.
   await db.execute(`UPDATE source SET kind = $2::source_kind, updated_at = now() WHERE name = $1 AND kind <> $2::source_kind`, [name, kind]);
-  const [row] = await db.query<SourceRow>(`SELECT id, watermark, generation FROM source WHERE name = $1`, [name]);
+  const [row] = await db.query<SourceRow>(`SELECT id, watermark, generation, last_summary AS "lastSummary" FROM source WHERE name = $1`, [name]);
   if (!row) throw new Error(`source ${name} vanished while staging`);
   return row;
 }
@@ -56,6 +58,12 @@ const recordSpec: BulkUpsertSpec = {
 
 /** [source_id, external_key, name, owner, raw, normalized, content_hash] */
 export type RecordRow = [number, string, string | null, string | null, unknown, unknown, string];
+
+/** Inserts records whose keys are not staged for the source yet: one COPY, no conflict handling needed. */
+export async function insertRecords(tx: Sql, rows: readonly RecordRow[]): Promise<number> {
+  if (rows.length === 0) return 0;
+  return tx.copyFrom('source_record', recordColumns.map((c) => c.name), rows);
+}
 
 /** Inserts new records and rewrites changed or returning ones (COPY + one INSERT ... ON CONFLICT). */
 export async function upsertRecords(tx: Sql, rows: readonly RecordRow[]): Promise<{ inserted: number; updated: number }> {

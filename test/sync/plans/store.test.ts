@@ -168,6 +168,61 @@ describeEachEngine('stored plans', (t) => {
     expect(readFileSync(path.join(dataDir, 'bob.md'), 'utf8')).toContain('scope: owner BOB');
   });
 
+  it('plans again from unchanged inputs by copying the stored plan: the same items, a plan of its own; anything that moved is computed', async () => {
+    const { db, dataDir } = t();
+    await stageKics(db, { generation: 3, addressSpaces, devices: [device(30, 'press', [{ mac: macs(30), ips: ['10.1.0.30'], space: 1 }]), device(31, 'stray', [{ ips: ['10.2.0.31'], space: 2 }])] });
+    await stageSource(db, {
+      name: 'plant-a',
+      generation: 1,
+      lastSuccessAt: now,
+      records: [
+        { key: 'press', asset: asset('press-2', [{ mac: macs(30), ips: ['10.1.0.30'] }], { description: 'line 4' }) },
+        { key: 'new', asset: asset('mixer', [{ mac: macs(32), ips: ['10.1.0.32'] }]) },
+      ],
+    });
+    const config = configSchema.parse({ sources: [{ name: 'plant-a', type: 'csv', path: '/nonexistent.csv' }] });
+    const planNow = async (options: { config?: typeof config; at?: Date } = {}) =>
+      runPlan(db, { config: options.config ?? config, dataDir, refresh: 'none', logger: silentLogger(), now: () => options.at ?? now });
+
+    const first = await planNow();
+    expect(first.timings.load).toBeDefined();
+    expect(first.plan.summary.counts).toMatchObject({ create: 1, update: 1, unknown: 1 });
+
+    const second = await planNow();
+    expect(second.timings.load).toBeUndefined();
+    expect(second.timings.reuse).toBeDefined();
+    expect(second.plan.id).not.toBe(first.plan.id);
+    expect(second.plan).toMatchObject({ status: 'draft', basis: first.plan.basis, summary: first.plan.summary });
+    expect(second.value.items).toEqual(first.value.items);
+    expect(await collect(loadPlanItems(db, second.plan.id))).toEqual(first.value.items);
+    expect(readFileSync(second.plan.reportPath!, 'utf8')).toContain('press-2');
+    expect(second.plan.reportPath).toBe(path.join(dataDir, 'reports', `plan-${second.plan.id}.html`));
+
+    // What an apply did to the earlier plan's items is not copied: the new plan starts pending.
+    await db.execute(`UPDATE plan_item SET status = 'applied', last_error = NULL WHERE plan_id = $1 AND status = 'pending'`, [second.plan.id]);
+    const third = await planNow();
+    expect(third.timings.reuse).toBeDefined();
+    expect(third.value.items).toEqual(first.value.items);
+
+    // A source moved on: computed again (and the drafts of the old basis expire).
+    await bumpGeneration(db, 'plant-a');
+    const fourth = await planNow();
+    expect(fourth.timings.load).toBeDefined();
+    expect(fourth.expired).toEqual(expect.arrayContaining([first.plan.id, second.plan.id, third.plan.id]));
+
+    // Other settings: computed again.
+    const owners = configSchema.parse({ sources: [{ name: 'plant-a', type: 'csv', path: '/nonexistent.csv' }], reconcile: { managedAttributes: ['Owner'] } });
+    expect((await planNow({ config: owners })).timings.load).toBeDefined();
+    expect((await planNow({ config: owners })).timings.load).toBeUndefined();
+
+    // A source with a staleness window that ran out: what is stale depends on the clock, so always computed.
+    const stale = configSchema.parse({ sources: [{ name: 'plant-a', type: 'csv', path: '/nonexistent.csv', staleAfterDays: 1 }] });
+    const later = new Date(now.getTime() + 3 * 86_400_000);
+    const staleFirst = await planNow({ config: stale, at: later });
+    expect(staleFirst.plan.summary.counts.stale).toBe(2);
+    expect((await planNow({ config: stale, at: later })).timings.load).toBeDefined();
+  });
+
   it('refuses to plan without a KICS snapshot (every asset would look new)', async () => {
     const { db, dataDir } = t();
     await db.execute(`DELETE FROM source WHERE name = 'kics'`);

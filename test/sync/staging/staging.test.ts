@@ -1,4 +1,4 @@
-import { existsSync, readFileSync, writeFileSync } from 'node:fs';
+import { existsSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
 import { expect, it } from 'vitest';
 import { CsvSource } from '../../../src/adapters/csv/source.js';
@@ -212,5 +212,45 @@ describeEachEngine('staging', (t) => {
     expect(text).not.toMatch(/(^|,)[=@+-]/m);
     expect(text).toContain('note,formula.csv:3,,"01:00:5e:00:00:01: multicast MAC address, not used as identity",\n');
     expect(existsSync(`${rejectsFile}.${process.pid}.tmp`)).toBe(false);
+  });
+  it('does not read a file again that is byte for byte the one last staged, unless asked to or its settings changed', async () => {
+    const { db, dataDir } = t();
+    const file = path.join(dataDir, 'same.csv');
+    writeFileSync(file, `${plantCsv(300)}bad,00:1b:1b:zz:00:01,10.9.9.9,Siemens\n`);
+    const rejectsDir = path.join(dataDir, 'rejects');
+    const first = await stageSource(db, csvSource('same', file), { mode: 'incremental', logger, rejectsDir });
+    expect(first).toMatchObject({ read: 301, valid: 300, rejected: 1, new: 300, generation: 1 });
+    expect(first.unchangedSource).toBeUndefined();
+    const before = await records('same');
+
+    // The same bytes: confirmed as staged, no record written, the generation kept, the rejects file still there.
+    const again = await stageSource(db, csvSource('same', file), { mode: 'incremental', logger, rejectsDir });
+    expect(again).toMatchObject({ read: 301, valid: 300, rejected: 1, new: 0, changed: 0, unchanged: 300, missing: 0, generation: 1, unchangedSource: true, rejectsFile: path.join(rejectsDir, 'same.csv') });
+    expect(existsSync(path.join(rejectsDir, 'same.csv'))).toBe(true);
+    const after = await records('same');
+    for (const [key, row] of before) expect(after.get(key)?.xmin).toBe(row.xmin);
+
+    // --full reads it all the same.
+    const full = await stageSource(db, csvSource('same', file), { mode: 'full', logger, rejectsDir });
+    expect(full).toMatchObject({ read: 301, unchanged: 300 });
+    expect(full.unchangedSource).toBeUndefined();
+
+    // Other mapping tables would give other records: read again.
+    const mapped = new CsvSource(csvSourceSchema.parse({ name: 'same', type: 'csv', path: file }), { normalizer: createNormalizer({ vendorMap: { Siemens: 'Siemens AG' } }), logger });
+    const remapped = await stageSource(db, mapped, { mode: 'incremental', logger, rejectsDir });
+    expect(remapped).toMatchObject({ changed: 300, generation: 2 });
+    expect(remapped.unchangedSource).toBeUndefined();
+
+    // Back to the default tables, one row more: read again, the changes staged.
+    writeFileSync(file, `${plantCsv(301)}bad,00:1b:1b:zz:00:01,10.9.9.9,Siemens\n`);
+    const changed = await stageSource(db, csvSource('same', file), { mode: 'incremental', logger, rejectsDir });
+    expect(changed.unchangedSource).toBeUndefined();
+    expect(changed).toMatchObject({ read: 302, rejected: 1, new: 1, changed: 300, generation: 3 });
+
+    // A rejects file deleted since: read again so that it is written again.
+    rmSync(path.join(rejectsDir, 'same.csv'));
+    const rewritten = await stageSource(db, csvSource('same', file), { mode: 'incremental', logger, rejectsDir });
+    expect(rewritten.unchangedSource).toBeUndefined();
+    expect(readFileSync(path.join(rejectsDir, 'same.csv'), 'utf8')).toContain('zz');
   });
 });

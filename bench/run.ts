@@ -1,0 +1,336 @@
+/**
+ * The benchmark at KICS scale (`npm run bench`): the engine as a user runs it, against the KICS
+ * simulator with N devices and a CMDB export of N rows, with the floors it cannot beat measured in
+ * the same run.
+ *
+ *   npm run bench -- [--devices 10000,50000,100000] [--db pglite|postgres|both] [--json FILE] [--cpu-prof DIR]
+ *
+ * Per N: the simulator starts in a process of its own (`kics-sync simulator`) and the CMDB CSV is
+ * written from its devices (bench/cmdb.ts). Per N and database, on a fresh migrated database, the
+ * built CLI runs as a separate process, each measured as wall time, devices (or items) per second and
+ * the process's peak RSS (`ru_maxrss`, reported by the process itself as it exits):
+ *   plan     the first `kics-sync plan`: KICS read in full, CSV read, staged, reconciled, plan stored, HTML report;
+ *   replan   `kics-sync plan` again with nothing changed;
+ *   apply    `kics-sync apply --plan ID --yes --concurrency 8` with the simulator answering each call after 2 ms.
+ * Floors, in the same run: a raw COPY of the staged CSV records (`source_record` rows) and of the
+ * staged KICS devices (`kics_device` rows) into a copy of their table in the same database, and
+ * paging every device out of the simulator through the client's HTTP layer with no processing.
+ * `--cpu-prof DIR` writes a V8 CPU profile of every engine process into DIR.
+ */
+import { spawn, type ChildProcess } from 'node:child_process';
+import { mkdirSync, mkdtempSync, readFileSync, rmSync, statSync, writeFileSync } from 'node:fs';
+import os from 'node:os';
+import path from 'node:path';
+import { createInterface } from 'node:readline';
+import pg from 'pg';
+import { z } from 'zod';
+import { createKicsAgent } from '../src/adapters/kics/tls.js';
+import { KicsHttp } from '../src/adapters/kics/http.js';
+import { loadConnectorTls, resolveRoutes } from '../src/adapters/kics/index.js';
+import { pagesById } from '../src/adapters/kics/paging.js';
+import { kicsConfigSchema } from '../src/config/kics.js';
+import { openDatabase } from '../src/db/database.js';
+import { silentLogger } from '../src/log.js';
+import { packageRoot } from '../src/paths.js';
+import type { SimDevice } from '../src/simulator/kics/index.js';
+import { findPostgresBin, startThrowawayPostgres, type ThrowawayPostgres } from '../test/support/postgres.js';
+import { cmdbWriter, type CmdbShape } from './cmdb.js';
+
+const args = process.argv.slice(2);
+const option = (name: string, fallback: string): string => {
+  const i = args.indexOf(`--${name}`);
+  return i >= 0 && args[i + 1] ? args[i + 1]! : fallback;
+};
+const sizes = option('devices', '10000,50000,100000').split(',').map(Number);
+const dbChoice = option('db', 'both');
+const jsonFile = option('json', '');
+const profileDir = option('cpu-prof', '');
+const engines = (['pglite', 'postgres'] as const).filter((e) => dbChoice === 'both' || dbChoice === e);
+if (sizes.some((n) => !Number.isInteger(n) || n < 1) || engines.length === 0) {
+  process.stderr.write('usage: npm run bench -- [--devices 10000,50000,100000] [--db pglite|postgres|both] [--json FILE] [--cpu-prof DIR]\n');
+  process.exit(2);
+}
+const seed = 'bench';
+const packagePassword = 'bench';
+const applyLatencyMs = 2;
+const applyConcurrency = 8;
+const cliPath = path.join(packageRoot, 'bin', 'kics-sync.js');
+const mib = (bytes: number): number => Math.round(bytes / 1024 / 1024);
+const perSecond = (count: number, ms: number): number => Math.round((count / Math.max(1, ms)) * 1000);
+
+// ------------------------------------------------------------------------------------ the simulator
+
+interface Simulator {
+  url: string;
+  adminUrl: string;
+  packageDir: string;
+  child: ChildProcess;
+}
+
+async function startSimulator(devices: number, stateDir: string): Promise<Simulator> {
+  const child = spawn(process.execPath, [cliPath, '--log-level', 'warn', 'simulator', '--devices', String(devices), '--seed', seed, '--state-dir', stateDir], {
+    env: { ...process.env, KICS_SIMULATOR_PACKAGE_PASSWORD: packagePassword },
+    stdio: ['ignore', 'pipe', 'inherit'],
+  });
+  for await (const line of createInterface({ input: child.stdout })) {
+    const ready = JSON.parse(line) as { event: string; url: string; adminUrl: string; packageDir: string };
+    if (ready.event === 'ready') return { ...ready, child };
+  }
+  throw new Error('the simulator exited before it was ready');
+}
+
+async function admin<T>(sim: Simulator, method: string, route: string, body?: unknown): Promise<T> {
+  const response = await fetch(`${sim.adminUrl}${route}`, { method, ...(body === undefined ? {} : { headers: { 'content-type': 'application/json' }, body: JSON.stringify(body) }) });
+  if (!response.ok) throw new Error(`simulator admin ${method} ${route}: ${response.status} ${await response.text()}`);
+  return (await response.json()) as T;
+}
+
+/** The CMDB export written from the simulator's devices, read through its admin endpoint page by page. */
+async function writeCmdb(sim: Simulator, file: string): Promise<CmdbShape> {
+  const writer = cmdbWriter(file, seed);
+  const page = 5_000;
+  for (let offset = 0; ; offset += page) {
+    const { values } = await admin<{ values: SimDevice[] }>(sim, 'GET', `/admin/devices?offset=${offset}&limit=${page}`);
+    await writer.add(values);
+    if (values.length < page) break;
+  }
+  return writer.close();
+}
+
+/** Floor: every device paged out of the simulator as the stager pages it (4 id ranges side by side), through the client's HTTP layer, with no validation or processing. */
+async function pageFloor(sim: Simulator): Promise<{ ms: number; devices: number }> {
+  const config = kicsConfigSchema.parse({ url: sim.url, package: { dir: sim.packageDir, password: packagePassword } });
+  const tls = await loadConnectorTls(config, new Date());
+  const agent = createKicsAgent({ tls, insecure: false, connections: config.maxInFlight, timeoutMs: config.timeoutMs });
+  const http = new KicsHttp({ url: config.url, routes: resolveRoutes(config.apiVersion, config.routes), agent, tls, timeoutMs: config.timeoutMs, maxInFlight: config.maxInFlight, retry: config.retry, tokenRefreshMargin: config.tokenRefreshMargin, logger: silentLogger() });
+  try {
+    await http.tokens.token();
+    const started = performance.now();
+    let devices = 0;
+    for await (const p of pagesById(http, 'devicesQuery', z.custom<{ id: number }>(), { streams: 4 })) devices += p.values.length;
+    return { ms: Math.round(performance.now() - started), devices };
+  } finally {
+    await agent.close();
+  }
+}
+
+// ------------------------------------------------------------------------------------ the engine
+
+interface EngineRun {
+  ms: number;
+  peakRssMiB: number;
+  exitCode: number | null;
+  summary: Record<string, unknown>;
+  logs: Record<string, unknown>[];
+}
+
+/** Reports the process's peak RSS as it exits (exact: the kernel's high-water mark). */
+const rssProbe = `data:text/javascript,${encodeURIComponent(
+  "import { writeFileSync } from 'node:fs'; const f = process.env.KICS_SYNC_BENCH_RSS_FILE; if (f) process.on('exit', () => writeFileSync(f, String(process.resourceUsage().maxRSS * 1024)));",
+)}`;
+
+async function runEngine(workDir: string, url: string | undefined, step: string, cliArgs: string[]): Promise<EngineRun> {
+  const rssFile = path.join(workDir, `${step}.rss`);
+  const profile = profileDir ? ['--cpu-prof', '--cpu-prof-dir', profileDir, '--cpu-prof-name', `${path.basename(workDir)}-${step}.cpuprofile`] : [];
+  const argv = [...profile, '--import', rssProbe, cliPath, '--config', path.join(workDir, 'kics-sync.yaml'), '--data-dir', path.join(workDir, 'data'), '--log-level', 'info', ...cliArgs, '--json'];
+  const env: NodeJS.ProcessEnv = { ...process.env, KICS_SYNC_BENCH_RSS_FILE: rssFile };
+  delete env.DATABASE_URL;
+  if (url) env.DATABASE_URL = url;
+  const started = performance.now();
+  const child = spawn(process.execPath, argv, { cwd: workDir, env, stdio: ['ignore', 'pipe', 'pipe'] });
+  let stdout = '';
+  let stderr = '';
+  child.stdout.on('data', (d: Buffer) => (stdout += d.toString()));
+  child.stderr.on('data', (d: Buffer) => (stderr += d.toString()));
+  const exitCode = await new Promise<number | null>((resolve, reject) => {
+    child.on('error', reject);
+    child.on('close', resolve);
+  });
+  const ms = Math.round(performance.now() - started);
+  const logs = stderr
+    .split('\n')
+    .filter((l) => l.startsWith('{'))
+    .map((l) => JSON.parse(l) as Record<string, unknown>);
+  let summary: Record<string, unknown>;
+  try {
+    summary = JSON.parse(stdout) as Record<string, unknown>;
+  } catch {
+    throw new Error(`kics-sync ${cliArgs.join(' ')} exited ${exitCode} without a JSON result:\n${stdout}\n${stderr.slice(-4000)}`);
+  }
+  // Exit 1 is an outcome to report (a source or an item failed), not a broken run.
+  if (summary.ok !== true && exitCode !== 1) throw new Error(`kics-sync ${cliArgs.join(' ')} failed (exit ${exitCode}): ${JSON.stringify(summary.error ?? summary)}`);
+  return { ms, peakRssMiB: mib(Number(readFileSync(rssFile, 'utf8'))), exitCode, summary, logs };
+}
+
+const logOf = (run: EngineRun, msg: string): Record<string, unknown> | undefined => run.logs.find((l) => l.msg === msg);
+
+// ------------------------------------------------------------------------------------ COPY floor
+
+/** Drops what a source staged (its records and rejects go with its row), so that its next read stages everything anew. */
+async function forgetSource(url: string | undefined, dataDir: string, name: string): Promise<void> {
+  const db = await openDatabase({ url, dataDir, logger: silentLogger() });
+  try {
+    await db.execute('DELETE FROM source WHERE name = $1', [name]);
+    await db.exec('VACUUM ANALYZE source_record');
+  } finally {
+    await db.close();
+  }
+}
+
+/** Floor: the staged rows of `table` copied again, raw, into a same-shaped table (indexes included) of the same database. */
+async function copyFloor(url: string | undefined, dataDir: string): Promise<{ records: { ms: number; rows: number }; devices: { ms: number; rows: number } }> {
+  const db = await openDatabase({ url, dataDir, logger: silentLogger() });
+  try {
+    const copy = async (table: string, columns: string[]): Promise<{ ms: number; rows: number }> => {
+      const list = columns.join(', ');
+      const rows = (await db.query<Record<string, unknown>>(`SELECT ${list} FROM ${table}`)).map((r) => columns.map((c) => r[c]));
+      await db.exec(`DROP TABLE IF EXISTS bench_copy_floor; CREATE TABLE bench_copy_floor (LIKE ${table} INCLUDING DEFAULTS INCLUDING INDEXES)`);
+      const started = performance.now();
+      await db.transaction((tx) => tx.copyFrom('bench_copy_floor', columns, rows));
+      const ms = Math.round(performance.now() - started);
+      await db.exec('DROP TABLE bench_copy_floor');
+      return { ms, rows: rows.length };
+    };
+    const records = await copy('source_record', ['source_id', 'external_key', 'name', 'owner', 'raw', 'normalized', 'content_hash']);
+    const devices = await copy('kics_device', await deviceColumns(db));
+    return { records, devices };
+  } finally {
+    await db.close();
+  }
+}
+
+async function deviceColumns(db: { query<R>(text: string, params?: readonly unknown[]): Promise<R[]> }): Promise<string[]> {
+  const rows = await db.query<{ column_name: string }>(
+    `SELECT column_name FROM information_schema.columns WHERE table_name = 'kics_device' AND table_schema = current_schema() AND column_default IS NULL ORDER BY ordinal_position`,
+  );
+  return rows.map((r) => r.column_name);
+}
+
+// ------------------------------------------------------------------------------------ one N, one engine
+
+type Row = Record<string, string | number>;
+
+async function benchEngine(engine: 'pglite' | 'postgres', size: number, sim: Simulator, csv: string, root: string, server: ThrowawayPostgres | null): Promise<Row[]> {
+  const workDir = path.join(root, `${engine}-${size}`);
+  mkdirSync(workDir, { recursive: true });
+  writeFileSync(
+    path.join(workDir, 'kics-sync.yaml'),
+    JSON.stringify({ kics: { url: sim.url, package: { dir: sim.packageDir, password: packagePassword } }, sources: [{ name: 'cmdb', type: 'csv', path: csv }] }, null, 2),
+  );
+  let url: string | undefined;
+  if (server) {
+    const database = `bench_${size}`;
+    const adminClient = new pg.Client({ connectionString: server.adminUrl });
+    await adminClient.connect();
+    await adminClient.query(`DROP DATABASE IF EXISTS ${database}`);
+    await adminClient.query(`CREATE DATABASE ${database}`);
+    await adminClient.end();
+    url = server.urlFor(database);
+  }
+  await runEngine(workDir, url, 'migrate', ['db', 'migrate']);
+
+  const plan = await runEngine(workDir, url, 'plan', ['plan']);
+  const replan = await runEngine(workDir, url, 'replan', ['plan']);
+  const planId = (replan.summary.plan as { id: number }).id;
+  await admin(sim, 'PUT', '/admin/latency', { latencyMs: applyLatencyMs });
+  let apply: EngineRun;
+  try {
+    apply = await runEngine(workDir, url, 'apply', ['apply', '--plan', String(planId), '--yes', '--concurrency', String(applyConcurrency)]);
+  } finally {
+    await admin(sim, 'PUT', '/admin/latency', { latencyMs: 0 });
+  }
+  // The CSV staged alone, every record new again, as the COPY floor below writes it.
+  await forgetSource(url, path.join(workDir, 'data'), 'cmdb');
+  const stage = await runEngine(workDir, url, 'stage', ['sources', 'pull', '--full']);
+  const floor = await copyFloor(url, path.join(workDir, 'data'));
+
+  const staged = logOf(stage, 'source staged') ?? {};
+  const kicsStaged = logOf(plan, 'KICS staged') ?? {};
+  const records = Number(staged.valid ?? 0);
+  const stageMs = Number(staged.durationMs ?? 0);
+  const kicsMs = Number(kicsStaged.ms ?? 0);
+  const counts = (plan.summary.counts ?? {}) as Record<string, number>;
+  const items = Object.entries(counts)
+    .filter(([action]) => ['create', 'update', 'upload', 'archive', 'delete'].includes(action))
+    .reduce((sum, [, n]) => sum + n, 0);
+  const applied = apply.summary;
+  const timings = (run: EngineRun): string =>
+    Object.entries((run.summary.timings ?? {}) as Record<string, number>)
+      .map(([k, v]) => `${k}=${v}`)
+      .join(' ');
+  const reportMiB = typeof plan.summary.report === 'string' ? (statSync(plan.summary.report).size / 1024 / 1024).toFixed(1) : '';
+  const base = { engine, devices: size };
+  const rows: Row[] = [
+    { ...base, step: 'plan (full)', ms: plan.ms, per_s: perSecond(size, plan.ms), rss_MiB: plan.peakRssMiB, detail: `${timings(plan)} report=${reportMiB}MiB` },
+    { ...base, step: 'plan (no change)', ms: replan.ms, per_s: perSecond(size, replan.ms), rss_MiB: replan.peakRssMiB, detail: timings(replan) },
+    {
+      ...base,
+      step: `apply (${applyLatencyMs} ms/call, x${applyConcurrency})`,
+      ms: apply.ms,
+      per_s: perSecond(items, apply.ms),
+      rss_MiB: apply.peakRssMiB,
+      detail: `items=${items} ${Object.entries((applied.outcome ?? {}) as Record<string, unknown>)
+        .map(([k, v]) => `${k}=${String(v)}`)
+        .join(' ')}`,
+    },
+    { ...base, step: 'stage CSV (sources pull)', ms: stageMs, per_s: perSecond(records, stageMs), rss_MiB: stage.peakRssMiB, detail: `records=${records} rejected=${Number(staged.rejected ?? 0)} process=${stage.ms}ms` },
+    { ...base, step: 'floor: COPY records', ms: floor.records.ms, per_s: perSecond(floor.records.rows, floor.records.ms), rss_MiB: '', detail: `staging/COPY=${((perSecond(records, stageMs) / perSecond(floor.records.rows, floor.records.ms)) * 100).toFixed(0)}%` },
+    { ...base, step: 'stage KICS (in full plan)', ms: kicsMs, per_s: perSecond(size, kicsMs), rss_MiB: '', detail: '' },
+    { ...base, step: 'floor: COPY devices', ms: floor.devices.ms, per_s: perSecond(floor.devices.rows, floor.devices.ms), rss_MiB: '', detail: `staging/COPY=${((perSecond(size, kicsMs) / perSecond(floor.devices.rows, floor.devices.ms)) * 100).toFixed(0)}%` },
+  ];
+  return rows;
+}
+
+function table(rows: Row[]): string {
+  const keys = [...new Set(rows.flatMap((r) => Object.keys(r)))];
+  const width = keys.map((k) => Math.max(k.length, ...rows.map((r) => String(r[k] ?? '').length)));
+  const line = (cells: string[]): string =>
+    cells
+      .map((c, i) => (keys[i] === 'step' || keys[i] === 'detail' ? c.padEnd(width[i]!) : c.padStart(width[i]!)))
+      .join('  ')
+      .trimEnd();
+  return `${line(keys)}\n${rows.map((r) => line(keys.map((k) => String(r[k] ?? '')))).join('\n')}\n`;
+}
+
+// ------------------------------------------------------------------------------------ main
+
+const root = mkdtempSync(path.join(os.tmpdir(), 'kics-sync-bench-'));
+if (profileDir) mkdirSync(profileDir, { recursive: true });
+const results: Row[] = [];
+const shapes: Record<number, CmdbShape> = {};
+let server: ThrowawayPostgres | null = null;
+try {
+  if (engines.includes('postgres')) {
+    const bin = findPostgresBin();
+    if (!bin) throw new Error('no PostgreSQL server binaries (install PostgreSQL or set PG_BIN), or run with --db pglite');
+    server = await startThrowawayPostgres(bin);
+  }
+  for (const size of sizes) {
+    const sim = await startSimulator(size, path.join(root, `sim-${size}`));
+    try {
+      const csv = path.join(root, `cmdb-${size}.csv`);
+      shapes[size] = await writeCmdb(sim, csv);
+      const paging = await pageFloor(sim);
+      const rows: Row[] = [{ engine: '-', devices: size, step: 'floor: page KICS', ms: paging.ms, per_s: perSecond(paging.devices, paging.ms), rss_MiB: '', detail: `devices=${paging.devices}` }];
+      process.stdout.write(`N=${size}: CMDB ${JSON.stringify(shapes[size])}, ${mib(statSync(csv).size)} MiB\n`);
+      for (const engine of engines) {
+        // The simulator is started again per engine: the first engine's apply changed its devices.
+        const own = engine === engines[0] ? sim : await startSimulator(size, path.join(root, `sim-${size}-${engine}`));
+        try {
+          rows.push(...(await benchEngine(engine, size, own, csv, root, engine === 'postgres' ? server : null)));
+        } finally {
+          if (own !== sim) own.child.kill('SIGTERM');
+        }
+      }
+      process.stdout.write(`${table(rows)}\n`);
+      results.push(...rows);
+    } finally {
+      sim.child.kill('SIGTERM');
+    }
+  }
+} finally {
+  server?.stop();
+  rmSync(root, { recursive: true, force: true });
+}
+process.stdout.write(`All sizes\n${table(results)}`);
+if (jsonFile) writeFileSync(jsonFile, `${JSON.stringify({ node: process.version, cpus: os.cpus().length, cpu: os.cpus()[0]?.model, seed, cmdb: shapes, results }, null, 2)}\n`);
