@@ -38,6 +38,19 @@ function copyEscape(text: string): string {
   return copySpecial.test(text) ? text.replace(/[\\\n\r\t]/g, (c) => copyEscapes[c]!) : text;
 }
 
+/** JSON text for COPY: JSON.stringify escapes every control character, so only backslashes need doubling. */
+function copyJson(json: string): string {
+  return json.includes('\\') ? json.replaceAll('\\', '\\\\') : json;
+}
+
+/**
+ * A value already serialised as JSON, for a json / jsonb column: COPY writes the text as it is, so a
+ * caller that needed the JSON anyway (to hash it) does not pay for serialising it twice.
+ */
+export class JsonText {
+  constructor(readonly json: string) {}
+}
+
 /**
  * Encodes one value for PostgreSQL's COPY text format: `\N` is NULL, anything else is the value with
  * backslash, new line, carriage return and tab escaped; objects become JSON for json/jsonb columns.
@@ -49,7 +62,8 @@ function copyField(value: unknown): string {
   if (typeof value === 'number' || typeof value === 'bigint') return String(value);
   if (typeof value === 'boolean') return value ? 't' : 'f';
   if (value instanceof Date) return value.toISOString();
-  return copyEscape(JSON.stringify(value));
+  if (value instanceof JsonText) return copyJson(value.json);
+  return copyJson(JSON.stringify(value));
 }
 
 function* copyChunks(rows: Iterable<readonly unknown[]>): Generator<{ text: string; count: number }> {

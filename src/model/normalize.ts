@@ -413,5 +413,11 @@ export function stableStringify(value: unknown): string {
  * the key order. Only the canonical asset counts: a change in a raw field no mapping reads is not a change.
  */
 export function assetContentHash(asset: CanonicalAsset): string {
-  return createHash('sha256').update(stableStringify(asset)).digest('base64url');
+  return canonicalJson(asset).hash;
+}
+
+/** The stable JSON of a canonical asset and its content hash, for callers that store the JSON too. */
+export function canonicalJson(asset: CanonicalAsset): { json: string; hash: string } {
+  const json = stableStringify(asset);
+  return { json, hash: createHash('sha256').update(json).digest('base64url') };
 }

@@ -1,5 +1,6 @@
 import { expect, it } from 'vitest';
 import { bulkUpsert, type BulkColumn } from '../../src/db/bulk.js';
+import { JsonText } from '../../src/db/sql.js';
 import { describeEachEngine } from '../support/db.js';
 
 const columns: BulkColumn[] = [
@@ -53,7 +54,7 @@ describeEachEngine('bulkUpsert', (t) => {
 
   it('keeps every value exactly: quotes, delimiters, new lines, backslashes, unicode, empty string versus null', async () => {
     const { db } = t();
-    const awkward = ['a,b', 'say "hi"', 'line1\nline2\r\nline3', 'back\\slash', '\\.', '  padded  ', '', 'Zürich – 工厂 🏭', '=cmd|x'];
+    const awkward = ['a,b', 'say "hi"', 'line1\nline2\r\nline3', 'tab\there', 'bell\u0007', 'back\\slash', '\\.', '\\N', '  padded  ', '', 'Zürich – 工厂 🏭', '=cmd|x'];
     const rows = awkward.map((name, i) => row(`awk${i}`, name, `ha${i}`, { name, nested: { list: [name, null, 1.5, true] } }));
     rows.push(row('awk-null', null, 'hnull', { name: null }));
     await db.transaction((tx) => bulkUpsert(tx, spec, rows));
@@ -64,6 +65,21 @@ describeEachEngine('bulkUpsert', (t) => {
       expect(byKey.get(`awk${i}`)?.raw).toEqual({ name, nested: { list: [name, null, 1.5, true] } });
     });
     expect(byKey.get('awk-null')?.name).toBeNull();
+  });
+
+  it('stores JSON given as text (JsonText) exactly as the same value given as an object', async () => {
+    const { db } = t();
+    const values = ['plain', 'quote " and back\\slash', 'new\nline\ttab', '\\N', 'Zürich 🏭'];
+    const rows = values.flatMap((v, i) => {
+      const value = { v, list: [v, null, 2] };
+      return [row(`obj${i}`, v, `ho${i}`, value), row(`txt${i}`, v, `ht${i}`, new JsonText(JSON.stringify(value)))];
+    });
+    await db.transaction((tx) => bulkUpsert(tx, spec, rows));
+    const back = new Map((await db.query<{ external_key: string; raw: unknown }>(`SELECT external_key, raw FROM source_record WHERE external_key ~ '^(obj|txt)'`)).map((r) => [r.external_key, r.raw]));
+    values.forEach((v, i) => {
+      expect(back.get(`txt${i}`)).toEqual({ v, list: [v, null, 2] });
+      expect(back.get(`txt${i}`)).toEqual(back.get(`obj${i}`));
+    });
   });
 
   it('rolls the whole load back when the transaction fails', async () => {

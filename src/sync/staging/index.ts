@@ -1,10 +1,11 @@
 import { existsSync } from 'node:fs';
 import path from 'node:path';
 import type { Database } from '../../db/database.js';
+import { JsonText } from '../../db/sql.js';
 import { KicsSyncError, errorMessage } from '../../errors.js';
 import type { Logger } from '../../log.js';
 import type { AssetSource, RecordReject } from '../../model/asset.js';
-import { assetContentHash, canonicalAsset, checkFieldLimits } from '../../model/normalize.js';
+import { canonicalAsset, canonicalJson, checkFieldLimits } from '../../model/normalize.js';
 import { RejectsFile } from './rejects-file.js';
 import {
   clearRejects,
@@ -150,7 +151,7 @@ export async function stageSource(db: Database, source: AssetSource, options: St
             await rejectsFile?.write({ kind: 'note', location, reason: note });
           }
           const asset = canonicalAsset(record.asset);
-          const hash = assetContentHash(asset);
+          const { json, hash } = canonicalJson(asset);
           const before = existing.get(record.externalKey);
           if (before === undefined) counts.new += 1;
           else if (before.hash !== hash) counts.changed += 1;
@@ -159,7 +160,7 @@ export async function stageSource(db: Database, source: AssetSource, options: St
             counts.unchanged += 1;
             continue;
           }
-          (before === undefined ? fresh : pending).push([sourceRow.id, record.externalKey, asset.name ?? null, asset.owner ?? null, record.raw, asset, hash]);
+          (before === undefined ? fresh : pending).push([sourceRow.id, record.externalKey, asset.name ?? null, asset.owner ?? null, record.raw, new JsonText(json), hash]);
           if (fresh.length + pending.length >= flushRows) await flush();
         }
         if (batch.watermark !== undefined) watermark = batch.watermark;
