@@ -3,6 +3,7 @@ import { once } from 'node:events';
 import { stringify } from 'csv-stringify/sync';
 import type { SimDevice, SimInterface } from '../src/simulator/kics/index.js';
 import { createRandom } from '../src/simulator/random.js';
+import { cmdbCategoryNames } from '../src/simulator/kics/catalog.js';
 
 /**
  * The benchmark's CMDB export, written from the simulator's own devices so that it differs from KICS
@@ -15,23 +16,6 @@ import { createRandom } from '../src/simulator/random.js';
  * - about 0.2% rows that cannot be used (a malformed MAC, an unknown category, no identity at all).
  */
 
-const cmdbCategory: Record<string, string> = {
-  Plc: 'PLC',
-  ScadaHmi: 'SCADA server',
-  HmiPanel: 'HMI panel',
-  EngineeringStation: 'Engineering station',
-  Workstation: 'Workstation',
-  Server: 'Server',
-  Historian: 'Historian',
-  Switch: 'Switch',
-  Router: 'Router',
-  Firewall: 'Firewall',
-  Gateway: 'Protocol gateway',
-  NetworkCamera: 'IP camera',
-  Printer: 'Printer',
-  UPS: 'UPS',
-  WiFi: 'Access point',
-};
 const header = ['Asset ID', 'Name', 'Interface', 'MAC Address', 'IP Address', 'Address Space', 'Category', 'Manufacturer', 'Model', 'Firmware', 'Description', 'Owner', 'Location', 'Criticality', 'Labels'] as const;
 type Row = Record<(typeof header)[number], string>;
 
@@ -118,7 +102,7 @@ export function cmdbWriter(file: string, seed: string): { add(devices: readonly 
         const base = blank();
         base['Asset ID'] = assetId();
         base.Name = device.name;
-        base.Category = cmdbCategory[device.category] ?? device.category;
+        base.Category = cmdbCategoryNames[device.category] ?? device.category;
         base.Manufacturer = device.hardwareVendor ?? '';
         base.Model = device.hardwareModel ?? '';
         base.Firmware = device.softwareVersion ?? '';

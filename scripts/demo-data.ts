@@ -21,24 +21,8 @@ import { demoCsvFile, demoSimulator } from '../src/commands/demo.js';
 import type { SimDevice } from '../src/simulator/kics/index.js';
 import { startKicsSimulator } from '../src/simulator/kics/index.js';
 import { createRandom } from '../src/simulator/random.js';
+import { cmdbCategoryNames } from '../src/simulator/kics/catalog.js';
 
-const cmdbCategory: Record<string, string> = {
-  Plc: 'PLC',
-  ScadaHmi: 'SCADA server',
-  HmiPanel: 'HMI panel',
-  EngineeringStation: 'Engineering station',
-  Workstation: 'Workstation',
-  Server: 'Server',
-  Historian: 'Historian',
-  Switch: 'Switch',
-  Router: 'Router',
-  Firewall: 'Firewall',
-  Gateway: 'Protocol gateway',
-  NetworkCamera: 'IP camera',
-  Printer: 'Printer',
-  UPS: 'UPS',
-  WiFi: 'Access point',
-};
 const owners = ['alice', 'bob', 'carol', 'dave', 'erin'];
 const header = ['Asset ID', 'Name', 'MAC Address', 'IP Address', 'Address Space', 'Category', 'Manufacturer', 'Model', 'Firmware', 'Description', 'Owner', 'Location', 'Criticality', 'Labels', 'Status'];
 type Row = Record<(typeof header)[number], string>;
@@ -61,7 +45,7 @@ function rowOf(device: SimDevice, id: number): Row {
   // The two VLAN cells share 192.168.10.0/24: the CMDB names the space, as a real one must.
   const space = nic.ipAddresses[0]?.addressSpaceId ?? nic.macAddressSpaceId;
   row['Address Space'] = space === 2 || space === 3 ? String(space) : '';
-  row.Category = cmdbCategory[device.category] ?? device.category;
+  row.Category = cmdbCategoryNames[device.category] ?? device.category;
   row.Manufacturer = device.hardwareVendor ?? '';
   row.Model = device.hardwareModel ?? '';
   row.Firmware = device.softwareVersion ?? '';

@@ -5,6 +5,7 @@ import pRetry from 'p-retry';
 import { Agent, request, type Dispatcher } from 'undici';
 import { errorMessage } from '../errors.js';
 import type { Logger } from '../log.js';
+import { errorCode, retryAfterMs } from './network.js';
 import { SourceError, displayUrl } from './source-error.js';
 
 /**
@@ -60,25 +61,6 @@ const statusText: Record<number, string> = {
 const networkCodes = new Set(['ECONNREFUSED', 'ECONNRESET', 'EPIPE', 'ETIMEDOUT', 'ENETUNREACH', 'EHOSTUNREACH', 'EAI_AGAIN', 'UND_ERR_SOCKET', 'UND_ERR_CLOSED', 'UND_ERR_CONNECT_TIMEOUT']);
 const timeoutCodes = new Set(['UND_ERR_HEADERS_TIMEOUT', 'UND_ERR_BODY_TIMEOUT', 'UND_ERR_CONNECT_TIMEOUT']);
 const tlsCodes = /CERT|SELF_SIGNED|UNABLE_TO_VERIFY|ERR_TLS|ERR_SSL|DEPTH_ZERO/;
-
-/** How long a Retry-After header asks to wait (delta seconds or an HTTP date), in ms. */
-export function retryAfterMs(value: string | undefined, now = Date.now()): number | undefined {
-  if (value === undefined || value.trim() === '') return undefined;
-  const trimmed = value.trim();
-  if (/^\d+$/.test(trimmed)) return Number(trimmed) * 1000;
-  const at = Date.parse(trimmed);
-  return Number.isNaN(at) ? undefined : Math.max(0, at - now);
-}
-
-function codeOf(error: unknown): string | undefined {
-  let e: unknown = error;
-  for (let depth = 0; depth < 4 && e !== null && typeof e === 'object'; depth += 1) {
-    const code = (e as { code?: unknown }).code;
-    if (typeof code === 'string' && code !== '') return code;
-    e = (e as { cause?: unknown }).cause;
-  }
-  return undefined;
-}
 
 export class RestClient {
   private readonly agent: Agent;
@@ -148,7 +130,7 @@ export class RestClient {
       });
     } catch (error) {
       if (signal?.aborted) throw signal.reason ?? error;
-      const code = codeOf(error);
+      const code = errorCode(error);
       if (code && timeoutCodes.has(code)) throw new SourceError(`${where}: no answer within ${timeoutMs} ms`, { code: 'SOURCE_TIMEOUT', retryable: true, cause: error });
       if (code && tlsCodes.test(code)) {
         throw new SourceError(`${where}: the TLS certificate of ${system} was not accepted (${code}); give its CA certificate in caFile`, { code: 'SOURCE_TLS', cause: error });
@@ -165,7 +147,7 @@ export class RestClient {
       text = await response.body.text();
     } catch (error) {
       if (signal?.aborted) throw signal.reason ?? error;
-      const code = codeOf(error);
+      const code = errorCode(error);
       throw new SourceError(`${where}: the answer was cut off (${code ?? errorMessage(error)})`, { code: code && timeoutCodes.has(code) ? 'SOURCE_TIMEOUT' : 'SOURCE_UNREACHABLE', retryable: true, cause: error });
     }
 

@@ -5,6 +5,7 @@ import { request, type Agent, type Dispatcher, type FormData } from 'undici';
 import type { z } from 'zod';
 import { ExitCode, errorMessage } from '../../errors.js';
 import type { Logger } from '../../log.js';
+import { errorCode, retryAfterMs } from '../network.js';
 import { KicsApiError, describeEndpoint, describeErrorItems, kicsErrorItems, type KicsEndpoint } from './errors.js';
 import type { ConnectorTls } from './package.js';
 import { pathOf, type KicsRouteName, type RouteTable } from './routes.js';
@@ -91,25 +92,6 @@ const notSentCodes = new Set(['ECONNREFUSED', 'EHOSTUNREACH', 'ENETUNREACH', 'EA
 /** Failures after the request may have been sent. */
 const lostCodes = new Set(['ECONNRESET', 'EPIPE', 'UND_ERR_SOCKET', 'UND_ERR_CLOSED', 'UND_ERR_HEADERS_TIMEOUT', 'UND_ERR_BODY_TIMEOUT', 'UND_ERR_RES_CONTENT_LENGTH_MISMATCH']);
 const timeoutCodes = new Set(['UND_ERR_HEADERS_TIMEOUT', 'UND_ERR_BODY_TIMEOUT', 'UND_ERR_CONNECT_TIMEOUT', 'ETIMEDOUT']);
-
-function codeOf(error: unknown): string | undefined {
-  let e: unknown = error;
-  for (let depth = 0; depth < 4 && e !== null && typeof e === 'object'; depth += 1) {
-    const code = (e as { code?: unknown }).code;
-    if (typeof code === 'string' && code !== '') return code;
-    e = (e as { cause?: unknown }).cause;
-  }
-  return undefined;
-}
-
-/** How long a Retry-After header asks to wait (delta seconds or an HTTP date), in ms. */
-export function retryAfterMs(value: string | undefined, now = Date.now()): number | undefined {
-  if (value === undefined || value.trim() === '') return undefined;
-  const trimmed = value.trim();
-  if (/^\d+$/.test(trimmed)) return Number(trimmed) * 1000;
-  const at = Date.parse(trimmed);
-  return Number.isNaN(at) ? undefined : Math.max(0, at - now);
-}
 
 function header(headers: Dispatcher.ResponseData['headers'], name: string): string | undefined {
   const v = headers[name];
@@ -239,7 +221,7 @@ export class KicsHttp {
 
   private async networkError(error: unknown, endpoint: KicsEndpoint, signal: AbortSignal | undefined, phase: 'request' | 'answer', status?: number): Promise<unknown> {
     if (signal?.aborted) return signal.reason ?? error;
-    const code = codeOf(error);
+    const code = errorCode(error);
     const where = describeEndpoint(endpoint);
     const host = this.base.host;
     if (phase === 'request' && isServerCertificateError(code)) {

@@ -314,3 +314,22 @@ export const kinds: readonly KindSpec[] = [
 export const labelPool = ['line-1', 'line-2', 'line-3', 'line-4', 'packaging', 'boiler-house', 'water-treatment', 'safety', 'critical-process', 'vendor-managed', 'remote-access', 'legacy', 'pci-exempt', 'spare'] as const;
 export const ownerPool = ['Maintenance', 'Process engineering', 'OT network team', 'Utilities', 'Quality lab', 'Automation vendor'] as const;
 export const areaNames = ['Boiler house', 'Packaging', 'Water treatment', 'Mixing', 'Filling', 'Utilities', 'Warehouse', 'Substation'] as const;
+
+/** How a plant's CMDB export names each KICS category (the names the default category table maps back); used to write example exports of a generated plant. */
+export const cmdbCategoryNames: Record<string, string> = {
+  Plc: 'PLC',
+  ScadaHmi: 'SCADA server',
+  HmiPanel: 'HMI panel',
+  EngineeringStation: 'Engineering station',
+  Workstation: 'Workstation',
+  Server: 'Server',
+  Historian: 'Historian',
+  Switch: 'Switch',
+  Router: 'Router',
+  Firewall: 'Firewall',
+  Gateway: 'Protocol gateway',
+  NetworkCamera: 'IP camera',
+  Printer: 'Printer',
+  UPS: 'UPS',
+  WiFi: 'Access point',
+};

@@ -4,6 +4,7 @@ import { ExitCode, KicsSyncError } from '../../errors.js';
 import type { CanonicalAsset } from '../../model/asset.js';
 import type { AddressSpace, KicsDevice } from '../../model/kics.js';
 import type { PlanBasis } from '../../reconcile/plan-schema.js';
+import { scalarFields } from '../../reconcile/fields.js';
 import type { LastUpload, StagedRecord } from '../../reconcile/types.js';
 import { currentBasis, kicsSourceName } from './basis.js';
 
@@ -24,25 +25,7 @@ export interface StagedInput {
 }
 
 /** The device fields the reconciler reads; the rest of the stored JSON (risks, protocols...) stays in the database. */
-const deviceFields = [
-  'name',
-  'status',
-  'description',
-  'category',
-  'os',
-  'hardwareVendor',
-  'hardwareModel',
-  'hardwareVersion',
-  'softwareVendor',
-  'softwareModel',
-  'softwareVersion',
-  'networkName',
-  'isRouter',
-  'influence',
-  'labels',
-  'userAttributes',
-  'addressInformation',
-] as const;
+const deviceFields = [...scalarFields, 'status', 'labels', 'userAttributes', 'addressInformation'] as const;
 
 export class NoKicsSnapshotError extends KicsSyncError {
   constructor() {

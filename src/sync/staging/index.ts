@@ -6,6 +6,7 @@ import { KicsSyncError, errorMessage } from '../../errors.js';
 import type { Logger } from '../../log.js';
 import type { AssetSource, RecordReject } from '../../model/asset.js';
 import { canonicalAsset, canonicalJson, checkFieldLimits } from '../../model/normalize.js';
+import { countChange } from './change.js';
 import { RejectsFile } from './rejects-file.js';
 import {
   clearRejects,
@@ -153,13 +154,7 @@ export async function stageSource(db: Database, source: AssetSource, options: St
           const asset = canonicalAsset(record.asset);
           const { json, hash } = canonicalJson(asset);
           const before = existing.get(record.externalKey);
-          if (before === undefined) counts.new += 1;
-          else if (before.hash !== hash) counts.changed += 1;
-          else if (before.missing) counts.reappeared += 1;
-          else {
-            counts.unchanged += 1;
-            continue;
-          }
+          if (countChange(before, hash, counts) === 'unchanged') continue;
           (before === undefined ? fresh : pending).push([sourceRow.id, record.externalKey, asset.name ?? null, asset.owner ?? null, record.raw, new JsonText(json), hash]);
           if (fresh.length + pending.length >= flushRows) await flush();
         }

@@ -9,6 +9,7 @@ import { parseIp } from '../../model/ip.js';
 import type { AddressSpace, KicsDevice } from '../../model/kics.js';
 import { parseMac } from '../../model/mac.js';
 import type { StageMode } from './index.js';
+import { countChange } from './change.js';
 import {
   countDevicesByStatus,
   ensureKicsSource,
@@ -233,13 +234,7 @@ export async function stageKics(db: Database, client: KicsClient, options: KicsS
             if (modified !== null && (newest === null || modified > newest)) newest = modified;
             const content = deviceContent(device);
             const before = stored.get(device.id);
-            if (before === undefined) counts.new += 1;
-            else if (before.hash !== content.hash) counts.changed += 1;
-            else if (before.missing) counts.reappeared += 1;
-            else {
-              counts.unchanged += 1;
-              continue;
-            }
+            if (countChange(before, content.hash, counts) === 'unchanged') continue;
             if (device.status === 'Archived' && before !== undefined && before.status !== 'Archived') counts.archived += 1;
             const row: DeviceRow = [device.id, device.name, device.status, device.category ?? null, isoOf(modified), rawJson(device, content.json), content.hash];
             (before === undefined ? batch.added : batch.updated).push(row);
@@ -311,14 +306,7 @@ async function stageAddressSpaces(tx: Sql, spaces: readonly AddressSpace[]): Pro
   for (const space of spaces) {
     seen.add(space.id);
     const hash = createHash('sha256').update(JSON.stringify(space)).digest('base64url');
-    const before = stored.get(space.id);
-    if (before === undefined) counts.new += 1;
-    else if (before.hash !== hash) counts.changed += 1;
-    else if (before.missing) counts.reappeared += 1;
-    else {
-      counts.unchanged += 1;
-      continue;
-    }
+    if (countChange(stored.get(space.id), hash, counts) === 'unchanged') continue;
     rows.push([space.id, space.name, space.description ?? null, space.readOnly ?? false, space.rules ?? [], space, hash]);
   }
   await writeAddressSpaces(tx, rows);
