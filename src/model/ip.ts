@@ -6,9 +6,13 @@ import ipaddr from 'ipaddr.js';
  */
 export type IpResult = { ok: true; ip: string; version: 4 | 6 } | { ok: false; reason: string };
 
+/** An IPv4 address already in canonical text (no leading zeros): the common case, taken without a parser. */
+const canonicalV4 = /^(?:(?:25[0-5]|2[0-4]\d|1\d\d|[1-9]?\d)\.){3}(?:25[0-5]|2[0-4]\d|1\d\d|[1-9]?\d)$/;
+
 export function parseIp(input: string): IpResult {
   let text = input.trim();
   if (text === '') return { ok: false, reason: 'empty IP address' };
+  if (canonicalV4.test(text)) return { ok: true, ip: text, version: 4 };
   const shown = JSON.stringify(text);
   let prefix: number | null = null;
   const slash = text.indexOf('/');
@@ -17,6 +21,11 @@ export function parseIp(input: string): IpResult {
     if (!/^\d{1,3}$/.test(suffix)) return { ok: false, reason: `${shown} has an invalid prefix length` };
     prefix = Number(suffix);
     text = text.slice(0, slash);
+  }
+  if (prefix !== null && canonicalV4.test(text)) {
+    if (prefix > 32) return { ok: false, reason: `${shown} has prefix length ${prefix}, more than the 32 bits of the address` };
+    if (prefix < 31 && isNetworkAddress(new ipaddr.IPv4(text.split('.').map(Number)), prefix)) return { ok: false, reason: `${shown} is a subnet, not a host address` };
+    return { ok: true, ip: text, version: 4 };
   }
   if (text.startsWith('[') && text.endsWith(']')) text = text.slice(1, -1);
   const zone = text.indexOf('%');
@@ -55,6 +64,15 @@ function isNetworkAddress(address: ipaddr.IPv4 | ipaddr.IPv6, prefix: number): b
  * when it can. Such addresses are reported and left out of the asset's identity.
  */
 export function ipIdentityProblem(ip: string): string | null {
+  if (canonicalV4.test(ip)) {
+    // The same ranges as ipaddr.js's range() for IPv4, without parsing: 0/8, 255.255.255.255, 224/4, 127/8.
+    const first = Number(ip.slice(0, ip.indexOf('.')));
+    if (first === 0) return 'unspecified IP address';
+    if (ip === '255.255.255.255') return 'broadcast IP address';
+    if (first >= 224 && first <= 239) return 'multicast IP address';
+    if (first === 127) return 'loopback IP address';
+    return null;
+  }
   const range = ipaddr.parse(ip).range();
   switch (range) {
     case 'unspecified':

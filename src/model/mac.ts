@@ -8,9 +8,13 @@ const separated = /^([0-9a-f]{1,2})([:-])([0-9a-f]{1,2})\2([0-9a-f]{1,2})\2([0-9
 const ciscoDot = /^([0-9a-f]{4})\.([0-9a-f]{4})\.([0-9a-f]{4})$/;
 const bare = /^[0-9a-f]{12}$/;
 
+/** Six two-digit octets, colons or dashes: the common case, canonical once lower-cased with colons. */
+const twoDigitOctets = /^[0-9a-f]{2}([:-])[0-9a-f]{2}(?:\1[0-9a-f]{2}){4}$/;
+
 export function parseMac(input: string): MacResult {
   const text = input.trim().toLowerCase();
   if (text === '') return { ok: false, reason: 'empty MAC address' };
+  if (twoDigitOctets.test(text)) return { ok: true, mac: text[2] === ':' ? text : text.replaceAll('-', ':') };
   let hex: string | null = null;
   const sep = separated.exec(text);
   if (sep) hex = [sep[1], sep[3], sep[4], sep[5], sep[6], sep[7]].map((o) => o!.padStart(2, '0')).join('');

@@ -196,7 +196,7 @@ export function createNormalizer(tables: MappingTables = {}): Normalizer {
   if (problems.length > 0) throw new MappingTableError(problems);
   const vendors = new Map(Object.entries(tables.vendorMap ?? {}).map(([from, to]) => [vendorKey(from), to.trim()]));
 
-  return {
+  return memoized({
     signature: JSON.stringify([tables.categoryMap ?? {}, tables.influenceMap ?? {}, tables.vendorMap ?? {}]),
     category(value) {
       const key = mappingKey(value);
@@ -219,6 +219,31 @@ export function createNormalizer(tables: MappingTables = {}): Normalizer {
       const key = vendorKey(written);
       return vendors.get(mappingKey(written)) ?? vendors.get(key) ?? defaultVendorMap.get(key) ?? written;
     },
+  });
+}
+
+/** Distinct values remembered per lookup: an inventory has a few dozen categories and vendors, not thousands. */
+const memoEntries = 4096;
+
+/** The same normaliser, each lookup remembered by its input (a column repeats a handful of values over 100,000 rows). */
+function memoized(normalizer: Normalizer): Normalizer {
+  const remember = <T>(lookup: (value: string) => T): ((value: string) => T) => {
+    const seen = new Map<string, T>();
+    return (value) => {
+      let result = seen.get(value);
+      if (result === undefined) {
+        result = lookup(value);
+        if (seen.size >= memoEntries) seen.clear();
+        seen.set(value, result);
+      }
+      return result;
+    };
+  };
+  return {
+    signature: normalizer.signature,
+    category: remember((value) => normalizer.category(value)),
+    influence: remember((value) => normalizer.influence(value)),
+    vendor: remember((value) => normalizer.vendor(value)),
   };
 }
 
@@ -238,6 +263,10 @@ export function cleanText(value: unknown): string | undefined {
 /** Splits a multi-value cell (`a|b`, `a; b`) on its separator, dropping empty parts. */
 export function splitValues(text: string | undefined, separator: string): string[] {
   if (text === undefined) return [];
+  if (!text.includes(separator)) {
+    const one = text.trim();
+    return one === '' ? [] : [one];
+  }
   return text
     .split(separator)
     .map((part) => part.trim())
@@ -343,21 +372,27 @@ const textFields = ['description', 'os', 'hardwareVendor', 'hardwareModel', 'har
 
 /** What in an asset KICS would refuse: over-long strings, too many interfaces. */
 export function checkFieldLimits(asset: CanonicalAsset): FieldProblem[] {
-  const problems: FieldProblem[] = [];
+  // Called for every record of every read: no problem objects unless a limit is broken.
+  let problems: FieldProblem[] | null = null;
   const tooLong = (field: string, value: string | null | undefined, max: number): void => {
-    if (value && value.length > max) problems.push({ field, reason: `${value.length} characters, more than KICS's limit of ${max}` });
+    (problems ??= []).push({ field, reason: `${value!.length} characters, more than KICS's limit of ${max}` });
   };
-  tooLong('name', asset.name, kicsLimits.nameLength);
-  for (const field of textFields) tooLong(field, asset[field], kicsLimits.textLength);
-  for (const label of asset.labels ?? []) tooLong('labels', label, kicsLimits.textLength);
-  for (const [name, value] of Object.entries(asset.userAttributes ?? {})) {
-    tooLong(`userAttributes.${name}`, name, kicsLimits.nameLength);
-    tooLong(`userAttributes.${name}`, value, kicsLimits.textLength);
+  if (asset.name && asset.name.length > kicsLimits.nameLength) tooLong('name', asset.name, kicsLimits.nameLength);
+  for (const field of textFields) {
+    const value = asset[field];
+    if (value && value.length > kicsLimits.textLength) tooLong(field, value, kicsLimits.textLength);
+  }
+  if (asset.labels) for (const label of asset.labels) if (label.length > kicsLimits.textLength) tooLong('labels', label, kicsLimits.textLength);
+  if (asset.userAttributes) {
+    for (const [name, value] of Object.entries(asset.userAttributes)) {
+      if (name.length > kicsLimits.nameLength) tooLong(`userAttributes.${name}`, name, kicsLimits.nameLength);
+      if (value.length > kicsLimits.textLength) tooLong(`userAttributes.${name}`, value, kicsLimits.textLength);
+    }
   }
   if (asset.interfaces.length > kicsLimits.maxInterfacesPerDevice) {
-    problems.push({ field: 'interfaces', reason: `${asset.interfaces.length} interfaces, more than KICS's limit of ${kicsLimits.maxInterfacesPerDevice} per device` });
+    (problems ??= []).push({ field: 'interfaces', reason: `${asset.interfaces.length} interfaces, more than KICS's limit of ${kicsLimits.maxInterfacesPerDevice} per device` });
   }
-  return problems;
+  return problems ?? [];
 }
 
 function compareIps(a: string, b: string): number {
@@ -377,17 +412,79 @@ function interfaceOrder(a: AssetInterface, b: AssetInterface): number {
   return (a.name ?? '').localeCompare(b.name ?? '');
 }
 
+/** The fields of an asset and of an interface, sorted: canonical objects are built in this order. */
+const assetKeys: readonly (keyof CanonicalAsset)[] = (
+  [
+    'name',
+    'description',
+    'category',
+    'os',
+    'hardwareVendor',
+    'hardwareModel',
+    'hardwareVersion',
+    'softwareVendor',
+    'softwareModel',
+    'softwareVersion',
+    'networkName',
+    'isRouter',
+    'influence',
+    'labels',
+    'owner',
+    'location',
+    'userAttributes',
+    'interfaces',
+    'retired',
+    'industrialConfig',
+  ] satisfies (keyof CanonicalAsset)[]
+).sort();
+const interfaceKeys: readonly (keyof AssetInterface)[] = (['name', 'mac', 'ips', 'vlan', 'addressSpace'] satisfies (keyof AssetInterface)[]).sort();
+
+/** A copy of `object` with its defined values under `keys` (sorted), then any other keys it has. */
+function inKeyOrder<T extends object>(object: T, keys: readonly (keyof T)[], value: (key: keyof T) => unknown): T {
+  const out: Record<string, unknown> = {};
+  let copied = 0;
+  for (const key of keys) {
+    if (!(key in object)) continue;
+    copied += 1;
+    const v = value(key);
+    if (v !== undefined) out[key as string] = v;
+  }
+  if (copied !== Object.keys(object).length) {
+    for (const [key, v] of Object.entries(object)) if (!keys.includes(key as keyof T) && v !== undefined) out[key] = v;
+  }
+  return out as T;
+}
+
 /**
  * The one form of an asset that is stored and hashed: labels and IPs de-duplicated and sorted,
  * interfaces in a stable order, empty collections dropped. Two reads of the same data in a different
- * order give the same asset, so re-ordered rows never count as changes.
+ * order give the same asset, so re-ordered rows never count as changes. Keys are in sorted order, so
+ * that plain `JSON.stringify` writes its stable JSON.
  */
 export function canonicalAsset(asset: CanonicalAsset): CanonicalAsset {
-  const out: CanonicalAsset = { ...asset, interfaces: asset.interfaces.map((i) => ({ ...i, ips: [...new Set(i.ips)].sort(compareIps) })).sort(interfaceOrder) };
-  if (asset.labels !== undefined) out.labels = [...new Set(asset.labels)].sort();
-  if (asset.userAttributes !== undefined && Object.keys(asset.userAttributes).length === 0) delete out.userAttributes;
-  for (const key of Object.keys(out) as (keyof CanonicalAsset)[]) if (out[key] === undefined) delete out[key];
-  return out;
+  const interfaces = asset.interfaces.map((i) => inKeyOrder(i, interfaceKeys, (key) => (key === 'ips' ? (i.ips.length > 1 ? [...new Set(i.ips)].sort(compareIps) : [...i.ips]) : i[key])));
+  if (interfaces.length > 1) interfaces.sort(interfaceOrder);
+  return inKeyOrder(asset, assetKeys, (key) => {
+    if (key === 'interfaces') return interfaces;
+    if (key === 'labels') return asset.labels === undefined ? undefined : [...new Set(asset.labels)].sort();
+    if (key === 'userAttributes') {
+      const attributes = asset.userAttributes;
+      if (attributes === undefined) return undefined;
+      const names = Object.keys(attributes);
+      return names.length === 0 ? undefined : Object.fromEntries(names.sort().map((name) => [name, attributes[name]]));
+    }
+    return asset[key];
+  });
+}
+
+/** Whether an object's own keys are in sorted order. */
+function keysSorted(object: object): boolean {
+  let previous: string | null = null;
+  for (const key in object) {
+    if (previous !== null && previous >= key) return false;
+    previous = key;
+  }
+  return true;
 }
 
 /** Object keys in sorted order (objects already in order pass through without a copy). */
@@ -418,6 +515,9 @@ export function assetContentHash(asset: CanonicalAsset): string {
 
 /** The stable JSON of a canonical asset and its content hash, for callers that store the JSON too. */
 export function canonicalJson(asset: CanonicalAsset): { json: string; hash: string } {
-  const json = stableStringify(asset);
+  // A canonical asset has its keys in order at every depth: plain JSON.stringify (its fast path) gives the stable JSON.
+  const ordered = keysSorted(asset) && asset.interfaces.every(keysSorted) && (asset.userAttributes === undefined || keysSorted(asset.userAttributes));
+  const json = ordered ? JSON.stringify(asset) : stableStringify(asset);
   return { json, hash: createHash('sha256').update(json).digest('base64url') };
 }
+

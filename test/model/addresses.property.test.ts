@@ -1,4 +1,5 @@
 import fc from 'fast-check';
+import ipaddr from 'ipaddr.js';
 import { describe, expect, it } from 'vitest';
 import { ipIdentityProblem, parseIp } from '../../src/model/ip.js';
 import { macIdentityProblem, parseMac } from '../../src/model/mac.js';
@@ -82,6 +83,22 @@ describe('parseIp (properties)', () => {
     expect(parseIp('10.0.0.0/31')).toEqual({ ok: true, ip: '10.0.0.0', version: 4 });
     expect(parseIp('2001:db8::/64')).toEqual({ ok: false, reason: '"2001:db8::/64" is a subnet, not a host address' });
     expect(parseIp('10.0.0.5/33')).toEqual({ ok: false, reason: '"10.0.0.5/33" has prefix length 33, more than the 32 bits of the address' });
+  });
+
+  it('answers for IPv4 as ipaddr.js does: the same address, the same subnet refusals, the same unusable ranges', () => {
+    const ranges: Record<string, string> = { unspecified: 'unspecified IP address', broadcast: 'broadcast IP address', multicast: 'multicast IP address', loopback: 'loopback IP address' };
+    fc.assert(
+      fc.property(fc.oneof(fc.ipV4(), fc.constantFrom('0.0.0.0', '0.1.2.3', '127.0.0.1', '224.0.0.1', '239.255.255.255', '240.0.0.1', '255.255.255.255')), fc.option(fc.integer({ min: 0, max: 40 })), (ip, prefix) => {
+        const address = ipaddr.IPv4.parse(ip);
+        expect(ipIdentityProblem(ip)).toBe(ranges[address.range()] ?? null);
+        if (prefix === null) return;
+        const parsed = parseIp(`${ip}/${prefix}`);
+        const network = prefix <= 32 && ipaddr.IPv4.networkAddressFromCIDR(`${ip}/${prefix}`).toString() === ip;
+        if (prefix > 32) expect(parsed.ok).toBe(false);
+        else if (prefix < 31 && network) expect(parsed).toEqual({ ok: false, reason: `"${ip}/${prefix}" is a subnet, not a host address` });
+        else expect(parsed).toEqual({ ok: true, ip, version: 4 });
+      }),
+    );
   });
 
   it('tells which addresses cannot identify a device', () => {

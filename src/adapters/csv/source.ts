@@ -1,8 +1,7 @@
 import { createHash } from 'node:crypto';
 import { createReadStream } from 'node:fs';
 import path from 'node:path';
-import { Readable } from 'node:stream';
-import { parse, type Info } from 'csv-parse';
+import Papa from 'papaparse';
 import type { CsvField, CsvSourceConfig } from '../../config/sources.js';
 import type { Logger } from '../../log.js';
 import { packageVersion } from '../../paths.js';
@@ -23,7 +22,7 @@ import { identityFields, mapColumns, type ColumnMap } from './columns.js';
 import { detectDelimiter, firstLine, readCsvText, statCsvFile } from './file.js';
 
 /**
- * A CSV file as an asset source. The file is streamed (csv-parse; never whole in memory), the header
+ * A CSV file as an asset source. The file is streamed (PapaParse; never whole in memory), the header
  * mapped to canonical fields (src/adapters/csv/columns.ts), and each row normalised. A bad row is
  * rejected with file, line, column and reason and the others go on; a file that is not a CSV at all,
  * or has none of the identity columns, is refused as a whole before anything is staged.
@@ -57,6 +56,16 @@ interface PendingAsset extends RowAsset {
   lines: number[];
   rawRows: Record<string, string>[];
 }
+
+/** What PapaParse's parser returns for one call (its types leave it untyped). */
+interface PapaResult {
+  data: string[][];
+  errors: { type: string; code: string; row: number }[];
+  meta: { cursor: number };
+}
+
+/** Longest row accepted, in characters: longer is a broken file (an unclosed quote swallowing the rest), not a row. */
+const maxRowChars = 1_000_000;
 
 type RowOutcome = { ok: true; row: RowAsset } | { ok: false; reject: RecordReject };
 
@@ -103,7 +112,7 @@ export class CsvSource implements AssetSource {
     const rows = this.parseRows(signal);
     try {
       const first = await rows.next();
-      this.headerMap(first.done ? null : first.value.cells);
+      this.headerMap(first.done ? null : first.value[0]!.cells);
     } finally {
       await rows.return(undefined);
     }
@@ -137,8 +146,7 @@ export class CsvSource implements AssetSource {
     // Rows to expect, from the share of the file read so far: only for progress bars.
     const estimate = (): number | undefined => (consumed.bytes > 0 && info.size > 0 ? Math.round((delivered * info.size) / consumed.bytes) : undefined);
     try {
-      const first = await rows.next();
-      const map = this.headerMap(first.done ? null : first.value.cells);
+      let map: ColumnMap | null = null;
       let records: SourceRecord[] = [];
       let rejects: RecordReject[] = [];
       const seen = new Map<string, number>();
@@ -152,36 +160,44 @@ export class CsvSource implements AssetSource {
         pending = null;
       };
 
-      for await (const parsed of rows) {
-        const outcome = this.readRow(parsed, map);
-        if (!outcome.ok) rejects.push(outcome.reject);
-        else {
-          const row = outcome.row;
-          const current = pending;
-          if (current && current.key === row.key) {
-            const conflict = mergeRow(current, row, map);
-            if (conflict) rejects.push({ location: this.at(row.line), column: conflict.column, reason: conflict.reason, raw: row.raw });
-          } else if (seen.has(row.key)) {
-            rejects.push({
-              location: this.at(row.line),
-              column: columnName(map, keyField(row.key)),
-              reason: `duplicate key ${row.key}: line ${seen.get(row.key)} already has this asset (rows of one asset must be consecutive)`,
-              raw: row.raw,
-            });
-          } else {
-            flush();
-            seen.set(row.key, row.line);
-            pending = { ...row, lines: [row.line], rawRows: [row.raw] };
+      for await (const batch of rows) {
+        let start = 0;
+        if (map === null) {
+          map = this.headerMap(batch[0]!.cells);
+          start = 1;
+        }
+        for (let i = start; i < batch.length; i += 1) {
+          const outcome = this.readRow(batch[i]!, map);
+          if (!outcome.ok) rejects.push(outcome.reject);
+          else {
+            const row = outcome.row;
+            const current = pending;
+            if (current && current.key === row.key) {
+              const conflict = mergeRow(current, row, map);
+              if (conflict) rejects.push({ location: this.at(row.line), column: conflict.column, reason: conflict.reason, raw: row.raw });
+            } else if (seen.has(row.key)) {
+              rejects.push({
+                location: this.at(row.line),
+                column: columnName(map, keyField(row.key)),
+                reason: `duplicate key ${row.key}: line ${seen.get(row.key)} already has this asset (rows of one asset must be consecutive)`,
+                raw: row.raw,
+              });
+            } else {
+              flush();
+              seen.set(row.key, row.line);
+              pending = { ...row, lines: [row.line], rawRows: [row.raw] };
+            }
+          }
+          if (records.length + rejects.length >= batchSize) {
+            delivered += records.length + rejects.length;
+            const expected = estimate();
+            yield { records, rejects, watermark, ...(expected === undefined ? {} : { expected }) };
+            records = [];
+            rejects = [];
           }
         }
-        if (records.length + rejects.length >= batchSize) {
-          delivered += records.length + rejects.length;
-          const expected = estimate();
-          yield { records, rejects, watermark, ...(expected === undefined ? {} : { expected }) };
-          records = [];
-          rejects = [];
-        }
       }
+      if (map === null) this.headerMap(null);
       flush();
       delivered += records.length + rejects.length;
       yield { records, rejects, watermark, expected: delivered };
@@ -214,70 +230,80 @@ export class CsvSource implements AssetSource {
     return map;
   }
 
-  /** The file's rows as cell arrays with their starting line; the first is the header. */
-  private async *parseRows(signal?: AbortSignal, consumed?: { bytes: number }): AsyncGenerator<ParsedRow> {
+  /**
+   * The file's rows as cell arrays with their starting line, a batch per chunk of text (the first row is
+   * the header). Each chunk is parsed in one synchronous pass by `Papa.Parser`, the parser under
+   * PapaParse's own streaming (about seven times faster than csv-parse on a 100,000-row export, and a
+   * row costs no promise of its own). That class is outside PapaParse's documented API, so the
+   * package's version is pinned exactly.
+   */
+  private async *parseRows(signal?: AbortSignal, consumed?: { bytes: number }): AsyncGenerator<ParsedRow[]> {
     const text = readCsvText(this.file, this.config.encoding, signal, consumed);
     const iterator = text[Symbol.asyncIterator]();
+    // The header line gives the delimiter (unless configured) and the line break of the whole file.
     const buffered: string[] = [];
-    let delimiter = this.config.delimiter;
-    if (delimiter === undefined) {
-      let head = '';
-      for (;;) {
-        const next = await iterator.next();
-        if (next.done) break;
-        buffered.push(next.value);
-        head += next.value;
-        if (firstLine(head, false) !== null || head.length > 1_000_000) break;
-      }
-      delimiter = detectDelimiter(firstLine(head, true) ?? '');
+    let head = '';
+    for (;;) {
+      const next = await iterator.next();
+      if (next.done) break;
+      buffered.push(next.value);
+      head += next.value;
+      if (firstLine(head, false) !== null || head.length > maxRowChars) break;
     }
-    const source = Readable.from(
-      (async function* () {
-        yield* buffered;
-        for (;;) {
-          const next = await iterator.next();
-          if (next.done) return;
-          yield next.value;
+    const header = firstLine(head, true) ?? '';
+    const delimiter = this.config.delimiter ?? detectDelimiter(header);
+    const newline = head.startsWith('\r\n', header.length) ? '\r\n' : head[header.length] === '\r' ? '\r' : '\n';
+    head = '';
+    const parser = new Papa.Parser({ delimiter, newline, quoteChar: '"', escapeChar: '"' });
+    // Blank lines and rows of empty cells are skipped here rather than by the parser, so that every line
+    // is counted: a row's line is the count so far, plus the line breaks inside its quoted cells.
+    let line = 1;
+    const rowsOf = (result: PapaResult): ParsedRow[] => {
+      const quoteError = result.errors.find((e) => e.type === 'Quotes');
+      const rows: ParsedRow[] = [];
+      for (let i = 0; i < result.data.length; i += 1) {
+        if (quoteError && i === quoteError.row) break;
+        const cells = result.data[i]!;
+        const start = line;
+        let blank = true;
+        for (const cell of cells) {
+          if (blank && cell.trim() !== '') blank = false;
+          // A CR LF inside a quoted cell is one line break, as it is between rows.
+          if (cell.length > 0 && (cell.includes('\n') || cell.includes('\r'))) line += (cell.match(/\r\n|\r|\n/g) ?? []).length;
         }
-      })(),
-    );
-    const parser = parse({
-      delimiter,
-      bom: true,
-      info: true,
-      relax_quotes: true,
-      relax_column_count: true,
-      skip_empty_lines: true,
-      skip_records_with_empty_values: true,
-      record_delimiter: ['\r\n', '\n', '\r'],
-    });
-    source.on('error', (error) => parser.destroy(error));
-    source.pipe(parser);
-    // csv-parse counts a CR LF inside a quoted field as two lines; keep the running excess to give true line numbers.
-    let excess = 0;
+        line += 1;
+        if (!blank) rows.push({ cells, line: start });
+      }
+      if (quoteError) {
+        const what = quoteError.code === 'MissingQuotes' ? 'a quoted field opened on this line is never closed' : 'a quoted field is followed by text before the next delimiter (quotes inside a field must be doubled)';
+        throw new SourceError(`${this.label}:${line}: not valid CSV: ${what}`, { code: 'CSV_MALFORMED' });
+      }
+      return rows;
+    };
     try {
-      for await (const item of parser as AsyncIterable<{ record: string[]; info: Info }>) {
-        let breaks = 0;
-        for (const cell of item.record) {
-          if (cell.length === 0 || (!cell.includes('\n') && !cell.includes('\r'))) continue;
-          const crlf = cell.split('\r\n').length - 1;
-          excess += crlf;
-          breaks += (cell.match(/\r\n|\r|\n/g) ?? []).length;
+      let rest = '';
+      for (;;) {
+        const next = buffered.length > 0 ? { done: false as const, value: buffered.shift()! } : await iterator.next();
+        if (next.done) break;
+        signal?.throwIfAborted();
+        // The last, possibly partial, row of a chunk waits for the next chunk.
+        const input = rest + next.value;
+        const result = parser.parse(input, 0, true) as PapaResult;
+        rest = input.slice(result.meta.cursor);
+        const rows = rowsOf(result);
+        if (rows.length > 0) yield rows;
+        if (rest.length > maxRowChars) {
+          const quoted = rest.startsWith('"') || rest.includes(`${delimiter}"`);
+          throw new SourceError(`${this.label}:${line}: not valid CSV: the row starting on this line is longer than ${maxRowChars} characters${quoted ? ' (a quoted field that is never closed?)' : ''}`, { code: 'CSV_MALFORMED' });
         }
-        yield { cells: item.record, line: item.info.lines - excess - breaks };
       }
+      const rows = rowsOf(parser.parse(rest, 0, false) as PapaResult);
+      if (rows.length > 0) yield rows;
     } catch (error) {
-      if (error instanceof SourceError) throw error;
       if (signal?.aborted) throw signal.reason ?? error;
-      const e = error as Error & { code?: string; lines?: number };
-      if (typeof e.code === 'string' && e.code.startsWith('CSV_')) {
-        throw new SourceError(`${this.label}${e.lines ? `:${e.lines - excess}` : ''}: not valid CSV: ${e.message}`, { code: 'CSV_MALFORMED', cause: error });
-      }
       throw error;
     } finally {
-      source.destroy();
-      parser.destroy();
-      // Readable.from() does not end a generator it never started: end the file's reader here, which closes the file.
+      // End the file's reader here, which closes the file (also when the caller stops early).
       await iterator.return(undefined).catch(() => undefined);
     }
   }
@@ -287,11 +313,15 @@ export class CsvSource implements AssetSource {
     const { cells, line } = parsed;
     const { header } = map;
     const raw: Record<string, string> = {};
-    cells.forEach((value, i) => {
-      if (value.trim() !== '') raw[header[i] ?? `column ${i + 1}`] = value;
-    });
+    let extra = false;
+    for (let i = 0; i < cells.length; i += 1) {
+      const value = cells[i]!;
+      if (value.trim() === '') continue;
+      raw[header[i] ?? `column ${i + 1}`] = value;
+      if (i >= header.length) extra = true;
+    }
     const location = this.at(line);
-    if (cells.length < header.length || cells.slice(header.length).some((c) => c.trim() !== '')) {
+    if (cells.length < header.length || extra) {
       return { ok: false, reject: { location, reason: `has ${cells.length} fields, the header has ${header.length} (a missing or extra delimiter?)`, raw } };
     }
 

@@ -125,8 +125,9 @@ export class KscEventPoller {
     const generation = this.client.sessionGeneration;
     let period = 0;
     for (const subscription of this.subscriptions) {
-      // Not idempotent: a repeated Subscribe would create a second subscription.
-      const result = await this.client.call('ConEvents.Subscribe', { wstrEvent: subscription.event, pFilter: subscription.filter }, { idempotent: false, signal });
+      // Not idempotent: a repeated Subscribe would create a second subscription. Not cut short by a stop
+      // either: KSC may have made the subscription already, and only its answer gives the id to unsubscribe.
+      const result = await this.client.call('ConEvents.Subscribe', { wstrEvent: subscription.event, pFilter: subscription.filter }, { idempotent: false });
       if (typeof result.retval === 'number') this.subscriptionIds.push(result.retval);
       const nPeriod = paramNumber(result.out, 'nPeriod') ?? 0;
       period = period === 0 ? nPeriod : Math.min(period, nPeriod || period);

@@ -5,8 +5,8 @@ import { JsonText } from '../../db/sql.js';
 import { KicsSyncError, errorMessage } from '../../errors.js';
 import type { Logger } from '../../log.js';
 import type { AssetSource, RecordReject } from '../../model/asset.js';
-import { canonicalAsset, canonicalJson, checkFieldLimits } from '../../model/normalize.js';
 import { countChange } from './change.js';
+import { prepareBatches } from './prepare.js';
 import { RejectsFile } from './rejects-file.js';
 import {
   clearRejects,
@@ -100,7 +100,7 @@ export async function stageSource(db: Database, source: AssetSource, options: St
     const summary = await db.transaction(async (tx) => {
       const existing = await loadExisting(tx, sourceRow.id);
       if (mode === 'full') await clearRejects(tx, sourceRow.id);
-      const seen = new Map<string, string>();
+      const seen = new Set<string>();
       const counts = { read: 0, valid: 0, rejected: 0, new: 0, changed: 0, unchanged: 0, reappeared: 0, notes: 0 };
       let watermark: string | null = null;
       // New records go straight in with COPY (their keys are not staged); changed and returning ones are upserted.
@@ -129,33 +129,21 @@ export async function stageSource(db: Database, source: AssetSource, options: St
         writing.catch(() => {}); // awaited by the next flush or after the read
       };
 
-      for await (const batch of source.read({ mode, since: mode === 'incremental' ? sourceRow.watermark : null, signal })) {
+      const read = source.read({ mode, since: mode === 'incremental' ? sourceRow.watermark : null, ...(signal ? { signal } : {}) });
+      for await (const batch of prepareBatches(source.name, read)) {
         signal?.throwIfAborted();
-        counts.read += batch.records.length + batch.rejects.length;
+        counts.read += batch.read;
         for (const r of batch.rejects) await reject(r);
         for (const record of batch.records) {
-          const location = record.location ?? `${source.name} ${record.externalKey}`;
-          const first = seen.get(record.externalKey);
-          if (first !== undefined) {
-            await reject({ location, reason: `duplicate key ${record.externalKey}: ${first} already delivered this record`, raw: record.raw });
-            continue;
-          }
-          const limits = checkFieldLimits(record.asset);
-          if (limits.length > 0) {
-            await reject({ location, column: limits.map((p) => p.field).join(', '), reason: limits.map((p) => `${p.field}: ${p.reason}`).join('; '), raw: record.raw });
-            continue;
-          }
-          seen.set(record.externalKey, location);
+          seen.add(record.key);
           counts.valid += 1;
-          for (const note of record.notes ?? []) {
+          for (const note of record.notes) {
             counts.notes += 1;
-            await rejectsFile?.write({ kind: 'note', location, reason: note });
+            await rejectsFile?.write({ kind: 'note', location: record.location, reason: note });
           }
-          const asset = canonicalAsset(record.asset);
-          const { json, hash } = canonicalJson(asset);
-          const before = existing.get(record.externalKey);
-          if (countChange(before, hash, counts) === 'unchanged') continue;
-          (before === undefined ? fresh : pending).push([sourceRow.id, record.externalKey, asset.name ?? null, asset.owner ?? null, record.raw, new JsonText(json), hash]);
+          const before = existing.get(record.key);
+          if (countChange(before, record.hash, counts) === 'unchanged') continue;
+          (before === undefined ? fresh : pending).push([sourceRow.id, record.key, record.name, record.owner, new JsonText(record.raw), new JsonText(record.json), record.hash]);
           if (fresh.length + pending.length >= flushRows) await flush();
         }
         if (batch.watermark !== undefined) watermark = batch.watermark;

@@ -189,6 +189,24 @@ describe('CSV source: encodings, delimiters and line numbers', () => {
     expect(rejects.map((r) => r.location)).toEqual(['lines.csv:6', 'lines.csv:9']);
   });
 
+  it('reads files whose lines end in CR alone (old Mac exports), and counts blank lines and rows of empty cells', async () => {
+    const file = tempFile('cr.csv', 'name;mac\rplc-1;00:1b:1b:00:00:01\r\r;\r"plc\r2";00:1b:1b:00:00:02\rplc-3;zz\r');
+    const { records, rejects } = await readAll(source(file));
+    expect(records.map((r) => [r.asset.name, r.location])).toEqual([
+      ['plc-1', 'cr.csv:2'],
+      ['plc\r2', 'cr.csv:5'],
+    ]);
+    expect(rejects.map((r) => r.location)).toEqual(['cr.csv:7']);
+  });
+
+  it('refuses a file where an unclosed quote swallows the rest, without reading it all into one row', async () => {
+    const rows = ['name,mac,description', 'plc-0,00:1b:1b:00:00:01,"never closed'];
+    for (let i = 0; i < 60000; i += 1) rows.push(`plc-${i},00:1b:1b:00:${(i >> 8).toString(16).padStart(2, '0')}:${(i & 255).toString(16).padStart(2, '0')},a long description of the device`);
+    const error = await refusal(source(tempFile('swallowed.csv', rows.join('\n'))));
+    expect(error.code).toBe('CSV_MALFORMED');
+    expect(error.message).toBe('swallowed.csv:2: not valid CSV: the row starting on this line is longer than 1000000 characters (a quoted field that is never closed?)');
+  });
+
   it('closes the file after check() and after a read abandoned half way', async () => {
     const openFiles = (): number => readdirSync('/proc/self/fd').length;
     const rows = ['name,mac,ip'];
@@ -222,7 +240,8 @@ describe('CSV source: files refused as a whole', () => {
     ['binary.csv', Buffer.from([0x6e, 0x61, 0x6d, 0x65, 0x0a, 0x00, 0x01, 0x02]), 'CSV_NOT_CSV', /contains NUL characters/],
     ['empty.csv', '', 'CSV_NOT_CSV', /empty.csv is empty: no header line/],
     ['export.json', '{"devices": [{"name": "plc-1"}]}\n', 'CSV_NO_IDENTITY_COLUMN', /export\.json has none of the identity columns .*its first line is "\{\\"devices\\": \[\{\\"name\\": \\"plc-1\\"\}\]\}"/],
-    ['unclosed.csv', 'name,mac\nplc-1,00:1b:1b:00:00:01\n"plc-2,00:1b:1b:00:00:02\n', 'CSV_MALFORMED', /unclosed\.csv:\d+: not valid CSV: Quote Not Closed/],
+    ['unclosed.csv', 'name,mac\nplc-1,00:1b:1b:00:00:01\n"plc-2,00:1b:1b:00:00:02\n', 'CSV_MALFORMED', /^unclosed\.csv:3: not valid CSV: a quoted field opened on this line is never closed$/],
+    ['stray-quote.csv', 'name,mac\nplc-1,00:1b:1b:00:00:01\n\n"plc "2",00:1b:1b:00:00:02\n', 'CSV_MALFORMED', /^stray-quote\.csv:4: not valid CSV: a quoted field is followed by text before the next delimiter/],
   ])('refuses %s', async (name, content, code, message) => {
     const error = await refusal(source(tempFile(name, content)));
     expect(error.code).toBe(code);
