@@ -412,32 +412,35 @@ function interfaceOrder(a: AssetInterface, b: AssetInterface): number {
   return (a.name ?? '').localeCompare(b.name ?? '');
 }
 
-/** The fields of an asset and of an interface, sorted: canonical objects are built in this order. */
-const assetKeys: readonly (keyof CanonicalAsset)[] = (
-  [
-    'name',
-    'description',
-    'category',
-    'os',
-    'hardwareVendor',
-    'hardwareModel',
-    'hardwareVersion',
-    'softwareVendor',
-    'softwareModel',
-    'softwareVersion',
-    'networkName',
-    'isRouter',
-    'influence',
-    'labels',
-    'owner',
-    'location',
-    'userAttributes',
-    'interfaces',
-    'retired',
-    'industrialConfig',
-  ] satisfies (keyof CanonicalAsset)[]
-).sort();
-const interfaceKeys: readonly (keyof AssetInterface)[] = (['name', 'mac', 'ips', 'vlan', 'addressSpace'] satisfies (keyof AssetInterface)[]).sort();
+/**
+ * The fields of an asset and of an interface, sorted: canonical objects are built in this order. Every
+ * key is named once in a record typed by the interface, so a field added to it cannot be forgotten here.
+ */
+const assetFieldSet: Record<keyof CanonicalAsset, true> = {
+  name: true,
+  description: true,
+  category: true,
+  os: true,
+  hardwareVendor: true,
+  hardwareModel: true,
+  hardwareVersion: true,
+  softwareVendor: true,
+  softwareModel: true,
+  softwareVersion: true,
+  networkName: true,
+  isRouter: true,
+  influence: true,
+  labels: true,
+  owner: true,
+  location: true,
+  userAttributes: true,
+  interfaces: true,
+  retired: true,
+  industrialConfig: true,
+};
+const interfaceFieldSet: Record<keyof AssetInterface, true> = { name: true, mac: true, ips: true, vlan: true, addressSpace: true };
+const assetKeys = (Object.keys(assetFieldSet) as (keyof CanonicalAsset)[]).sort();
+const interfaceKeys = (Object.keys(interfaceFieldSet) as (keyof AssetInterface)[]).sort();
 
 /** A copy of `object` with its defined values under `keys` (sorted), then any other keys it has. */
 function inKeyOrder<T extends object>(object: T, keys: readonly (keyof T)[], value: (key: keyof T) => unknown): T {
