@@ -12,9 +12,12 @@
  *   plan     the first `kics-sync plan`: KICS read in full, CSV read, staged, reconciled, plan stored, HTML report;
  *   replan   `kics-sync plan` again with nothing changed;
  *   apply    `kics-sync apply --plan ID --yes --concurrency 8` with the simulator answering each call after 2 ms.
- * Floors, in the same run: a raw COPY of the staged CSV records (`source_record` rows) and of the
- * staged KICS devices (`kics_device` rows) into a copy of their table in the same database, and
- * paging every device out of the simulator through the client's HTTP layer with no processing.
+ *   stage    each staging again on its own, everything new: the CSV (`sources pull --full` after the
+ *            source is forgotten) and KICS (`kics pull --full` after the snapshot is emptied).
+ * Floors, in the same run: a raw COPY of the rows each staging wrote (CSV: the `source_record` rows;
+ * KICS: the `kics_device` rows and their `kics_address` rows) into copies of their tables (indexes and
+ * storage parameters included) in the same database, and paging every device out of the simulator
+ * through the client's HTTP layer with no processing.
  * `--cpu-prof DIR` writes a V8 CPU profile of every engine process into DIR.
  */
 import { spawn, type ChildProcess } from 'node:child_process';
@@ -30,6 +33,7 @@ import { loadConnectorTls, resolveRoutes } from '../src/adapters/kics/index.js';
 import { pagesById } from '../src/adapters/kics/paging.js';
 import { kicsConfigSchema } from '../src/config/kics.js';
 import { openDatabase } from '../src/db/database.js';
+import type { Sql } from '../src/db/sql.js';
 import { silentLogger } from '../src/log.js';
 import { packageRoot } from '../src/paths.js';
 import type { SimDevice } from '../src/simulator/kics/index.js';
@@ -177,31 +181,74 @@ async function forgetSource(url: string | undefined, dataDir: string, name: stri
   }
 }
 
-/** Floor: the staged rows of `table` copied again, raw, into a same-shaped table (indexes included) of the same database. */
-async function copyFloor(url: string | undefined, dataDir: string): Promise<{ records: { ms: number; rows: number }; devices: { ms: number; rows: number } }> {
+/** Empties the KICS snapshot (devices, addresses, address spaces, its source row), so that the next read stages everything anew. */
+async function forgetKics(url: string | undefined, dataDir: string): Promise<void> {
   const db = await openDatabase({ url, dataDir, logger: silentLogger() });
   try {
-    const copy = async (table: string, columns: string[]): Promise<{ ms: number; rows: number }> => {
-      const list = columns.join(', ');
-      const rows = (await db.query<Record<string, unknown>>(`SELECT ${list} FROM ${table}`)).map((r) => columns.map((c) => r[c]));
-      await db.exec(`DROP TABLE IF EXISTS bench_copy_floor; CREATE TABLE bench_copy_floor (LIKE ${table} INCLUDING DEFAULTS INCLUDING INDEXES)`);
-      const started = performance.now();
-      await db.transaction((tx) => tx.copyFrom('bench_copy_floor', columns, rows));
-      const ms = Math.round(performance.now() - started);
-      await db.exec('DROP TABLE bench_copy_floor');
-      return { ms, rows: rows.length };
-    };
-    const records = await copy('source_record', ['source_id', 'external_key', 'name', 'owner', 'raw', 'normalized', 'content_hash']);
-    const devices = await copy('kics_device', await deviceColumns(db));
-    return { records, devices };
+    for (const table of ['kics_address', 'kics_device', 'kics_address_space']) await db.execute(`DELETE FROM ${table}`);
+    await db.execute(`DELETE FROM source WHERE name = 'kics'`);
+    for (const table of ['kics_address', 'kics_device']) await db.exec(`VACUUM ANALYZE ${table}`);
   } finally {
     await db.close();
   }
 }
 
-async function deviceColumns(db: { query<R>(text: string, params?: readonly unknown[]): Promise<R[]> }): Promise<string[]> {
+interface Copied {
+  ms: number;
+  rows: number;
+}
+
+/**
+ * Floor: the rows staging wrote, copied again, raw, into tables shaped as theirs (defaults, indexes,
+ * storage parameters) of the same database: the CSV's `source_record` rows, and KICS's `kics_device`
+ * rows then their `kics_address` rows (one transaction, as staging writes them).
+ */
+async function copyFloor(url: string | undefined, dataDir: string): Promise<{ records: Copied; devices: Copied; addresses: Copied }> {
+  const db = await openDatabase({ url, dataDir, logger: silentLogger() });
+  const copies: string[] = [];
+  try {
+    const prepare = async (table: string): Promise<{ copy: string; columns: string[]; rows: unknown[][] }> => {
+      const columns = await suppliedColumns(db, table);
+      const rows = (await db.query<Record<string, unknown>>(`SELECT ${columns.join(', ')} FROM ${table}`)).map((r) => columns.map((c) => r[c]));
+      const [options] = await db.query<{ reloptions: string[] | null }>(`SELECT reloptions FROM pg_class WHERE oid = $1::regclass`, [table]);
+      const copy = `bench_floor_${table}`;
+      copies.push(copy);
+      await db.exec(`DROP TABLE IF EXISTS ${copy}`);
+      await db.exec(`CREATE TABLE ${copy} (LIKE ${table} INCLUDING DEFAULTS INCLUDING INDEXES INCLUDING STORAGE INCLUDING COMPRESSION)${options?.reloptions ? ` WITH (${options.reloptions.join(', ')})` : ''}`);
+      return { copy, columns, rows };
+    };
+    const timed = async (load: (tx: Sql) => Promise<number[]>): Promise<{ ms: number; counts: number[] }> => {
+      const started = performance.now();
+      const counts = await db.transaction(load);
+      return { ms: Math.round(performance.now() - started), counts };
+    };
+    const records = await prepare('source_record');
+    const recordsCopied = await timed(async (tx) => [await tx.copyFrom(records.copy, records.columns, records.rows)]);
+    const devices = await prepare('kics_device');
+    const addresses = await prepare('kics_address');
+    let devicesMs = 0;
+    const kicsCopied = await timed(async (tx) => {
+      const started = performance.now();
+      const n = await tx.copyFrom(devices.copy, devices.columns, devices.rows);
+      devicesMs = Math.round(performance.now() - started);
+      return [n, await tx.copyFrom(addresses.copy, addresses.columns, addresses.rows)];
+    });
+    return {
+      records: { ms: recordsCopied.ms, rows: recordsCopied.counts[0]! },
+      devices: { ms: devicesMs, rows: kicsCopied.counts[0]! },
+      addresses: { ms: kicsCopied.ms - devicesMs, rows: kicsCopied.counts[1]! },
+    };
+  } finally {
+    for (const copy of copies) await db.exec(`DROP TABLE IF EXISTS ${copy}`).catch(() => {});
+    await db.close();
+  }
+}
+
+/** The columns a writer supplies: those without a default (ids, first_seen and the like are filled in). */
+async function suppliedColumns(db: { query<R>(text: string, params?: readonly unknown[]): Promise<R[]> }, table: string): Promise<string[]> {
   const rows = await db.query<{ column_name: string }>(
-    `SELECT column_name FROM information_schema.columns WHERE table_name = 'kics_device' AND table_schema = current_schema() AND column_default IS NULL ORDER BY ordinal_position`,
+    `SELECT column_name FROM information_schema.columns WHERE table_name = $1 AND table_schema = current_schema() AND column_default IS NULL ORDER BY ordinal_position`,
+    [table],
   );
   return rows.map((r) => r.column_name);
 }
@@ -239,16 +286,21 @@ async function benchEngine(engine: 'pglite' | 'postgres', size: number, sim: Sim
   } finally {
     await admin(sim, 'PUT', '/admin/latency', { latencyMs: 0 });
   }
-  // The CSV staged alone, every record new again, as the COPY floor below writes it.
+  // Each staging alone, everything new again, as the COPY floors below write it.
   await forgetSource(url, path.join(workDir, 'data'), 'cmdb');
   const stage = await runEngine(workDir, url, 'stage', ['sources', 'pull', '--full']);
+  await forgetKics(url, path.join(workDir, 'data'));
+  const stageKics = await runEngine(workDir, url, 'stage-kics', ['kics', 'pull', '--full']);
   const floor = await copyFloor(url, path.join(workDir, 'data'));
 
   const staged = logOf(stage, 'source staged') ?? {};
-  const kicsStaged = logOf(plan, 'KICS staged') ?? {};
+  const kicsStaged = logOf(stageKics, 'KICS staged') ?? {};
+  const kicsInPlan = logOf(plan, 'KICS staged') ?? {};
   const records = Number(staged.valid ?? 0);
   const stageMs = Number(staged.durationMs ?? 0);
+  const kicsDevices = Number(kicsStaged.read ?? 0);
   const kicsMs = Number(kicsStaged.ms ?? 0);
+  const kicsFloorMs = floor.devices.ms + floor.addresses.ms;
   const counts = (plan.summary.counts ?? {}) as Record<string, number>;
   const items = Object.entries(counts)
     .filter(([action]) => ['create', 'update', 'upload', 'archive', 'delete'].includes(action))
@@ -275,8 +327,15 @@ async function benchEngine(engine: 'pglite' | 'postgres', size: number, sim: Sim
     },
     { ...base, step: 'stage CSV (sources pull)', ms: stageMs, per_s: perSecond(records, stageMs), rss_MiB: stage.peakRssMiB, detail: `records=${records} rejected=${Number(staged.rejected ?? 0)} process=${stage.ms}ms` },
     { ...base, step: 'floor: COPY records', ms: floor.records.ms, per_s: perSecond(floor.records.rows, floor.records.ms), rss_MiB: '', detail: `staging/COPY=${((perSecond(records, stageMs) / perSecond(floor.records.rows, floor.records.ms)) * 100).toFixed(0)}%` },
-    { ...base, step: 'stage KICS (in full plan)', ms: kicsMs, per_s: perSecond(size, kicsMs), rss_MiB: '', detail: '' },
-    { ...base, step: 'floor: COPY devices', ms: floor.devices.ms, per_s: perSecond(floor.devices.rows, floor.devices.ms), rss_MiB: '', detail: `staging/COPY=${((perSecond(size, kicsMs) / perSecond(floor.devices.rows, floor.devices.ms)) * 100).toFixed(0)}%` },
+    { ...base, step: 'stage KICS (kics pull)', ms: kicsMs, per_s: perSecond(kicsDevices, kicsMs), rss_MiB: stageKics.peakRssMiB, detail: `devices=${kicsDevices} process=${stageKics.ms}ms in-plan=${Number(kicsInPlan.ms ?? 0)}ms` },
+    {
+      ...base,
+      step: 'floor: COPY devices+addresses',
+      ms: kicsFloorMs,
+      per_s: perSecond(floor.devices.rows, kicsFloorMs),
+      rss_MiB: '',
+      detail: `staging/COPY=${((perSecond(kicsDevices, kicsMs) / perSecond(floor.devices.rows, kicsFloorMs)) * 100).toFixed(0)}% devices=${floor.devices.ms}ms (staging/COPY=${((perSecond(kicsDevices, kicsMs) / perSecond(floor.devices.rows, floor.devices.ms)) * 100).toFixed(0)}%) addresses=${floor.addresses.rows}/${floor.addresses.ms}ms`,
+    },
   ];
   return rows;
 }

@@ -11,7 +11,7 @@ import { PrismaClient } from '../generated/prisma/client.js';
 import type { Logger } from '../log.js';
 import { applyMigrations } from './migrate.js';
 import type { EngineTarget } from './schema-engine.js';
-import { PGliteSql, PgSql, pgTypes, type Sql } from './sql.js';
+import { PGliteSql, pgPoolSql, pgTypes, type Sql } from './sql.js';
 
 export type { PrismaClient };
 
@@ -20,6 +20,11 @@ export interface Database extends Sql {
   readonly engine: 'pglite' | 'postgres';
   /** Where the data lives, safe to print (no password). */
   readonly location: string;
+  /**
+   * PostgreSQL only: the URL, password included, for a worker thread that opens connections of its
+   * own (src/sync/staging/worker.ts). Never printed or logged.
+   */
+  readonly connectionUrl?: string;
   readonly prisma: PrismaClient;
   /** For the schema engine (migrations, diffs). */
   readonly engineTarget: EngineTarget;
@@ -91,30 +96,13 @@ async function openPostgres(url: string, poolSize: number): Promise<Database> {
     throw explainPostgresError(error, location, parsed);
   }
   const prisma = new PrismaClient({ adapter: new PrismaPg(pool) });
-  const sql = new PgSql(pool);
   return {
     engine: 'postgres',
     location,
+    connectionUrl: url,
     prisma,
     engineTarget: { engine: 'postgres', pool },
-    query: (text, params) => sql.query(text, params),
-    execute: (text, params) => sql.execute(text, params),
-    exec: (script) => sql.exec(script),
-    copyFrom: (table, columns, rows) => sql.copyFrom(table, columns, rows),
-    async transaction(fn) {
-      const client = await pool.connect();
-      try {
-        await client.query('BEGIN');
-        const result = await fn(new PgSql(client));
-        await client.query('COMMIT');
-        return result;
-      } catch (error) {
-        await client.query('ROLLBACK').catch(() => {});
-        throw error;
-      } finally {
-        client.release();
-      }
-    },
+    ...pgPoolSql(pool),
     async close() {
       await prisma.$disconnect().catch(() => {});
       await pool.end();

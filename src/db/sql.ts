@@ -66,23 +66,42 @@ function copyField(value: unknown): string {
   return copyJson(JSON.stringify(value));
 }
 
-function* copyChunks(rows: Iterable<readonly unknown[]>): Generator<{ text: string; count: number }> {
-  let parts: string[] = [];
-  let size = 0;
+/**
+ * Rows in COPY's text format, in chunks of about `copyChunkBytes`, each a whole number of rows.
+ * Each field is written straight into the chunk's buffer as UTF-8: no line string, no joined chunk
+ * string, no conversion of it to bytes afterwards (at 100,000 devices of 2 KB each, those copies
+ * were a third of the encoding's time).
+ */
+function* copyChunks(rows: Iterable<readonly unknown[]>): Generator<{ bytes: Buffer; count: number }> {
+  let buffer = Buffer.allocUnsafe(copyChunkBytes + 64 * 1024);
+  let at = 0;
   let count = 0;
+  /** Room for `chars` UTF-16 code units (at most 3 bytes each in UTF-8) and a separator; a row is never split. */
+  const room = (chars: number): void => {
+    const need = at + chars * 3 + 1;
+    if (need <= buffer.length) return;
+    const bigger = Buffer.allocUnsafe(Math.max(need, buffer.length * 2));
+    buffer.copy(bigger, 0, 0, at);
+    buffer = bigger;
+  };
   for (const row of rows) {
-    const line = row.map(copyField).join('\t') + '\n';
-    parts.push(line);
-    size += line.length;
+    for (let i = 0; i < row.length; i++) {
+      const text = copyField(row[i]);
+      room(text.length);
+      if (i > 0) buffer[at++] = 0x09; // tab
+      at += buffer.write(text, at);
+    }
+    room(0);
+    buffer[at++] = 0x0a; // new line
     count += 1;
-    if (size >= copyChunkBytes) {
-      yield { text: parts.join(''), count };
-      parts = [];
-      size = 0;
+    if (at >= copyChunkBytes) {
+      yield { bytes: buffer.subarray(0, at), count };
+      buffer = Buffer.allocUnsafe(copyChunkBytes + 64 * 1024);
+      at = 0;
       count = 0;
     }
   }
-  if (count > 0) yield { text: parts.join(''), count };
+  if (count > 0) yield { bytes: buffer.subarray(0, at), count };
 }
 
 function copyStatement(table: string, columns: readonly string[], from: string): string {
@@ -136,7 +155,7 @@ export class PgSql implements Sql {
         (function* () {
           for (const chunk of chunks) {
             total += chunk.count;
-            yield chunk.text;
+            yield chunk.bytes;
           }
         })(),
       );
@@ -150,6 +169,34 @@ export class PgSql implements Sql {
     } finally {
       client.release();
     }
+  }
+}
+
+/** SQL on a pool's connections, and transactions on one of them (what staging needs; `Database` adds Prisma). */
+export function pgPoolSql(pool: pg.Pool): Sql & { transaction<T>(fn: (tx: Sql) => Promise<T>): Promise<T> } {
+  const sql = new PgSql(pool);
+  return {
+    query: (text, params) => sql.query(text, params),
+    execute: (text, params) => sql.execute(text, params),
+    exec: (script) => sql.exec(script),
+    copyFrom: (table, columns, rows) => sql.copyFrom(table, columns, rows),
+    transaction: (fn) => pgTransaction(pool, fn),
+  };
+}
+
+/** Runs `fn` in one transaction on a connection of the pool: committed when it resolves, rolled back when it throws. */
+async function pgTransaction<T>(pool: pg.Pool, fn: (tx: Sql) => Promise<T>): Promise<T> {
+  const client = await pool.connect();
+  try {
+    await client.query('BEGIN');
+    const result = await fn(new PgSql(client));
+    await client.query('COMMIT');
+    return result;
+  } catch (error) {
+    await client.query('ROLLBACK').catch(() => {});
+    throw error;
+  } finally {
+    client.release();
   }
 }
 
@@ -175,7 +222,7 @@ export class PGliteSql implements Sql {
   async copyFrom(table: string, columns: readonly string[], rows: Iterable<readonly unknown[]>): Promise<number> {
     let total = 0;
     for (const chunk of copyChunks(rows)) {
-      await this.db.query(copyStatement(table, columns, "'/dev/blob'"), [], { blob: new Blob([chunk.text]) });
+      await this.db.query(copyStatement(table, columns, "'/dev/blob'"), [], { blob: new Blob([chunk.bytes]) });
       total += chunk.count;
     }
     return total;

@@ -1,4 +1,4 @@
-import { createHash } from 'node:crypto';
+import { hash as digest } from 'node:crypto';
 import type { AssetInterface, CanonicalAsset } from './asset.js';
 import { ipIdentityProblem, ipToBigInt, parseIp } from './ip.js';
 import { assetTypes, influenceTypes, kicsLimits, type AssetType, type Influence } from './kics.js';
@@ -521,6 +521,6 @@ export function canonicalJson(asset: CanonicalAsset): { json: string; hash: stri
   // A canonical asset has its keys in order at every depth: plain JSON.stringify (its fast path) gives the stable JSON.
   const ordered = keysSorted(asset) && asset.interfaces.every(keysSorted) && (asset.userAttributes === undefined || keysSorted(asset.userAttributes));
   const json = ordered ? JSON.stringify(asset) : stableStringify(asset);
-  return { json, hash: createHash('sha256').update(json).digest('base64url') };
+  return { json, hash: digest('sha256', json, 'base64url') };
 }
 

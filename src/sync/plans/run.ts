@@ -9,6 +9,7 @@ import type { PlanBasis, PlanHeader, PlanScope, PlanValue } from '../../reconcil
 import { reconcile } from '../../reconcile/reconcile.js';
 import type { ReportFormat } from '../../reconcile/report/index.js';
 import { stageSources, type StageMode, type StageOutcome } from '../staging/index.js';
+import { stageSourcesInWorker } from '../staging/worker.js';
 import { expireStalePlans } from './basis.js';
 import { checkConfigFiles, referencedConfigFiles } from './config-files.js';
 import { loadStagedInput } from './input.js';
@@ -156,21 +157,24 @@ async function refreshInputs(db: Database, sourceNames: readonly string[], optio
   const { config, logger, signal } = options;
   const mode: StageMode = options.refresh === 'full' ? 'full' : 'incremental';
   const selected = selectSources(config, sourceNames);
-  const deps = { logger, normalizer: normalizerFor(config.reconcile), config };
-  // The sources and KICS are read side by side: one waits on a file or a CMDB while the other waits on
-  // KICS or the database (on PGlite, whose transactions take turns, they simply run one after the other).
-  const sourcesRead = stageSources(
-    db,
-    selected.map((s) => createSource(s, deps)),
-    {
-      mode,
-      logger,
-      ...(signal ? { signal } : {}),
-      rejectsDir: path.join(options.dataDir, 'rejects'),
-      rejectsFiles: Object.fromEntries(selected.map((s) => [s.name, s.type === 'csv' ? s.rejectsFile : undefined])),
-      ...(options.onSourceProgress ? { onProgress: options.onSourceProgress } : {}),
-    },
-  );
+  const rejectsDir = path.join(options.dataDir, 'rejects');
+  const rejectsFiles = Object.fromEntries(selected.map((s) => [s.name, s.type === 'csv' ? s.rejectsFile : undefined]));
+  // The sources and KICS are read side by side: on PostgreSQL the sources in a thread of their own
+  // (src/sync/staging/worker.ts), so that parsing them does not take turns with KICS's pages; on PGlite,
+  // whose transactions take turns anyway, in this thread, one waiting on a file or a CMDB while the
+  // other waits on KICS.
+  const inWorker = db.connectionUrl !== undefined && selected.length > 0;
+  const normalizer = normalizerFor(config.reconcile); // a broken mapping table stops the plan here, before any read
+  const sourcesRead = inWorker
+    ? stageSourcesInWorker(
+        { url: db.connectionUrl, config, sourceNames: selected.map((s) => s.name), mode, rejectsDir, rejectsFiles, logLevel: logger.level },
+        { logger, signal, onProgress: options.onSourceProgress },
+      )
+    : stageSources(
+        db,
+        selected.map((s) => createSource(s, { logger, normalizer, config })),
+        { mode, logger, ...(signal ? { signal } : {}), rejectsDir, rejectsFiles, ...(options.onSourceProgress ? { onProgress: options.onSourceProgress } : {}) },
+      );
   const kicsRead = (async (): Promise<RefreshResult['kics']> => {
     const kics: RefreshResult['kics'] = { refreshed: false };
     if (!options.refreshKics) {

@@ -1,5 +1,5 @@
 import { bulkUpsert, type BulkColumn, type BulkUpsertSpec } from '../../db/bulk.js';
-import type { Sql } from '../../db/sql.js';
+import type { JsonText, Sql } from '../../db/sql.js';
 import { kicsSourceName } from '../plans/basis.js';
 
 /**
@@ -56,8 +56,8 @@ const deviceSpec: BulkUpsertSpec = {
   alsoWhen: 't.missing_since IS NOT NULL',
 };
 
-/** [id, name, status, category, last_modified (ISO), raw (JSON text), content_hash] */
-export type DeviceRow = [number, string, string, string | null, string | null, string, string];
+/** [id, name, status, category, last_modified (ISO), raw (serialised JSON), content_hash] */
+export type DeviceRow = [number, string, string, string | null, string | null, JsonText, string];
 
 /** [device_id, interface_id, interface_name, mac, mac_address_space_id, ip, ip_address_space_id] */
 export type AddressRow = [number, number | null, string | null, string | null, number | null, string | null, number | null];

@@ -1,8 +1,8 @@
-import { createHash } from 'node:crypto';
+import { createHash, hash as digest } from 'node:crypto';
 import type { KicsClient } from '../../adapters/kics/index.js';
 import { parseKicsTimestamp } from '../../adapters/kics/index.js';
 import type { Database } from '../../db/database.js';
-import type { Sql } from '../../db/sql.js';
+import { JsonText, type Sql } from '../../db/sql.js';
 import { KicsSyncError, errorMessage } from '../../errors.js';
 import type { Logger } from '../../log.js';
 import { parseIp } from '../../model/ip.js';
@@ -118,10 +118,10 @@ export function deviceContent(device: KicsDevice): { json: string; hash: string 
       device.lastSeen = lastSeen;
     }
   }
-  return { json, hash: createHash('sha256').update(json).digest('base64url') };
+  return { json, hash: digest('sha256', json, 'base64url') };
 }
 
-/** The stored JSON: the content JSON with `lastSeen` put back (jsonb keeps no member order anyway). */
+/** The stored JSON: the content JSON with `lastSeen` put back as its last member. */
 function rawJson(device: KicsDevice, content: string): string {
   if (device.lastSeen === undefined) return content;
   const member = `"lastSeen":${JSON.stringify(device.lastSeen)}`;
@@ -236,7 +236,7 @@ export async function stageKics(db: Database, client: KicsClient, options: KicsS
             const before = stored.get(device.id);
             if (countChange(before, content.hash, counts) === 'unchanged') continue;
             if (device.status === 'Archived' && before !== undefined && before.status !== 'Archived') counts.archived += 1;
-            const row: DeviceRow = [device.id, device.name, device.status, device.category ?? null, isoOf(modified), rawJson(device, content.json), content.hash];
+            const row: DeviceRow = [device.id, device.name, device.status, device.category ?? null, isoOf(modified), new JsonText(rawJson(device, content.json)), content.hash];
             (before === undefined ? batch.added : batch.updated).push(row);
             for (const address of addressRows(device)) batch.addresses.push(address);
             if (batch.added.length + batch.updated.length >= flushDevices) {

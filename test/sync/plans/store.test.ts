@@ -3,6 +3,7 @@ import path from 'node:path';
 import { expect, it } from 'vitest';
 import { configSchema } from '../../../src/config/schema.js';
 import { silentLogger } from '../../../src/log.js';
+import type { KicsDevice } from '../../../src/model/kics.js';
 import type { PlanItem, PlanValue } from '../../../src/reconcile/plan-schema.js';
 import { basisChanges, expireStalePlans } from '../../../src/sync/plans/basis.js';
 import { loadStagedInput } from '../../../src/sync/plans/input.js';
@@ -140,6 +141,23 @@ describeEachEngine('stored plans', (t) => {
     expect(input.records).toEqual([{ source: 'cmdb', key: 'a', owner: 'alice', asset: asset('present', [{ mac: macs(10) }], { owner: 'alice' }), confirmedAt: confirmed }]);
     expect(input.addressSpaces.map((s) => s.name)).toEqual(['Plant A', 'Plant B']);
     expect(input.lastUploads.get(10)).toEqual({ path: 'new.xml', contentHash: 'h-new' });
+  });
+
+  it('loads every present device of a large snapshot once, in id order, with the fields absent in KICS as null', async () => {
+    const { db } = t();
+    const count = 23_456;
+    const all = Array.from({ length: count }, (_, i) => {
+      const d = device(i + 1, `d-${i + 1}`, [{ mac: macs(i + 1), ips: [], space: 1 }]);
+      if (i % 2 === 0) delete (d as Partial<KicsDevice>).description;
+      return d;
+    });
+    await stageKics(db, { addressSpaces, devices: all, missing: [5, 10_000, 10_001, 20_000] });
+    await stageSource(db, { name: 'cmdb', records: [] });
+    const input = await loadStagedInput(db, ['cmdb']);
+    expect(input.devices).toHaveLength(count - 4);
+    expect(input.devices.map((d) => d.id)).toEqual(all.map((d) => d.id).filter((id) => ![5, 10_000, 10_001, 20_000].includes(id)));
+    expect(input.devices.find((d) => d.id === 1)).toMatchObject({ name: 'd-1', description: null, addressInformation: [{ macAddress: macs(1) }] });
+    expect(input.devices.at(-1)).toMatchObject({ id: count, name: `d-${count}` });
   });
 
   it('runs the whole pipeline from staged data: reconcile, store, report, and the plan knows its basis', async () => {

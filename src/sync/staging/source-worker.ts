@@ -1,0 +1,53 @@
+/**
+ * The source staging thread (started by `stageSourcesInWorker()` in worker.ts): builds the sources
+ * of the job from the configuration, stages them on connections of its own, and reports back.
+ */
+import { parentPort, workerData } from 'node:worker_threads';
+import pg from 'pg';
+import { pino } from 'pino';
+import { createSource, normalizerFor, selectSources } from '../../adapters/index.js';
+import { ExitCode, KicsSyncError, errorMessage } from '../../errors.js';
+import { redactPaths } from '../../log.js';
+import { pgPoolSql, pgTypes } from '../../db/sql.js';
+import { stageSources, type StagingDatabase } from './index.js';
+import type { SourceWorkerJob, WorkerMessage } from './worker.js';
+
+const port = parentPort!;
+const job = workerData as SourceWorkerJob;
+const post = (message: WorkerMessage): void => port.postMessage(message);
+
+const logger = pino(
+  { level: job.logLevel, redact: { paths: redactPaths, censor: '[redacted]' }, base: undefined },
+  { write: (line: string) => post({ type: 'log', line }) },
+);
+const abort = new AbortController();
+port.on('message', (message: { type: string }) => {
+  if (message.type === 'abort') abort.abort(new KicsSyncError('interrupted', { code: 'INTERRUPTED', exitCode: ExitCode.interrupted }));
+});
+// Listening for an abort does not keep the thread alive: it ends when the staging has.
+port.unref();
+
+// Two connections: a source's transaction, and the read of the next one's state.
+const pool = new pg.Pool({ connectionString: job.url, max: 2, types: pgTypes(pg.types), application_name: 'kics-sync sources', connectionTimeoutMillis: 10_000 });
+pool.on('error', () => {});
+const db: StagingDatabase = pgPoolSql(pool);
+
+try {
+  const deps = { logger, normalizer: normalizerFor(job.config.reconcile), config: job.config };
+  const sources = selectSources(job.config, job.sourceNames).map((s) => createSource(s, deps));
+  const outcomes = await stageSources(db, sources, {
+    mode: job.mode,
+    logger,
+    signal: abort.signal,
+    ...(job.runId === undefined ? {} : { runId: job.runId }),
+    ...(job.rejectsDir === undefined ? {} : { rejectsDir: job.rejectsDir }),
+    ...(job.rejectsFiles === undefined ? {} : { rejectsFiles: job.rejectsFiles }),
+    onProgress: (progress) => post({ type: 'progress', progress }),
+  });
+  post({ type: 'done', outcomes });
+} catch (error) {
+  const e = error instanceof KicsSyncError ? error : null;
+  post({ type: 'failed', error: { message: errorMessage(error), code: e?.code ?? 'INTERNAL', exitCode: e?.exitCode ?? ExitCode.failed, aborted: abort.signal.aborted } });
+} finally {
+  await pool.end().catch(() => {});
+}

@@ -1,0 +1,107 @@
+import { Worker } from 'node:worker_threads';
+import { pino } from 'pino';
+import type { Config } from '../../config/index.js';
+import { KicsSyncError, type ExitCode } from '../../errors.js';
+import type { Logger } from '../../log.js';
+import type { StageMode, StageOutcome, StageProgress } from './index.js';
+
+/**
+ * Sources staged in a worker thread, on PostgreSQL, while the main thread stages KICS.
+ *
+ * A plan's first read parses a CMDB export and pages every KICS device at the same time; in one thread
+ * the two take turns on one core and share one heap (at 100,000 devices the refresh took 12-13 s, against
+ * 8-9 s for KICS alone). The worker builds the sources from the configuration, opens two connections of
+ * its own (staging commits per source, so it needs no transaction of the main thread's) and runs
+ * `stageSources()`. Its log lines come back to the main thread's logger, its progress to the caller, and
+ * an abort of the main thread's signal stops it as it would stop an inline read. PGlite lives in the
+ * main thread's memory, so there sources are staged inline.
+ */
+
+export interface SourceWorkerJob {
+  /** PostgreSQL URL (password included; stays in memory). */
+  url: string;
+  config: Config;
+  sourceNames: string[];
+  mode: StageMode;
+  runId?: number;
+  rejectsDir?: string;
+  rejectsFiles?: Record<string, string | undefined>;
+  logLevel: string;
+}
+
+export type WorkerMessage =
+  | { type: 'log'; line: string }
+  | { type: 'progress'; progress: StageProgress }
+  | { type: 'done'; outcomes: StageOutcome[] }
+  | { type: 'failed'; error: { message: string; code: string; exitCode: number; aborted: boolean } };
+
+export interface SourceWorkerOptions {
+  logger: Logger;
+  signal?: AbortSignal | undefined;
+  onProgress?: ((progress: StageProgress) => void) | undefined;
+}
+
+/**
+ * The worker: the compiled module next to this one; when this module runs from its TypeScript source
+ * (tests, tsx), a bootstrap that registers tsx in the thread first (a loader given to the main thread
+ * does not reach a worker on Node 20).
+ */
+function startWorker(job: SourceWorkerJob): Worker {
+  const here = import.meta.url;
+  if (!here.endsWith('.ts')) return new Worker(new URL('./source-worker.js', here), { workerData: job });
+  const entry = new URL('./source-worker.ts', here).href;
+  const bootstrap = `import('tsx/esm/api').then(({ register }) => { register(); return import(${JSON.stringify(entry)}); });`;
+  return new Worker(bootstrap, { eval: true, workerData: job });
+}
+
+/** A log line of the worker's pino, written again through the main thread's logger (its level, format and redaction). */
+function relog(logger: Logger, line: string): void {
+  let record: Record<string, unknown>;
+  try {
+    record = JSON.parse(line) as Record<string, unknown>;
+  } catch {
+    return;
+  }
+  const { level, time: _time, msg, ...fields } = record;
+  const label = pino.levels.labels[Number(level)] as 'fatal' | 'error' | 'warn' | 'info' | 'debug' | 'trace' | undefined;
+  if (label) logger[label](fields, typeof msg === 'string' ? msg : '');
+}
+
+export function stageSourcesInWorker(job: SourceWorkerJob, options: SourceWorkerOptions): Promise<StageOutcome[]> {
+  const { logger, signal } = options;
+  signal?.throwIfAborted();
+  const worker = startWorker(job);
+  const onAbort = (): void => worker.postMessage({ type: 'abort' });
+  signal?.addEventListener('abort', onAbort, { once: true });
+  return new Promise<StageOutcome[]>((resolve, reject) => {
+    let settled = false;
+    const settle = (fn: () => void): void => {
+      if (settled) return;
+      settled = true;
+      signal?.removeEventListener('abort', onAbort);
+      fn();
+    };
+    worker.on('message', (message: WorkerMessage) => {
+      switch (message.type) {
+        case 'log':
+          relog(logger, message.line);
+          break;
+        case 'progress':
+          options.onProgress?.(message.progress);
+          break;
+        case 'done':
+          settle(() => resolve(message.outcomes));
+          break;
+        case 'failed': {
+          // Stopped by the caller's signal: its reason, as an inline read would throw it.
+          const reason: unknown = message.error.aborted && signal?.aborted ? signal.reason : undefined;
+          const error = reason instanceof Error ? reason : new KicsSyncError(message.error.message, { code: message.error.code, exitCode: message.error.exitCode as ExitCode });
+          settle(() => reject(error));
+          break;
+        }
+      }
+    });
+    worker.on('error', (error) => settle(() => reject(new KicsSyncError(`the source staging thread failed: ${error.message}`, { code: 'INTERNAL', cause: error }))));
+    worker.on('exit', (code) => settle(() => reject(new KicsSyncError(`the source staging thread stopped (exit ${code}) before it finished`, { code: 'INTERNAL' }))));
+  });
+}
