@@ -11,12 +11,12 @@ import { PrismaClient } from '../generated/prisma/client.js';
 import type { Logger } from '../log.js';
 import { applyMigrations } from './migrate.js';
 import type { EngineTarget } from './schema-engine.js';
-import { PGliteSql, pgPoolSql, pgTypes, type Sql } from './sql.js';
+import { PGliteSql, pgPoolSql, pgTypes, type TransactionalSql } from './sql.js';
 
 export type { PrismaClient };
 
 /** One database, embedded (PGlite) or a PostgreSQL server, with Prisma and raw SQL over the same connections. */
-export interface Database extends Sql {
+export interface Database extends TransactionalSql {
   readonly engine: 'pglite' | 'postgres';
   /** Where the data lives, safe to print (no password). */
   readonly location: string;
@@ -28,8 +28,6 @@ export interface Database extends Sql {
   readonly prisma: PrismaClient;
   /** For the schema engine (migrations, diffs). */
   readonly engineTarget: EngineTarget;
-  /** Runs `fn` in one transaction; use only `tx` inside it. */
-  transaction<T>(fn: (tx: Sql) => Promise<T>): Promise<T>;
   close(): Promise<void>;
 }
 

@@ -172,8 +172,14 @@ export class PgSql implements Sql {
   }
 }
 
-/** SQL on a pool's connections, and transactions on one of them (what staging needs; `Database` adds Prisma). */
-export function pgPoolSql(pool: pg.Pool): Sql & { transaction<T>(fn: (tx: Sql) => Promise<T>): Promise<T> } {
+/** SQL with transactions: what staging needs of a database (`Database` adds Prisma, migrations, closing). */
+export interface TransactionalSql extends Sql {
+  /** Runs `fn` in one transaction; use only `tx` inside it. */
+  transaction<T>(fn: (tx: Sql) => Promise<T>): Promise<T>;
+}
+
+/** SQL on a pool's connections, and transactions on one of them. */
+export function pgPoolSql(pool: pg.Pool): TransactionalSql {
   const sql = new PgSql(pool);
   return {
     query: (text, params) => sql.query(text, params),

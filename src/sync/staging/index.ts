@@ -1,8 +1,6 @@
 import { existsSync } from 'node:fs';
 import path from 'node:path';
-import type { Database } from '../../db/database.js';
-import type { Sql } from '../../db/sql.js';
-import { JsonText } from '../../db/sql.js';
+import { JsonText, type TransactionalSql } from '../../db/sql.js';
 import { KicsSyncError, errorMessage } from '../../errors.js';
 import type { Logger } from '../../log.js';
 import type { AssetSource, RecordReject } from '../../model/asset.js';
@@ -81,13 +79,10 @@ export interface StageOptions {
   onProgress?: (progress: StageProgress) => void;
 }
 
-/** What staging needs of a database: SQL and transactions (a worker thread's own connections do). */
-export type StagingDatabase = Sql & Pick<Database, 'transaction'>;
-
 /** Rows written per bulk upsert: bounds memory whatever the source's size. */
 const flushRows = 5000;
 
-export async function stageSource(db: StagingDatabase, source: AssetSource, options: StageOptions): Promise<StageSummary> {
+export async function stageSource(db: TransactionalSql, source: AssetSource, options: StageOptions): Promise<StageSummary> {
   const started = performance.now();
   const { logger, signal } = options;
   const sourceRow = await ensureSourceRow(db, source.name, source.kind);
@@ -195,7 +190,7 @@ function unchangedSinceLastRead(last: Record<string, unknown> | null, fingerprin
  * already, so nothing is read or written but the read's record (the staged records are confirmed now,
  * the generation does not move). `--full` always reads.
  */
-async function confirmUnchanged(db: StagingDatabase, name: string, sourceRow: SourceRow, context: { started: number; logger: Logger; rejectsPath: string | undefined }): Promise<StageSummary> {
+async function confirmUnchanged(db: TransactionalSql, name: string, sourceRow: SourceRow, context: { started: number; logger: Logger; rejectsPath: string | undefined }): Promise<StageSummary> {
   const last = sourceRow.lastSummary!;
   const count = (key: string): number => Number(last[key] ?? 0);
   const result = {
@@ -232,7 +227,7 @@ export type StageOutcome = ({ ok: true } & StageSummary) | { ok: false; source: 
  * Stages several sources one after the other; a source that fails does not stop the others. Its error
  * is on its source row (last_error) and in its outcome. An interruption (signal) stops the rest.
  */
-export async function stageSources(db: StagingDatabase, sources: readonly AssetSource[], options: StageOptions): Promise<StageOutcome[]> {
+export async function stageSources(db: TransactionalSql, sources: readonly AssetSource[], options: StageOptions): Promise<StageOutcome[]> {
   const outcomes: StageOutcome[] = [];
   for (const source of sources) {
     options.signal?.throwIfAborted();

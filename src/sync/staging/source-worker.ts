@@ -3,23 +3,28 @@
  * of the job from the configuration, stages them on connections of its own, and reports back.
  */
 import { parentPort, workerData } from 'node:worker_threads';
+import { Writable } from 'node:stream';
 import pg from 'pg';
-import { pino } from 'pino';
+import type { LevelWithSilent } from 'pino';
 import { createSource, normalizerFor, selectSources } from '../../adapters/index.js';
 import { ExitCode, KicsSyncError, errorMessage } from '../../errors.js';
-import { redactPaths } from '../../log.js';
+import { createLogger } from '../../log.js';
 import { pgPoolSql, pgTypes } from '../../db/sql.js';
-import { stageSources, type StagingDatabase } from './index.js';
+import { stageSources } from './index.js';
 import type { SourceWorkerJob, WorkerMessage } from './worker.js';
 
 const port = parentPort!;
 const job = workerData as SourceWorkerJob;
 const post = (message: WorkerMessage): void => port.postMessage(message);
 
-const logger = pino(
-  { level: job.logLevel, redact: { paths: redactPaths, censor: '[redacted]' }, base: undefined },
-  { write: (line: string) => post({ type: 'log', line }) },
-);
+// JSON lines (with the project's redaction), each sent to the main thread's logger.
+const toMainThread = new Writable({
+  write(chunk: Buffer, _encoding, done) {
+    post({ type: 'log', line: chunk.toString() });
+    done();
+  },
+});
+const logger = createLogger({ level: job.logLevel as LevelWithSilent, pretty: false, destination: toMainThread });
 const abort = new AbortController();
 port.on('message', (message: { type: string }) => {
   if (message.type === 'abort') abort.abort(new KicsSyncError('interrupted', { code: 'INTERRUPTED', exitCode: ExitCode.interrupted }));
@@ -30,7 +35,7 @@ port.unref();
 // Two connections: a source's transaction, and the read of the next one's state.
 const pool = new pg.Pool({ connectionString: job.url, max: 2, types: pgTypes(pg.types), application_name: 'kics-sync sources', connectionTimeoutMillis: 10_000 });
 pool.on('error', () => {});
-const db: StagingDatabase = pgPoolSql(pool);
+const db = pgPoolSql(pool);
 
 try {
   const deps = { logger, normalizer: normalizerFor(job.config.reconcile), config: job.config };
@@ -39,9 +44,8 @@ try {
     mode: job.mode,
     logger,
     signal: abort.signal,
-    ...(job.runId === undefined ? {} : { runId: job.runId }),
-    ...(job.rejectsDir === undefined ? {} : { rejectsDir: job.rejectsDir }),
-    ...(job.rejectsFiles === undefined ? {} : { rejectsFiles: job.rejectsFiles }),
+    rejectsDir: job.rejectsDir,
+    rejectsFiles: job.rejectsFiles,
     onProgress: (progress) => post({ type: 'progress', progress }),
   });
   post({ type: 'done', outcomes });

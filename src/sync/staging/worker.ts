@@ -23,9 +23,8 @@ export interface SourceWorkerJob {
   config: Config;
   sourceNames: string[];
   mode: StageMode;
-  runId?: number;
-  rejectsDir?: string;
-  rejectsFiles?: Record<string, string | undefined>;
+  rejectsDir: string;
+  rejectsFiles: Record<string, string | undefined>;
   logLevel: string;
 }
 

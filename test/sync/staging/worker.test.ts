@@ -65,6 +65,7 @@ interface RecordRow {
     sourceNames: names,
     mode: 'full',
     rejectsDir: path.join(dir, 'rejects'),
+    rejectsFiles: {},
     logLevel: 'info',
     ...extra,
   });
