@@ -1,9 +1,9 @@
-import path from 'node:path';
 import type { Command } from 'commander';
 import { createSource, normalizerFor, selectSources } from '../adapters/index.js';
 import { ExitCode, KicsSyncError, UsageError, errorMessage } from '../errors.js';
 import { startSourcesProgress } from '../progress.js';
-import { stageSources, type StageOutcome } from '../sync/staging/index.js';
+import type { StageOutcome } from '../sync/staging/index.js';
+import { stageConfiguredSources } from '../sync/staging/sources.js';
 import { runCommand } from './context.js';
 
 /** `kics-sync sources check|pull`: prove the sources can be read, and stage them into the database. */
@@ -51,18 +51,16 @@ export function registerSourcesCommands(program: Command): void {
         const config = await ctx.config();
         const selected = selectSources(config, options.source);
         if (selected.length === 0) throw new UsageError('no enabled sources in the configuration (sources: [...])');
-        const deps = { logger: ctx.logger, normalizer: normalizerFor(config.reconcile), config };
-        const assetSources = selected.map((s) => createSource(s, deps));
+        normalizerFor(config.reconcile); // a broken mapping table is a usage error before the database is opened
         const db = await ctx.database();
         const dataDir = await ctx.dataDir();
-        const rejectsFiles = Object.fromEntries(selected.map((s) => [s.name, s.type === 'csv' ? s.rejectsFile : undefined]));
         const progress = startSourcesProgress({ logger: ctx.logger, interactive: !ctx.json && Boolean(process.stderr.isTTY) });
-        const outcomes = await stageSources(db, assetSources, {
+        const outcomes = await stageConfiguredSources(db, config, {
+          sourceNames: selected.map((s) => s.name),
           mode: options.full ? 'full' : 'incremental',
           logger: ctx.logger,
           signal: ctx.signal,
-          rejectsDir: path.join(dataDir, 'rejects'),
-          rejectsFiles,
+          dataDir,
           onProgress: (p) => progress.report(p),
         }).finally(() => progress.stop());
         const failed = outcomes.filter((o) => !o.ok).length;

@@ -323,22 +323,25 @@ export interface InterfaceResult {
   /** The interface, or null when nothing usable as identity is left. */
   interface: AssetInterface | null;
   /** Values that are not MACs / IPs at all: the record should be rejected. */
-  errors: InterfaceProblem[];
+  errors: readonly InterfaceProblem[];
   /** Valid values that cannot identify a device (multicast, broadcast, all-zero...): left out and reported. */
-  notes: string[];
+  notes: readonly string[];
 }
+
+const none: readonly never[] = Object.freeze([]);
 
 /** Turns raw MAC / IP text into a canonical interface, separating invalid values from unusable ones. */
 export function normalizeInterface(input: InterfaceInput): InterfaceResult {
-  const errors: InterfaceProblem[] = [];
-  const notes: string[] = [];
+  // Called for every interface of every record: no arrays for errors or notes unless there are some.
+  let errors: InterfaceProblem[] | null = null;
+  let notes: string[] | null = null;
   let mac: string | null = null;
   if (input.mac !== null && input.mac !== undefined && input.mac.trim() !== '') {
     const parsed = parseMac(input.mac);
-    if (!parsed.ok) errors.push({ field: 'mac', reason: parsed.reason });
+    if (!parsed.ok) (errors ??= []).push({ field: 'mac', reason: parsed.reason });
     else {
       const problem = macIdentityProblem(parsed.mac);
-      if (problem) notes.push(`${parsed.mac}: ${problem}, not used as identity`);
+      if (problem) (notes ??= []).push(`${parsed.mac}: ${problem}, not used as identity`);
       else mac = parsed.mac;
     }
   }
@@ -346,19 +349,20 @@ export function normalizeInterface(input: InterfaceInput): InterfaceResult {
   for (const text of input.ips ?? []) {
     const parsed = parseIp(text);
     if (!parsed.ok) {
-      errors.push({ field: 'ip', reason: parsed.reason });
+      (errors ??= []).push({ field: 'ip', reason: parsed.reason });
       continue;
     }
     const problem = ipIdentityProblem(parsed.ip);
-    if (problem) notes.push(`${parsed.ip}: ${problem}, not used as identity`);
+    if (problem) (notes ??= []).push(`${parsed.ip}: ${problem}, not used as identity`);
     else if (!ips.includes(parsed.ip)) ips.push(parsed.ip);
   }
-  if (mac === null && ips.length === 0) return { interface: null, errors, notes };
-  const result: AssetInterface = { mac, ips };
+  if (mac === null && ips.length === 0) return { interface: null, errors: errors ?? none, notes: notes ?? none };
+  // Keys in sorted order (addressSpace, ips, mac, name, vlan): the canonical form, kept without a copy (canonicalAsset).
+  const space = input.addressSpace;
+  const result: AssetInterface = space !== null && space !== undefined && space !== '' ? { addressSpace: space, ips, mac } : { ips, mac };
   if (input.name) result.name = input.name;
   if (input.vlan !== null && input.vlan !== undefined) result.vlan = input.vlan;
-  if (input.addressSpace !== null && input.addressSpace !== undefined && input.addressSpace !== '') result.addressSpace = input.addressSpace;
-  return { interface: result, errors, notes };
+  return { interface: result, errors: errors ?? none, notes: notes ?? none };
 }
 
 // -------------------------------------------------------------------------------- limits, hashing
@@ -393,6 +397,24 @@ export function checkFieldLimits(asset: CanonicalAsset): FieldProblem[] {
     (problems ??= []).push({ field: 'interfaces', reason: `${asset.interfaces.length} interfaces, more than KICS's limit of ${kicsLimits.maxInterfacesPerDevice} per device` });
   }
   return problems ?? [];
+}
+
+/**
+ * Sorts `list` in place, stably. The short lists of a record (labels, IPs, interfaces) are sorted by
+ * insertion, which allocates nothing: Array.prototype.sort allocates a work array on every call.
+ */
+export function sortInPlace<T>(list: T[], compare: (a: T, b: T) => number = (a, b) => (a < b ? -1 : a > b ? 1 : 0)): T[] {
+  if (list.length > 16) return list.sort(compare);
+  for (let i = 1; i < list.length; i += 1) {
+    const item = list[i]!;
+    let j = i - 1;
+    while (j >= 0 && compare(list[j]!, item) > 0) {
+      list[j + 1] = list[j]!;
+      j -= 1;
+    }
+    list[j + 1] = item;
+  }
+  return list;
 }
 
 function compareIps(a: string, b: string): number {
@@ -452,7 +474,9 @@ function inKeyOrder<T extends object>(object: T, keys: readonly (keyof T)[], val
     const v = value(key);
     if (v !== undefined) out[key as string] = v;
   }
-  if (copied !== Object.keys(object).length) {
+  let own = 0;
+  for (const _ in object) own += 1;
+  if (copied !== own) {
     for (const [key, v] of Object.entries(object)) if (!keys.includes(key as keyof T) && v !== undefined) out[key] = v;
   }
   return out as T;
@@ -462,14 +486,16 @@ function inKeyOrder<T extends object>(object: T, keys: readonly (keyof T)[], val
  * The one form of an asset that is stored and hashed: labels and IPs de-duplicated and sorted,
  * interfaces in a stable order, empty collections dropped. Two reads of the same data in a different
  * order give the same asset, so re-ordered rows never count as changes. Keys are in sorted order, so
- * that plain `JSON.stringify` writes its stable JSON.
+ * that plain `JSON.stringify` writes its stable JSON. An asset already in that form (a source that
+ * builds it in order, as the CSV source does) is returned as it is.
  */
 export function canonicalAsset(asset: CanonicalAsset): CanonicalAsset {
-  const interfaces = asset.interfaces.map((i) => inKeyOrder(i, interfaceKeys, (key) => (key === 'ips' ? (i.ips.length > 1 ? [...new Set(i.ips)].sort(compareIps) : [...i.ips]) : i[key])));
-  if (interfaces.length > 1) interfaces.sort(interfaceOrder);
+  if (isCanonical(asset)) return asset;
+  const interfaces = asset.interfaces.map((i) => inKeyOrder(i, interfaceKeys, (key) => (key === 'ips' ? (i.ips.length > 1 ? sortInPlace([...new Set(i.ips)], compareIps) : [...i.ips]) : i[key])));
+  sortInPlace(interfaces, interfaceOrder);
   return inKeyOrder(asset, assetKeys, (key) => {
     if (key === 'interfaces') return interfaces;
-    if (key === 'labels') return asset.labels === undefined ? undefined : [...new Set(asset.labels)].sort();
+    if (key === 'labels') return asset.labels === undefined ? undefined : asset.labels.length > 1 ? sortInPlace([...new Set(asset.labels)]) : [...asset.labels];
     if (key === 'userAttributes') {
       const attributes = asset.userAttributes;
       if (attributes === undefined) return undefined;
@@ -478,6 +504,41 @@ export function canonicalAsset(asset: CanonicalAsset): CanonicalAsset {
     }
     return asset[key];
   });
+}
+
+/**
+ * Whether `asset` is in canonical form already: only known keys, each level's keys in order, no
+ * undefined value, no empty user attributes, labels and each interface's IPs strictly ascending (so
+ * without duplicates), interfaces in order. Reads only; no copy.
+ */
+function isCanonical(asset: CanonicalAsset): boolean {
+  if (!keysKnownAndSorted(asset, assetFieldSet)) return false;
+  const { interfaces, labels, userAttributes } = asset;
+  if (labels !== undefined) for (let i = 1; i < labels.length; i += 1) if (!(labels[i - 1]! < labels[i]!)) return false;
+  if (userAttributes !== undefined && (!keysSorted(userAttributes) || isEmpty(userAttributes))) return false;
+  for (let i = 0; i < interfaces.length; i += 1) {
+    const nic = interfaces[i]!;
+    if (!keysKnownAndSorted(nic, interfaceFieldSet)) return false;
+    const ips = nic.ips;
+    for (let j = 1; j < ips.length; j += 1) if (compareIps(ips[j - 1]!, ips[j]!) >= 0) return false;
+    if (i > 0 && interfaceOrder(interfaces[i - 1]!, nic) > 0) return false;
+  }
+  return true;
+}
+
+function keysKnownAndSorted(object: object, known: Readonly<Record<string, true>>): boolean {
+  let previous: string | null = null;
+  for (const key in object) {
+    if (known[key] !== true || (object as Record<string, unknown>)[key] === undefined) return false;
+    if (previous !== null && previous >= key) return false;
+    previous = key;
+  }
+  return true;
+}
+
+function isEmpty(object: object): boolean {
+  for (const _ in object) return false;
+  return true;
 }
 
 /** Whether an object's own keys are in sorted order. */

@@ -14,6 +14,7 @@ import {
   normalizeInterface,
   parseBoolean,
   parseVlan,
+  sortInPlace,
   stableStringify,
 } from '../../src/model/normalize.js';
 import { ouiVendor } from '../../src/model/oui.js';
@@ -204,6 +205,59 @@ describe('canonical form and content hash', () => {
         expect(canonicalAsset(canonicalAsset(a))).toEqual(canonicalAsset(a));
       }),
     );
+  });
+
+  it('keeps an asset already in canonical form as it is: the same object, whose plain JSON is the stable JSON (property)', () => {
+    const ip = fc.tuple(fc.integer({ min: 1, max: 254 }), fc.integer({ min: 0, max: 255 })).map(([a, b]) => `10.2.${b}.${a}`);
+    const iface = fc.record({ name: fc.string({ maxLength: 4 }), mac: fc.constantFrom('00:1b:1b:00:00:01', '00:1b:1b:00:00:02', null), ips: fc.array(ip, { maxLength: 3 }), vlan: fc.integer({ min: 0, max: 9 }) }, { requiredKeys: ['ips'] });
+    // Names that are array indices ("0", "12") come first in any object whatever the order they were added
+    // in, so such an object is never in sorted order: canonicalJson() writes it with stableStringify().
+    const attributeName = fc.string({ minLength: 1, maxLength: 3 }).filter((k) => !/^(0|[1-9]\d*)$/.test(k));
+    const assetArb = fc.record(
+      { owner: fc.string({ maxLength: 5 }), name: fc.string({ maxLength: 5 }), labels: fc.array(fc.string({ maxLength: 3 }), { maxLength: 4 }), userAttributes: fc.dictionary(attributeName, fc.string({ maxLength: 3 }), { maxKeys: 3 }), interfaces: fc.array(iface, { maxLength: 3 }) },
+      { requiredKeys: ['interfaces'] },
+    );
+    fc.assert(
+      fc.property(assetArb, (a) => {
+        const c = canonicalAsset(a);
+        expect(canonicalAsset(c)).toBe(c);
+        expect(JSON.stringify(c)).toBe(stableStringify(c));
+      }),
+    );
+  });
+
+  it('copies an asset that breaks any rule of the canonical form into that form', () => {
+    const canonical = canonicalAsset(asset);
+    const nic = canonical.interfaces[1]!;
+    const broken: CanonicalAsset[] = [
+      { ...canonical, labels: ['a', 'a', 'b'] },
+      { ...canonical, labels: ['b', 'a'] },
+      { ...canonical, interfaces: [canonical.interfaces[0]!, { ...nic, ips: ['10.0.0.20', '10.0.0.3'] }] },
+      { ...canonical, interfaces: [canonical.interfaces[0]!, { name: nic.name!, mac: nic.mac!, ips: nic.ips }] },
+      { ...canonical, interfaces: [canonical.interfaces[1]!, canonical.interfaces[0]!] },
+      { name: canonical.name!, interfaces: canonical.interfaces, labels: canonical.labels!, userAttributes: canonical.userAttributes! },
+      { ...canonical, description: undefined },
+      { ...canonical, userAttributes: { Zone: 'Z1', Area: 'A' } },
+    ];
+    for (const [i, variant] of broken.entries()) {
+      const copied = canonicalAsset(variant);
+      expect(copied, `variant ${i}`).not.toBe(variant);
+      expect(JSON.stringify(copied)).toBe(JSON.stringify(canonical));
+    }
+    const withEmpty = canonicalAsset({ ...canonical, userAttributes: {} });
+    expect(withEmpty.userAttributes).toBeUndefined();
+  });
+
+  it('sorts short and long lists in place as a stable sort does (property)', () => {
+    fc.assert(
+      fc.property(fc.array(fc.tuple(fc.integer({ min: 0, max: 5 }), fc.nat()), { maxLength: 40 }), (pairs) => {
+        const byFirst = (a: [number, number], b: [number, number]): number => a[0] - b[0];
+        const list = pairs.map((p) => [...p] as [number, number]);
+        expect(sortInPlace(list, byFirst)).toBe(list);
+        expect(list).toEqual([...pairs].sort(byFirst));
+      }),
+    );
+    expect(sortInPlace(['b', 'a', 'c'])).toEqual(['a', 'b', 'c']);
   });
 
   it('changes when any field changes, and tells empty (null) from absent', () => {

@@ -8,12 +8,12 @@ import { packageVersion } from '../../paths.js';
 import type { AssetInterface, AssetSource, CanonicalAsset, ReadOptions, RecordReject, SourceBatch, SourceRecord } from '../../model/asset.js';
 import {
   addressSpaceRef,
-  checkFieldLimits,
   cleanText,
   isRetiredStatus,
   normalizeInterface,
   parseBoolean,
   parseVlan,
+  sortInPlace,
   splitValues,
   type Normalizer,
 } from '../../model/normalize.js';
@@ -154,9 +154,7 @@ export class CsvSource implements AssetSource {
 
       const flush = (): void => {
         if (!pending) return;
-        const done = this.finish(pending);
-        if ('reject' in done) rejects.push(done.reject);
-        else records.push(done.record);
+        records.push(this.finish(pending));
         pending = null;
       };
 
@@ -333,55 +331,32 @@ export class CsvSource implements AssetSource {
       return i === undefined ? undefined : cleanText(cells[i]);
     };
 
-    const asset: CanonicalAsset = { interfaces: [] };
-    const text = (field: CsvField, target: keyof CanonicalAsset): void => {
-      const value = cell(field);
-      if (value !== undefined) (asset as unknown as Record<string, unknown>)[target] = value;
-    };
-    text('name', 'name');
-    text('description', 'description');
-    text('os', 'os');
-    text('model', 'hardwareModel');
-    text('hardwareVersion', 'hardwareVersion');
-    text('firmware', 'softwareVersion');
-    text('softwareModel', 'softwareModel');
-    text('networkName', 'networkName');
-    text('owner', 'owner');
-    text('location', 'location');
-    text('industrialConfig', 'industrialConfig');
-    const vendor = cell('vendor');
-    if (vendor !== undefined) asset.hardwareVendor = normalizer.vendor(vendor);
-    const softwareVendor = cell('softwareVendor');
-    if (softwareVendor !== undefined) asset.softwareVendor = normalizer.vendor(softwareVendor);
     const category = cell('category');
+    let assetType: CanonicalAsset['category'];
     if (category !== undefined) {
       const mapped = normalizer.category(category);
-      if (mapped.ok) asset.category = mapped.value;
+      if (mapped.ok) assetType = mapped.value;
       else problems.push({ field: 'category', reason: mapped.reason });
     }
     const criticality = cell('criticality');
+    let influence: CanonicalAsset['influence'];
     if (criticality !== undefined) {
       const mapped = normalizer.influence(criticality);
-      if (mapped.ok) asset.influence = mapped.value;
+      if (mapped.ok) influence = mapped.value;
       else problems.push({ field: 'criticality', reason: mapped.reason });
     }
-    const isRouter = cell('isRouter');
-    if (isRouter !== undefined) {
-      const parsedBool = parseBoolean(isRouter);
-      if (parsedBool.ok) asset.isRouter = parsedBool.value;
+    const routerText = cell('isRouter');
+    let isRouter: boolean | undefined;
+    if (routerText !== undefined) {
+      const parsedBool = parseBoolean(routerText);
+      if (parsedBool.ok) isRouter = parsedBool.value;
       else problems.push({ field: 'isRouter', reason: parsedBool.reason });
     }
     const labels = splitValues(cell('labels'), separator);
-    if (labels.length > 0) asset.labels = labels;
-    const status = cell('status');
-    if (status !== undefined) asset.retired = isRetiredStatus(status);
-    if (map.attributes.length > 0) {
-      const attributes: Record<string, string> = {};
-      for (const [attribute, i] of map.attributes) {
-        const value = cleanText(cells[i]);
-        if (value !== undefined) attributes[attribute] = value;
-      }
-      if (Object.keys(attributes).length > 0) asset.userAttributes = attributes;
+    let attributes: Record<string, string> | undefined;
+    for (const [attribute, i] of map.attributes) {
+      const value = cleanText(cells[i]);
+      if (value !== undefined) (attributes ??= {})[attribute] = value;
     }
 
     // Interfaces: one per MAC; IPs go with the single MAC, or pair one-to-one with several MACs.
@@ -413,7 +388,33 @@ export class CsvSource implements AssetSource {
       notes.push(...result.notes);
       if (result.interface) interfaces.push(result.interface);
     });
+    sortInPlace(labels);
+
+    // Keys in sorted order, as canonicalAsset() wants them: a row's asset needs no canonical copy.
+    const asset = {} as CanonicalAsset;
+    if (assetType !== undefined) asset.category = assetType;
+    set(asset, 'description', cell('description'));
+    set(asset, 'hardwareModel', cell('model'));
+    const vendor = cell('vendor');
+    if (vendor !== undefined) asset.hardwareVendor = normalizer.vendor(vendor);
+    set(asset, 'hardwareVersion', cell('hardwareVersion'));
+    set(asset, 'industrialConfig', cell('industrialConfig'));
+    if (influence !== undefined) asset.influence = influence;
     asset.interfaces = interfaces;
+    if (isRouter !== undefined) asset.isRouter = isRouter;
+    if (labels.length > 0) asset.labels = labels;
+    set(asset, 'location', cell('location'));
+    set(asset, 'name', cell('name'));
+    set(asset, 'networkName', cell('networkName'));
+    set(asset, 'os', cell('os'));
+    set(asset, 'owner', cell('owner'));
+    const status = cell('status');
+    if (status !== undefined) asset.retired = isRetiredStatus(status);
+    set(asset, 'softwareModel', cell('softwareModel'));
+    const softwareVendor = cell('softwareVendor');
+    if (softwareVendor !== undefined) asset.softwareVendor = normalizer.vendor(softwareVendor);
+    set(asset, 'softwareVersion', cell('firmware'));
+    if (attributes !== undefined) asset.userAttributes = sortedRecord(attributes);
 
     if (problems.length > 0) {
       return { ok: false, reject: { location, column: [...new Set(problems.map((p) => columnName(map, p.field)))].join(', '), reason: problems.map((p) => p.reason).join('; '), raw } };
@@ -431,16 +432,13 @@ export class CsvSource implements AssetSource {
     return { ok: true, row: { key, line, asset, raw, notes } };
   }
 
-  private finish(pending: PendingAsset): { record: SourceRecord } | { reject: RecordReject } {
+  private finish(pending: PendingAsset): SourceRecord {
     const location = pending.lines.length === 1 ? this.at(pending.line) : `${this.label}:${pending.lines.join(',')}`;
     const raw: Record<string, unknown> = pending.rawRows.length === 1 ? pending.raw : { ...pending.raw, _moreRows: pending.rawRows.slice(1) };
-    const limits = checkFieldLimits(pending.asset);
-    if (limits.length > 0) {
-      return { reject: { location, column: limits.map((p) => p.field).join(', '), reason: limits.map((p) => `${p.field}: ${p.reason}`).join('; '), raw } };
-    }
+    // KICS's field limits are checked where every source's records are prepared (src/sync/staging/prepare.ts).
     const record: SourceRecord = { externalKey: pending.key, raw, asset: pending.asset, location };
     if (pending.notes.length > 0) record.notes = pending.notes;
-    return { record };
+    return record;
   }
 }
 
@@ -480,4 +478,20 @@ function mergeRow(pending: PendingAsset, row: RowAsset, map: ColumnMap): { colum
   pending.lines.push(row.line);
   pending.rawRows.push(row.raw);
   return null;
+}
+
+/** Sets a text field when the row has a value for it. */
+function set(asset: CanonicalAsset, field: 'description' | 'hardwareModel' | 'hardwareVersion' | 'industrialConfig' | 'location' | 'name' | 'networkName' | 'os' | 'owner' | 'softwareModel' | 'softwareVersion', value: string | undefined): void {
+  if (value !== undefined) asset[field] = value;
+}
+
+/** The same record with its keys in sorted order (as canonical assets keep user attributes). */
+function sortedRecord(record: Record<string, string>): Record<string, string> {
+  const names = Object.keys(record);
+  let sorted = true;
+  for (let i = 1; i < names.length && sorted; i += 1) sorted = names[i - 1]! < names[i]!;
+  if (sorted) return record;
+  const out: Record<string, string> = {};
+  for (const name of names.sort()) out[name] = record[name]!;
+  return out;
 }

@@ -1,5 +1,5 @@
 import path from 'node:path';
-import { createSource, normalizerFor, selectSources } from '../../adapters/index.js';
+import { selectSources } from '../../adapters/index.js';
 import type { Config } from '../../config/index.js';
 import type { Database } from '../../db/database.js';
 import { KicsSyncError, errorMessage } from '../../errors.js';
@@ -8,8 +8,8 @@ import { ouiVendor } from '../../model/oui.js';
 import type { PlanBasis, PlanHeader, PlanScope, PlanValue } from '../../reconcile/plan-schema.js';
 import { reconcile } from '../../reconcile/reconcile.js';
 import type { ReportFormat } from '../../reconcile/report/index.js';
-import { stageSources, type StageMode, type StageOutcome } from '../staging/index.js';
-import { stageSourcesInWorker } from '../staging/worker.js';
+import type { StageMode, StageOutcome } from '../staging/index.js';
+import { stageConfiguredSources } from '../staging/sources.js';
 import { expireStalePlans } from './basis.js';
 import { checkConfigFiles, referencedConfigFiles } from './config-files.js';
 import { loadStagedInput } from './input.js';
@@ -156,25 +156,12 @@ async function computePlan(
 async function refreshInputs(db: Database, sourceNames: readonly string[], options: RunPlanOptions): Promise<RefreshResult> {
   const { config, logger, signal } = options;
   const mode: StageMode = options.refresh === 'full' ? 'full' : 'incremental';
-  const selected = selectSources(config, sourceNames);
-  const rejectsDir = path.join(options.dataDir, 'rejects');
-  const rejectsFiles = Object.fromEntries(selected.map((s) => [s.name, s.type === 'csv' ? s.rejectsFile : undefined]));
-  // The sources and KICS are read side by side: on PostgreSQL the sources in a thread of their own
-  // (src/sync/staging/worker.ts), so that parsing them does not take turns with KICS's pages; on PGlite,
-  // whose transactions take turns anyway, in this thread, one waiting on a file or a CMDB while the
-  // other waits on KICS.
-  const inWorker = db.connectionUrl !== undefined && selected.length > 0;
-  const normalizer = normalizerFor(config.reconcile); // a broken mapping table stops the plan here, before any read
-  const sourcesRead = inWorker
-    ? stageSourcesInWorker(
-        { url: db.connectionUrl, config, sourceNames: selected.map((s) => s.name), mode, rejectsDir, rejectsFiles, logLevel: logger.level },
-        { logger, signal, onProgress: options.onSourceProgress },
-      )
-    : stageSources(
-        db,
-        selected.map((s) => createSource(s, { logger, normalizer, config })),
-        { mode, logger, ...(signal ? { signal } : {}), rejectsDir, rejectsFiles, ...(options.onSourceProgress ? { onProgress: options.onSourceProgress } : {}) },
-      );
+  // The sources and KICS are read side by side: on PostgreSQL the sources in a thread of their own, so
+  // that parsing them does not take turns with KICS's pages; on PGlite, whose transactions take turns
+  // anyway, in this thread (a large CSV parsed in a thread of its own), one waiting on a file or a CMDB
+  // while the other waits on KICS (src/sync/staging/sources.ts). A broken mapping table throws here,
+  // before any read starts.
+  const sourcesRead = stageConfiguredSources(db, config, { sourceNames, mode, logger, signal, dataDir: options.dataDir, onProgress: options.onSourceProgress });
   const kicsRead = (async (): Promise<RefreshResult['kics']> => {
     const kics: RefreshResult['kics'] = { refreshed: false };
     if (!options.refreshKics) {

@@ -3,9 +3,9 @@ import path from 'node:path';
 import { JsonText, type TransactionalSql } from '../../db/sql.js';
 import { KicsSyncError, errorMessage } from '../../errors.js';
 import type { Logger } from '../../log.js';
-import type { AssetSource, RecordReject } from '../../model/asset.js';
+import type { AssetSource, ReadOptions, RecordReject } from '../../model/asset.js';
 import { countChange } from './change.js';
-import { prepareBatches } from './prepare.js';
+import { prepareBatches, type PreparedBatch } from './prepare.js';
 import { RejectsFile } from './rejects-file.js';
 import {
   clearRejects,
@@ -77,6 +77,11 @@ export interface StageOptions {
   /** Per source name, a rejects file that overrides `<rejectsDir>/<source>.csv`. */
   rejectsFiles?: Readonly<Record<string, string | undefined>>;
   onProgress?: (progress: StageProgress) => void;
+  /**
+   * Where a source is read and prepared: a function that returns the prepared batches of one read (a
+   * worker thread, read-thread.ts), or undefined to read it inline in this thread.
+   */
+  read?: (source: AssetSource, read: ReadOptions) => AsyncIterable<PreparedBatch> | undefined;
 }
 
 /** Rows written per bulk upsert: bounds memory whatever the source's size. */
@@ -128,8 +133,9 @@ export async function stageSource(db: TransactionalSql, source: AssetSource, opt
         writing.catch(() => {}); // awaited by the next flush or after the read
       };
 
-      const read = source.read({ mode, since: mode === 'incremental' ? sourceRow.watermark : null, ...(signal ? { signal } : {}) });
-      for await (const batch of prepareBatches(source.name, read)) {
+      const readOptions: ReadOptions = { mode, since: mode === 'incremental' ? sourceRow.watermark : null, ...(signal ? { signal } : {}) };
+      const batches = options.read?.(source, readOptions) ?? prepareBatches(source.name, source.read(readOptions));
+      for await (const batch of batches) {
         signal?.throwIfAborted();
         counts.read += batch.read;
         for (const r of batch.rejects) await reject(r);

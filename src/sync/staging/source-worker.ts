@@ -3,28 +3,19 @@
  * of the job from the configuration, stages them on connections of its own, and reports back.
  */
 import { parentPort, workerData } from 'node:worker_threads';
-import { Writable } from 'node:stream';
 import pg from 'pg';
-import type { LevelWithSilent } from 'pino';
 import { createSource, normalizerFor, selectSources } from '../../adapters/index.js';
 import { ExitCode, KicsSyncError, errorMessage } from '../../errors.js';
-import { createLogger } from '../../log.js';
 import { pgPoolSql, pgTypes } from '../../db/sql.js';
 import { stageSources } from './index.js';
+import { threadLogger } from './thread.js';
 import type { SourceWorkerJob, WorkerMessage } from './worker.js';
 
 const port = parentPort!;
 const job = workerData as SourceWorkerJob;
 const post = (message: WorkerMessage): void => port.postMessage(message);
 
-// JSON lines (with the project's redaction), each sent to the main thread's logger.
-const toMainThread = new Writable({
-  write(chunk: Buffer, _encoding, done) {
-    post({ type: 'log', line: chunk.toString() });
-    done();
-  },
-});
-const logger = createLogger({ level: job.logLevel as LevelWithSilent, pretty: false, destination: toMainThread });
+const logger = threadLogger(job.logLevel, (line) => post({ type: 'log', line }));
 const abort = new AbortController();
 port.on('message', (message: { type: string }) => {
   if (message.type === 'abort') abort.abort(new KicsSyncError('interrupted', { code: 'INTERRUPTED', exitCode: ExitCode.interrupted }));

@@ -1,9 +1,8 @@
-import { Worker } from 'node:worker_threads';
-import { pino } from 'pino';
 import type { Config } from '../../config/index.js';
 import { KicsSyncError, type ExitCode } from '../../errors.js';
 import type { Logger } from '../../log.js';
 import type { StageMode, StageOutcome, StageProgress } from './index.js';
+import { relog, startThread } from './thread.js';
 
 /**
  * Sources staged in a worker thread, on PostgreSQL, while the main thread stages KICS.
@@ -40,36 +39,10 @@ export interface SourceWorkerOptions {
   onProgress?: ((progress: StageProgress) => void) | undefined;
 }
 
-/**
- * The worker: the compiled module next to this one; when this module runs from its TypeScript source
- * (tests, tsx), a bootstrap that registers tsx in the thread first (a loader given to the main thread
- * does not reach a worker on Node 20).
- */
-function startWorker(job: SourceWorkerJob): Worker {
-  const here = import.meta.url;
-  if (!here.endsWith('.ts')) return new Worker(new URL('./source-worker.js', here), { workerData: job });
-  const entry = new URL('./source-worker.ts', here).href;
-  const bootstrap = `import('tsx/esm/api').then(({ register }) => { register(); return import(${JSON.stringify(entry)}); });`;
-  return new Worker(bootstrap, { eval: true, workerData: job });
-}
-
-/** A log line of the worker's pino, written again through the main thread's logger (its level, format and redaction). */
-function relog(logger: Logger, line: string): void {
-  let record: Record<string, unknown>;
-  try {
-    record = JSON.parse(line) as Record<string, unknown>;
-  } catch {
-    return;
-  }
-  const { level, time: _time, msg, ...fields } = record;
-  const label = pino.levels.labels[Number(level)] as 'fatal' | 'error' | 'warn' | 'info' | 'debug' | 'trace' | undefined;
-  if (label) logger[label](fields, typeof msg === 'string' ? msg : '');
-}
-
 export function stageSourcesInWorker(job: SourceWorkerJob, options: SourceWorkerOptions): Promise<StageOutcome[]> {
   const { logger, signal } = options;
   signal?.throwIfAborted();
-  const worker = startWorker(job);
+  const worker = startThread('source-worker', job);
   const onAbort = (): void => worker.postMessage({ type: 'abort' });
   signal?.addEventListener('abort', onAbort, { once: true });
   return new Promise<StageOutcome[]>((resolve, reject) => {

@@ -8,6 +8,7 @@ import { csvSourceSchema } from '../../../src/config/sources.js';
 import { silentLogger } from '../../../src/log.js';
 import type { RecordReject, SourceBatch, SourceRecord } from '../../../src/model/asset.js';
 import { createNormalizer } from '../../../src/model/normalize.js';
+import { prepareBatches } from '../../../src/sync/staging/prepare.js';
 
 const fixtures = path.resolve(import.meta.dirname, '../../fixtures/csv');
 const normalizer = createNormalizer({ influenceMap: { Hoch: 'BusinessCritical', Mittel: 'Important' } });
@@ -109,7 +110,7 @@ describe('CSV source: column aliases, attributes, address spaces, several values
         category: 'Plc',
         hardwareVendor: 'Siemens',
         influence: 'BusinessCritical',
-        labels: ['ot', 'line-1'],
+        labels: ['line-1', 'ot'],
         retired: false,
         industrialConfig: 'configs/plc-1.xml',
         userAttributes: { Serial: 'S100', Zone: 'Z1' },
@@ -150,11 +151,12 @@ describe('CSV source: column aliases, attributes, address spaces, several values
     expect(rejects[0]!.reason).toContain('2 MACs and 3 IPs in one row');
   });
 
-  it('rejects a row over KICS limits, naming the field', async () => {
+  it('rejects a row over KICS limits when its records are prepared, naming the line and the field', async () => {
     const file = tempFile('long.csv', `name,mac\n${'n'.repeat(8193)},00:1b:1b:00:00:01\nok,00:1b:1b:00:00:02\n`);
-    const { records, rejects } = await readAll(source(file));
-    expect(records.map((r) => r.asset.name)).toEqual(['ok']);
-    expect(rejects).toMatchObject([{ location: 'long.csv:2', column: 'name', reason: "name: 8193 characters, more than KICS's limit of 8192" }]);
+    const prepared = [];
+    for await (const batch of prepareBatches('cmdb', source(file).read({ mode: 'full' }))) prepared.push(batch);
+    expect(prepared.flatMap((b) => b.records.map((r) => r.name))).toEqual(['ok']);
+    expect(prepared.flatMap((b) => b.rejects)).toMatchObject([{ location: 'long.csv:2', column: 'name', reason: "name: 8193 characters, more than KICS's limit of 8192", raw: { mac: '00:1b:1b:00:00:01' } }]);
   });
 
   it('rejects a continuation row that contradicts its asset', async () => {

@@ -1,0 +1,46 @@
+/**
+ * The source read thread (started by `readInThread()` in read-thread.ts): builds the source of the job
+ * from the configuration, reads and prepares its records, and sends the batches back a few at a time.
+ */
+import { parentPort, workerData } from 'node:worker_threads';
+import { createSource, normalizerFor, selectSources } from '../../adapters/index.js';
+import { ExitCode, KicsSyncError, errorMessage } from '../../errors.js';
+import { prepareBatches } from './prepare.js';
+import { packBatch, readAheadBatches, type ReadThreadJob, type ReadThreadMessage } from './read-thread.js';
+import { threadLogger } from './thread.js';
+
+const port = parentPort!;
+const job = workerData as ReadThreadJob;
+const post = (message: ReadThreadMessage): void => port.postMessage(message);
+const logger = threadLogger(job.logLevel, (line) => post({ type: 'log', line }));
+
+const abort = new AbortController();
+let credit = readAheadBatches;
+let resume: (() => void) | null = null;
+port.on('message', (message: { type: string }) => {
+  if (message.type === 'next') {
+    credit += 1;
+    resume?.();
+  } else if (message.type === 'abort') {
+    abort.abort(new KicsSyncError('interrupted', { code: 'INTERRUPTED', exitCode: ExitCode.interrupted }));
+    resume?.();
+  }
+});
+
+try {
+  const [config] = selectSources(job.config, [job.source]);
+  const source = createSource(config!, { logger, normalizer: normalizerFor(job.config.reconcile), config: job.config });
+  const read = source.read({ mode: job.read.mode, since: job.read.since, signal: abort.signal });
+  for await (const batch of prepareBatches(source.name, read)) {
+    while (credit === 0 && !abort.signal.aborted) await new Promise<void>((resolve) => (resume = resolve));
+    abort.signal.throwIfAborted();
+    credit -= 1;
+    post({ type: 'batch', batch: packBatch(batch) });
+  }
+  post({ type: 'done' });
+} catch (error) {
+  const e = error instanceof KicsSyncError ? error : null;
+  post({ type: 'failed', error: { message: errorMessage(error), code: e?.code ?? 'INTERNAL', exitCode: e?.exitCode ?? ExitCode.failed, retryable: e?.retryable ?? false, aborted: abort.signal.aborted } });
+} finally {
+  port.close();
+}
