@@ -3,7 +3,7 @@
  * simulator with N devices and a CMDB export of N rows, with the floors it cannot beat measured in
  * the same run.
  *
- *   npm run bench -- [--devices 10000,50000,100000] [--db pglite|postgres|both] [--json FILE] [--cpu-prof DIR]
+ *   npm run bench -- [--devices 10000,50000,100000] [--db pglite|postgres|both] [--repeats 3] [--json FILE] [--cpu-prof DIR]
  *
  * Per N: the simulator starts in a process of its own (`kics-sync simulator`) and the CMDB CSV is
  * written from its devices (bench/cmdb.ts). Per N and database, on a fresh migrated database, the
@@ -13,7 +13,8 @@
  *   replan   `kics-sync plan` again with nothing changed;
  *   apply    `kics-sync apply --plan ID --yes --concurrency 8` with the simulator answering each call after 2 ms.
  *   stage    each staging again on its own, everything new: the CSV (`sources pull --full` after the
- *            source is forgotten) and KICS (`kics pull --full` after the snapshot is emptied).
+ *            source is forgotten) and KICS (`kics pull --full` after the snapshot is emptied), then the
+ *            COPY floors below; `--repeats` rounds (3), each figure the median of its rounds.
  * Floors, in the same run: a raw COPY of the rows each staging wrote (CSV: the `source_record` rows;
  * KICS: the `kics_device` rows and their `kics_address` rows) into copies of their tables (indexes and
  * storage parameters included) in the same database, and paging every device out of the simulator
@@ -49,9 +50,10 @@ const sizes = option('devices', '10000,50000,100000').split(',').map(Number);
 const dbChoice = option('db', 'both');
 const jsonFile = option('json', '');
 const profileDir = option('cpu-prof', '');
+const repeats = Number(option('repeats', '3'));
 const engines = (['pglite', 'postgres'] as const).filter((e) => dbChoice === 'both' || dbChoice === e);
-if (sizes.some((n) => !Number.isInteger(n) || n < 1) || engines.length === 0) {
-  process.stderr.write('usage: npm run bench -- [--devices 10000,50000,100000] [--db pglite|postgres|both] [--json FILE] [--cpu-prof DIR]\n');
+if (sizes.some((n) => !Number.isInteger(n) || n < 1) || engines.length === 0 || !Number.isInteger(repeats) || repeats < 1) {
+  process.stderr.write('usage: npm run bench -- [--devices 10000,50000,100000] [--db pglite|postgres|both] [--repeats 3] [--json FILE] [--cpu-prof DIR]\n');
   process.exit(2);
 }
 const seed = 'bench';
@@ -61,6 +63,8 @@ const applyConcurrency = 8;
 const cliPath = path.join(packageRoot, 'bin', 'kics-sync.js');
 const mib = (bytes: number): number => Math.round(bytes / 1024 / 1024);
 const perSecond = (count: number, ms: number): number => Math.round((count / Math.max(1, ms)) * 1000);
+/** The middle value (the lower middle of an even count). */
+const median = (values: number[]): number => [...values].sort((a, b) => a - b)[Math.floor((values.length - 1) / 2)]!;
 
 // ------------------------------------------------------------------------------------ the simulator
 
@@ -286,21 +290,35 @@ async function benchEngine(engine: 'pglite' | 'postgres', size: number, sim: Sim
   } finally {
     await admin(sim, 'PUT', '/admin/latency', { latencyMs: 0 });
   }
-  // Each staging alone, everything new again, as the COPY floors below write it.
-  await forgetSource(url, path.join(workDir, 'data'), 'cmdb');
-  const stage = await runEngine(workDir, url, 'stage', ['sources', 'pull', '--full']);
-  await forgetKics(url, path.join(workDir, 'data'));
-  const stageKics = await runEngine(workDir, url, 'stage-kics', ['kics', 'pull', '--full']);
-  const floor = await copyFloor(url, path.join(workDir, 'data'));
-
-  const staged = logOf(stage, 'source staged') ?? {};
-  const kicsStaged = logOf(stageKics, 'KICS staged') ?? {};
+  // Each staging alone, everything new again, then the COPY floors of what it wrote; `repeats` rounds,
+  // each figure the median of its rounds (the machine's speed drifts by a fifth or more between runs).
+  const csvRuns: { ms: number; process: number; rss: number; records: number; rejected: number }[] = [];
+  const kicsRuns: { ms: number; process: number; rss: number; devices: number }[] = [];
+  const floors: Awaited<ReturnType<typeof copyFloor>>[] = [];
+  for (let round = 0; round < repeats; round += 1) {
+    await forgetSource(url, path.join(workDir, 'data'), 'cmdb');
+    const stage = await runEngine(workDir, url, `stage-${round}`, ['sources', 'pull', '--full']);
+    const staged = logOf(stage, 'source staged') ?? {};
+    csvRuns.push({ ms: Number(staged.durationMs ?? 0), process: stage.ms, rss: stage.peakRssMiB, records: Number(staged.valid ?? 0), rejected: Number(staged.rejected ?? 0) });
+    await forgetKics(url, path.join(workDir, 'data'));
+    const stageKics = await runEngine(workDir, url, `stage-kics-${round}`, ['kics', 'pull', '--full']);
+    const kicsStaged = logOf(stageKics, 'KICS staged') ?? {};
+    kicsRuns.push({ ms: Number(kicsStaged.ms ?? 0), process: stageKics.ms, rss: stageKics.peakRssMiB, devices: Number(kicsStaged.read ?? 0) });
+    floors.push(await copyFloor(url, path.join(workDir, 'data')));
+  }
+  const runs = (values: number[]): string => (values.length > 1 ? ` runs=${values.join('/')}` : '');
   const kicsInPlan = logOf(plan, 'KICS staged') ?? {};
-  const records = Number(staged.valid ?? 0);
-  const stageMs = Number(staged.durationMs ?? 0);
-  const kicsDevices = Number(kicsStaged.read ?? 0);
-  const kicsMs = Number(kicsStaged.ms ?? 0);
-  const kicsFloorMs = floor.devices.ms + floor.addresses.ms;
+  const { records, rejected } = csvRuns[0]!;
+  const kicsDevices = kicsRuns[0]!.devices;
+  const stageMs = median(csvRuns.map((r) => r.ms));
+  const kicsMs = median(kicsRuns.map((r) => r.ms));
+  const floor = {
+    records: { ms: median(floors.map((f) => f.records.ms)), rows: floors[0]!.records.rows },
+    devices: { ms: median(floors.map((f) => f.devices.ms)), rows: floors[0]!.devices.rows },
+    addresses: { ms: median(floors.map((f) => f.addresses.ms)), rows: floors[0]!.addresses.rows },
+  };
+  const kicsFloorRuns = floors.map((f) => f.devices.ms + f.addresses.ms);
+  const kicsFloorMs = median(kicsFloorRuns);
   const counts = (plan.summary.counts ?? {}) as Record<string, number>;
   const items = Object.entries(counts)
     .filter(([action]) => ['create', 'update', 'upload', 'archive', 'delete'].includes(action))
@@ -325,16 +343,37 @@ async function benchEngine(engine: 'pglite' | 'postgres', size: number, sim: Sim
         .map(([k, v]) => `${k}=${String(v)}`)
         .join(' ')}`,
     },
-    { ...base, step: 'stage CSV (sources pull)', ms: stageMs, per_s: perSecond(records, stageMs), rss_MiB: stage.peakRssMiB, detail: `records=${records} rejected=${Number(staged.rejected ?? 0)} process=${stage.ms}ms` },
-    { ...base, step: 'floor: COPY records', ms: floor.records.ms, per_s: perSecond(floor.records.rows, floor.records.ms), rss_MiB: '', detail: `staging/COPY=${((perSecond(records, stageMs) / perSecond(floor.records.rows, floor.records.ms)) * 100).toFixed(0)}%` },
-    { ...base, step: 'stage KICS (kics pull)', ms: kicsMs, per_s: perSecond(kicsDevices, kicsMs), rss_MiB: stageKics.peakRssMiB, detail: `devices=${kicsDevices} process=${stageKics.ms}ms in-plan=${Number(kicsInPlan.ms ?? 0)}ms` },
+    {
+      ...base,
+      step: 'stage CSV (sources pull)',
+      ms: stageMs,
+      per_s: perSecond(records, stageMs),
+      rss_MiB: Math.max(...csvRuns.map((r) => r.rss)),
+      detail: `records=${records} rejected=${rejected} process=${median(csvRuns.map((r) => r.process))}ms${runs(csvRuns.map((r) => r.ms))}`,
+    },
+    {
+      ...base,
+      step: 'floor: COPY records',
+      ms: floor.records.ms,
+      per_s: perSecond(floor.records.rows, floor.records.ms),
+      rss_MiB: '',
+      detail: `staging/COPY=${((perSecond(records, stageMs) / perSecond(floor.records.rows, floor.records.ms)) * 100).toFixed(0)}%${runs(floors.map((f) => f.records.ms))}`,
+    },
+    {
+      ...base,
+      step: 'stage KICS (kics pull)',
+      ms: kicsMs,
+      per_s: perSecond(kicsDevices, kicsMs),
+      rss_MiB: Math.max(...kicsRuns.map((r) => r.rss)),
+      detail: `devices=${kicsDevices} process=${median(kicsRuns.map((r) => r.process))}ms in-plan=${Number(kicsInPlan.ms ?? 0)}ms${runs(kicsRuns.map((r) => r.ms))}`,
+    },
     {
       ...base,
       step: 'floor: COPY devices+addresses',
       ms: kicsFloorMs,
       per_s: perSecond(floor.devices.rows, kicsFloorMs),
       rss_MiB: '',
-      detail: `staging/COPY=${((perSecond(kicsDevices, kicsMs) / perSecond(floor.devices.rows, kicsFloorMs)) * 100).toFixed(0)}% devices=${floor.devices.ms}ms (staging/COPY=${((perSecond(kicsDevices, kicsMs) / perSecond(floor.devices.rows, floor.devices.ms)) * 100).toFixed(0)}%) addresses=${floor.addresses.rows}/${floor.addresses.ms}ms`,
+      detail: `staging/COPY=${((perSecond(kicsDevices, kicsMs) / perSecond(floor.devices.rows, kicsFloorMs)) * 100).toFixed(0)}% devices=${floor.devices.ms}ms (staging/COPY=${((perSecond(kicsDevices, kicsMs) / perSecond(floor.devices.rows, floor.devices.ms)) * 100).toFixed(0)}%) addresses=${floor.addresses.rows}/${floor.addresses.ms}ms${runs(kicsFloorRuns)}`,
     },
   ];
   return rows;

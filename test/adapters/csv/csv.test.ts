@@ -151,6 +151,33 @@ describe('CSV source: column aliases, attributes, address spaces, several values
     expect(rejects[0]!.reason).toContain('2 MACs and 3 IPs in one row');
   });
 
+  it('keeps each record as delivered: the cells by column, further rows of the asset under _moreRows', async () => {
+    const file = tempFile(
+      'raw.csv',
+      'name,mac,ip,"Note ""quoted""",Ünïcode,dup,dup\n' +
+        'plc-1,00:1b:1b:00:00:01,10.0.0.1,"say ""hi"" \\ back\nslash",äö 🙂,first,second\n' +
+        'plc-1,00:1b:1b:00:00:02,10.0.0.2,  ,,,\n' +
+        'plc-2,00:1b:1b:00:00:03,,tab\there,,,\n',
+    );
+    const { records } = await readAll(source(file));
+    const expected = [
+      {
+        name: 'plc-1',
+        mac: '00:1b:1b:00:00:01',
+        ip: '10.0.0.1',
+        'Note "quoted"': 'say "hi" \\ back\nslash',
+        Ünïcode: 'äö 🙂',
+        dup: 'second',
+        _moreRows: [{ name: 'plc-1', mac: '00:1b:1b:00:00:02', ip: '10.0.0.2' }],
+      },
+      { name: 'plc-2', mac: '00:1b:1b:00:00:03', 'Note "quoted"': 'tab\there' },
+    ];
+    expect(records.map((r) => r.raw)).toEqual(expected);
+    const prepared = [];
+    for await (const batch of prepareBatches('cmdb', source(file).read({ mode: 'full' }))) prepared.push(...batch.records);
+    expect(prepared.map((r) => JSON.parse(r.raw) as unknown)).toEqual(expected);
+  });
+
   it('rejects a row over KICS limits when its records are prepared, naming the line and the field', async () => {
     const file = tempFile('long.csv', `name,mac\n${'n'.repeat(8193)},00:1b:1b:00:00:01\nok,00:1b:1b:00:00:02\n`);
     const prepared = [];
