@@ -225,7 +225,8 @@ export class CsvSource implements AssetSource {
         { code: 'CSV_NO_IDENTITY_COLUMN' },
       );
     }
-    return map;
+    // Attribute columns by attribute name, so that each row's userAttributes are built in the canonical key order.
+    return { ...map, attributes: sortInPlace([...map.attributes], ([a], [b]) => (a < b ? -1 : a > b ? 1 : 0)) };
   }
 
   /**
@@ -414,7 +415,7 @@ export class CsvSource implements AssetSource {
     const softwareVendor = cell('softwareVendor');
     if (softwareVendor !== undefined) asset.softwareVendor = normalizer.vendor(softwareVendor);
     set(asset, 'softwareVersion', cell('firmware'));
-    if (attributes !== undefined) asset.userAttributes = sortedRecord(attributes);
+    if (attributes !== undefined) asset.userAttributes = attributes;
 
     if (problems.length > 0) {
       return { ok: false, reject: { location, column: [...new Set(problems.map((p) => columnName(map, p.field)))].join(', '), reason: problems.map((p) => p.reason).join('; '), raw } };
@@ -483,15 +484,4 @@ function mergeRow(pending: PendingAsset, row: RowAsset, map: ColumnMap): { colum
 /** Sets a text field when the row has a value for it. */
 function set(asset: CanonicalAsset, field: 'description' | 'hardwareModel' | 'hardwareVersion' | 'industrialConfig' | 'location' | 'name' | 'networkName' | 'os' | 'owner' | 'softwareModel' | 'softwareVersion', value: string | undefined): void {
   if (value !== undefined) asset[field] = value;
-}
-
-/** The same record with its keys in sorted order (as canonical assets keep user attributes). */
-function sortedRecord(record: Record<string, string>): Record<string, string> {
-  const names = Object.keys(record);
-  let sorted = true;
-  for (let i = 1; i < names.length && sorted; i += 1) sorted = names[i - 1]! < names[i]!;
-  if (sorted) return record;
-  const out: Record<string, string> = {};
-  for (const name of names.sort()) out[name] = record[name]!;
-  return out;
 }

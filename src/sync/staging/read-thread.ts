@@ -1,10 +1,9 @@
 import { statSync } from 'node:fs';
 import type { Config } from '../../config/index.js';
-import { KicsSyncError, type ExitCode } from '../../errors.js';
 import type { Logger } from '../../log.js';
 import type { AssetSource, ReadOptions } from '../../model/asset.js';
 import type { PreparedBatch, PreparedRecord } from './prepare.js';
-import { relog, startThread } from './thread.js';
+import { errorFromThread, relog, startThread, type ThreadFailure } from './thread.js';
 
 /**
  * A source read and prepared in a worker thread, while the thread that stages it compares and writes.
@@ -14,7 +13,7 @@ import { relog, startThread } from './thread.js';
  * own work is a third. In one thread the first two take turns; here they run side by side on two cores
  * (on PGlite, whose writes run in the main thread, the parse leaves that thread to them). The worker
  * builds the source from the configuration, sends prepared batches a few at a time (it waits while the
- * stager has `window` batches it has not taken), forwards its log lines, and stops when the stager stops
+ * stager has `readAheadBatches` it has not taken), forwards its log lines, and stops when the stager stops
  * early or the caller's signal aborts.
  */
 
@@ -71,7 +70,7 @@ export type ReadThreadMessage =
   | { type: 'log'; line: string }
   | { type: 'batch'; batch: PackedBatch }
   | { type: 'done' }
-  | { type: 'failed'; error: { message: string; code: string; exitCode: number; retryable: boolean; aborted: boolean } };
+  | { type: 'failed'; error: ThreadFailure };
 
 /** Batches the worker may send ahead of the stager: enough to keep both busy, few enough to bound memory. */
 export const readAheadBatches = 4;
@@ -105,12 +104,7 @@ export async function* readInThread(job: ReadThreadJob, options: { logger: Logge
         worker.postMessage({ type: 'next' });
         yield unpackBatch(message.batch);
       } else if (message.type === 'done') return;
-      else if (message.type === 'failed') {
-        // Stopped by the caller's signal: its reason, as an inline read would throw it.
-        if (message.error.aborted && signal?.aborted) throw signal.reason;
-        const { message: text, code, exitCode, retryable } = message.error;
-        throw new KicsSyncError(text, { code, exitCode: exitCode as ExitCode, retryable });
-      }
+      else if (message.type === 'failed') throw errorFromThread(message.error, signal);
     }
   } finally {
     signal?.removeEventListener('abort', onAbort);

@@ -4,10 +4,10 @@
  */
 import { parentPort, workerData } from 'node:worker_threads';
 import { createSource, normalizerFor, selectSources } from '../../adapters/index.js';
-import { ExitCode, KicsSyncError, errorMessage } from '../../errors.js';
+import { ExitCode, KicsSyncError } from '../../errors.js';
 import { prepareBatches } from './prepare.js';
 import { packBatch, readAheadBatches, type ReadThreadJob, type ReadThreadMessage } from './read-thread.js';
-import { threadLogger } from './thread.js';
+import { threadFailure, threadLogger } from './thread.js';
 
 const port = parentPort!;
 const job = workerData as ReadThreadJob;
@@ -39,8 +39,7 @@ try {
   }
   post({ type: 'done' });
 } catch (error) {
-  const e = error instanceof KicsSyncError ? error : null;
-  post({ type: 'failed', error: { message: errorMessage(error), code: e?.code ?? 'INTERNAL', exitCode: e?.exitCode ?? ExitCode.failed, retryable: e?.retryable ?? false, aborted: abort.signal.aborted } });
+  post({ type: 'failed', error: threadFailure(error, abort.signal.aborted) });
 } finally {
   port.close();
 }

@@ -5,10 +5,10 @@
 import { parentPort, workerData } from 'node:worker_threads';
 import pg from 'pg';
 import { createSource, normalizerFor, selectSources } from '../../adapters/index.js';
-import { ExitCode, KicsSyncError, errorMessage } from '../../errors.js';
+import { ExitCode, KicsSyncError } from '../../errors.js';
 import { pgPoolSql, pgTypes } from '../../db/sql.js';
 import { stageSources } from './index.js';
-import { threadLogger } from './thread.js';
+import { threadFailure, threadLogger } from './thread.js';
 import type { SourceWorkerJob, WorkerMessage } from './worker.js';
 
 const port = parentPort!;
@@ -41,8 +41,7 @@ try {
   });
   post({ type: 'done', outcomes });
 } catch (error) {
-  const e = error instanceof KicsSyncError ? error : null;
-  post({ type: 'failed', error: { message: errorMessage(error), code: e?.code ?? 'INTERNAL', exitCode: e?.exitCode ?? ExitCode.failed, aborted: abort.signal.aborted } });
+  post({ type: 'failed', error: threadFailure(error, abort.signal.aborted) });
 } finally {
   await pool.end().catch(() => {});
 }

@@ -1,6 +1,7 @@
 import { Writable } from 'node:stream';
 import { Worker } from 'node:worker_threads';
 import { pino, type LevelWithSilent } from 'pino';
+import { ExitCode, KicsSyncError, errorMessage } from '../../errors.js';
 import { createLogger, type Logger } from '../../log.js';
 
 /**
@@ -41,6 +42,29 @@ export function threadLogger(level: string, post: (line: string) => void): Logge
     },
   });
   return createLogger({ level: level as LevelWithSilent, pretty: false, destination: lines });
+}
+
+/** Why a thread's job failed, as it crosses to the main thread. */
+export interface ThreadFailure {
+  message: string;
+  code: string;
+  exitCode: number;
+  retryable: boolean;
+  /** The thread was told to stop (its signal aborted). */
+  aborted: boolean;
+}
+
+/** In a thread: `error` as a ThreadFailure (its code, exit code and retryability when it is a KicsSyncError). */
+export function threadFailure(error: unknown, aborted: boolean): ThreadFailure {
+  const e = error instanceof KicsSyncError ? error : null;
+  return { message: errorMessage(error), code: e?.code ?? 'INTERNAL', exitCode: e?.exitCode ?? ExitCode.failed, retryable: e?.retryable ?? false, aborted };
+}
+
+/** In the main thread: the error to throw for a ThreadFailure; stopped by the caller's signal, its reason, as an inline run would throw it. */
+export function errorFromThread(failure: ThreadFailure, signal: AbortSignal | undefined): Error {
+  const reason: unknown = failure.aborted && signal?.aborted ? signal.reason : undefined;
+  if (reason instanceof Error) return reason;
+  return new KicsSyncError(failure.message, { code: failure.code, exitCode: failure.exitCode as ExitCode, retryable: failure.retryable });
 }
 
 /** A thread's log line, written again through the main thread's logger (its level, format and redaction). */

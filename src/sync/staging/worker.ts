@@ -1,8 +1,8 @@
 import type { Config } from '../../config/index.js';
-import { KicsSyncError, type ExitCode } from '../../errors.js';
+import { KicsSyncError } from '../../errors.js';
 import type { Logger } from '../../log.js';
 import type { StageMode, StageOutcome, StageProgress } from './index.js';
-import { relog, startThread } from './thread.js';
+import { errorFromThread, relog, startThread, type ThreadFailure } from './thread.js';
 
 /**
  * Sources staged in a worker thread, on PostgreSQL, while the main thread stages KICS.
@@ -31,7 +31,7 @@ export type WorkerMessage =
   | { type: 'log'; line: string }
   | { type: 'progress'; progress: StageProgress }
   | { type: 'done'; outcomes: StageOutcome[] }
-  | { type: 'failed'; error: { message: string; code: string; exitCode: number; aborted: boolean } };
+  | { type: 'failed'; error: ThreadFailure };
 
 export interface SourceWorkerOptions {
   logger: Logger;
@@ -65,9 +65,7 @@ export function stageSourcesInWorker(job: SourceWorkerJob, options: SourceWorker
           settle(() => resolve(message.outcomes));
           break;
         case 'failed': {
-          // Stopped by the caller's signal: its reason, as an inline read would throw it.
-          const reason: unknown = message.error.aborted && signal?.aborted ? signal.reason : undefined;
-          const error = reason instanceof Error ? reason : new KicsSyncError(message.error.message, { code: message.error.code, exitCode: message.error.exitCode as ExitCode });
+          const error = errorFromThread(message.error, signal);
           settle(() => reject(error));
           break;
         }
