@@ -1,4 +1,4 @@
-import { ident, type Sql } from './sql.js';
+import { ident, type CopySource, type Sql } from './sql.js';
 
 export type BulkType = 'text' | 'int4' | 'int8' | 'float8' | 'bool' | 'jsonb' | 'timestamptz';
 
@@ -39,7 +39,7 @@ let stageCounter = 0;
  * transaction: rows are streamed into a temporary table, then merged. Rows whose compared columns
  * are unchanged cost no write at all, which is what makes a no-change re-read cheap.
  */
-export async function bulkUpsert(tx: Sql, spec: BulkUpsertSpec, rows: Iterable<readonly unknown[]>): Promise<BulkUpsertResult> {
+export async function bulkUpsert(tx: Sql, spec: BulkUpsertSpec, rows: CopySource): Promise<BulkUpsertResult> {
   const table = ident(spec.table);
   const names = spec.columns.map((c) => c.name);
   const keySet = new Set(spec.key);

@@ -16,7 +16,7 @@ export interface Sql {
   /** Several statements, no parameters (DDL, SET LOCAL...). */
   exec(script: string): Promise<void>;
   /** Loads rows into `table (columns)` with COPY ... FROM (text format); returns the row count. */
-  copyFrom(table: string, columns: readonly string[], rows: Iterable<readonly unknown[]>): Promise<number>;
+  copyFrom(table: string, columns: readonly string[], rows: CopySource): Promise<number>;
 }
 
 const identifier = /^[a-z_][a-z0-9_]{0,62}$/;
@@ -45,10 +45,15 @@ function copyJson(json: string): string {
 
 /**
  * A value already serialised as JSON, for a json / jsonb column: COPY writes the text as it is, so a
- * caller that needed the JSON anyway (to hash it) does not pay for serialising it twice.
+ * caller that needed the JSON anyway (to hash it) does not pay for serialising it twice. `member`, a
+ * JSON member (`"name":value`), is written as the object's last member: the object with one more
+ * member without a copy of the text (a jsonb column keeps no member order anyway).
  */
 export class JsonText {
-  constructor(readonly json: string) {}
+  constructor(
+    readonly json: string,
+    readonly member?: string,
+  ) {}
 }
 
 /**
@@ -66,42 +71,109 @@ function copyField(value: unknown): string {
   return copyJson(JSON.stringify(value));
 }
 
+/** A chunk's buffer: the chunk and room for the row that fills it. */
+const fullChunkBytes = copyChunkBytes + 64 * 1024;
+/** The first buffer of a `CopyRows`: it doubles up to `fullChunkBytes`, so a handful of rows costs a few KiB, not 4 MiB. */
+const firstChunkBytes = 64 * 1024;
+
 /**
- * Rows in COPY's text format, in chunks of about `copyChunkBytes`, each a whole number of rows.
- * Each field is written straight into the chunk's buffer as UTF-8: no line string, no joined chunk
- * string, no conversion of it to bytes afterwards (at 100,000 devices of 2 KB each, those copies
- * were a third of the encoding's time).
+ * Rows in COPY's text format, encoded as they are added, in chunks of about `copyChunkBytes` (each a
+ * whole number of rows). Each field is written straight into the chunk's buffer as UTF-8: no line
+ * string, no joined chunk string, no conversion of it to bytes afterwards (at 100,000 devices of 2 KB
+ * each, those copies were a third of the encoding's time). Rows held for a later COPY live here as
+ * bytes outside the JavaScript heap: the strings they were made of die young, instead of surviving
+ * (and being copied by) every garbage collection until the batch is written.
  */
-function* copyChunks(rows: Iterable<readonly unknown[]>): Generator<{ bytes: Buffer; count: number }> {
-  let buffer = Buffer.allocUnsafe(copyChunkBytes + 64 * 1024);
-  let at = 0;
-  let count = 0;
-  /** Room for `chars` UTF-16 code units (at most 3 bytes each in UTF-8) and a separator; a row is never split. */
-  const room = (chars: number): void => {
-    const need = at + chars * 3 + 1;
-    if (need <= buffer.length) return;
-    const bigger = Buffer.allocUnsafe(Math.max(need, buffer.length * 2));
-    buffer.copy(bigger, 0, 0, at);
-    buffer = bigger;
-  };
-  for (const row of rows) {
+export class CopyRows {
+  private readonly done: { bytes: Buffer; count: number }[] = [];
+  private buffer: Buffer | null = null;
+  private at = 0;
+  private rows = 0;
+  private total = 0;
+  /** Set once a chunk filled up: the next ones start at full size. */
+  private large = false;
+
+  /** Rows added so far (taken ones included). */
+  get count(): number {
+    return this.total;
+  }
+
+  push(row: readonly unknown[]): void {
     for (let i = 0; i < row.length; i++) {
-      const text = copyField(row[i]);
-      room(text.length);
-      if (i > 0) buffer[at++] = 0x09; // tab
-      at += buffer.write(text, at);
+      if (i > 0) this.byte(0x09); // tab
+      const value = row[i];
+      if (value instanceof JsonText && value.member !== undefined) {
+        const { json, member } = value;
+        this.text(copyJson(json.length > 2 ? json.slice(0, -1) : '{'));
+        if (json.length > 2) this.byte(0x2c); // ,
+        this.text(copyJson(member));
+        this.byte(0x7d); // }
+      } else this.text(copyField(value));
     }
-    room(0);
-    buffer[at++] = 0x0a; // new line
-    count += 1;
-    if (at >= copyChunkBytes) {
-      yield { bytes: buffer.subarray(0, at), count };
-      buffer = Buffer.allocUnsafe(copyChunkBytes + 64 * 1024);
-      at = 0;
-      count = 0;
+    this.byte(0x0a); // new line
+    this.rows += 1;
+    this.total += 1;
+    if (this.at >= copyChunkBytes) {
+      this.large = true;
+      this.seal();
     }
   }
-  if (count > 0) yield { bytes: buffer.subarray(0, at), count };
+
+  /** The chunks encoded so far (the rows are the caller's now; later rows start a new chunk). */
+  take(): { bytes: Buffer; count: number }[] {
+    this.seal();
+    return this.full();
+  }
+
+  /** The chunks that are full, leaving the one being filled. */
+  full(): { bytes: Buffer; count: number }[] {
+    return this.done.length === 0 ? [] : this.done.splice(0);
+  }
+
+  private seal(): void {
+    if (this.rows === 0) return;
+    this.done.push({ bytes: this.buffer!.subarray(0, this.at), count: this.rows });
+    this.buffer = null;
+    this.at = 0;
+    this.rows = 0;
+  }
+
+  private text(text: string): void {
+    this.room(text.length);
+    this.at += this.buffer!.write(text, this.at);
+  }
+
+  private byte(value: number): void {
+    this.room(0);
+    this.buffer![this.at++] = value;
+  }
+
+  /** Room for `chars` UTF-16 code units (at most 3 bytes each in UTF-8) and one more byte; a row is never split. */
+  private room(chars: number): void {
+    const need = this.at + chars * 3 + 1;
+    if (this.buffer !== null && need <= this.buffer.length) return;
+    const size = Math.max(need, this.buffer === null ? (this.large ? fullChunkBytes : firstChunkBytes) : Math.min(fullChunkBytes, this.buffer.length * 2));
+    const bigger = Buffer.allocUnsafe(size);
+    this.buffer?.copy(bigger, 0, 0, this.at);
+    this.buffer = bigger;
+  }
+}
+
+/** Rows for `copyFrom`: plain rows (encoded while they are sent) or rows encoded already. */
+export type CopySource = Iterable<readonly unknown[]> | CopyRows;
+
+/** The chunks of a COPY: those a `CopyRows` holds, or the rows encoded one chunk at a time, so a large load never sits in memory at once. */
+function* copyChunks(rows: CopySource): Generator<{ bytes: Buffer; count: number }> {
+  if (rows instanceof CopyRows) {
+    yield* rows.take();
+    return;
+  }
+  const encoder = new CopyRows();
+  for (const row of rows) {
+    encoder.push(row);
+    yield* encoder.full();
+  }
+  yield* encoder.take();
 }
 
 function copyStatement(table: string, columns: readonly string[], from: string): string {
@@ -147,7 +219,7 @@ export class PgSql implements Sql {
     await this.client.query(script);
   }
 
-  async copyFrom(table: string, columns: readonly string[], rows: Iterable<readonly unknown[]>): Promise<number> {
+  async copyFrom(table: string, columns: readonly string[], rows: CopySource): Promise<number> {
     const run = async (client: pg.PoolClient): Promise<number> => {
       let total = 0;
       const chunks = copyChunks(rows);
@@ -225,7 +297,7 @@ export class PGliteSql implements Sql {
     await this.db.exec(script);
   }
 
-  async copyFrom(table: string, columns: readonly string[], rows: Iterable<readonly unknown[]>): Promise<number> {
+  async copyFrom(table: string, columns: readonly string[], rows: CopySource): Promise<number> {
     let total = 0;
     for (const chunk of copyChunks(rows)) {
       await this.db.query(copyStatement(table, columns, "'/dev/blob'"), [], { blob: new Blob([chunk.bytes]) });

@@ -1,6 +1,6 @@
 import { expect, it } from 'vitest';
 import { bulkUpsert, type BulkColumn } from '../../src/db/bulk.js';
-import { JsonText } from '../../src/db/sql.js';
+import { CopyRows, JsonText } from '../../src/db/sql.js';
 import { describeEachEngine } from '../support/db.js';
 
 const columns: BulkColumn[] = [
@@ -80,6 +80,39 @@ describeEachEngine('bulkUpsert', (t) => {
       expect(back.get(`txt${i}`)).toEqual({ v, list: [v, null, 2] });
       expect(back.get(`txt${i}`)).toEqual(back.get(`obj${i}`));
     });
+  });
+
+  it('loads rows encoded ahead (CopyRows) exactly as the same rows given plainly, over several chunks', async () => {
+    const { db } = t();
+    // About 9 MiB of rows: more than two COPY chunks, so rows are held in several buffers.
+    const long = 'x'.repeat(3000);
+    const plain = Array.from({ length: 3000 }, (_, i) => row(`plain${i}`, `${long}-${i}`, `hp${i}`, { i, note: 'Zürich\tab\n' }));
+    const encoded = new CopyRows();
+    for (let i = 0; i < 3000; i += 1) encoded.push(row(`enc${i}`, `${long}-${i}`, `hp${i}`, { i, note: 'Zürich\tab\n' }));
+    expect(encoded.count).toBe(3000);
+    const copied = await db.transaction(async (tx) => [await tx.copyFrom('source_record', columns.map((c) => c.name), plain), await tx.copyFrom('source_record', columns.map((c) => c.name), encoded)]);
+    expect(copied).toEqual([3000, 3000]);
+    const back = await db.query<{ k: string; name: string; raw: unknown }>(`SELECT regexp_replace(external_key, '^(plain|enc)', '') AS k, name, raw FROM source_record WHERE external_key ~ '^(plain|enc)' ORDER BY external_key`);
+    const plainRows = back.filter((_, i) => i >= 3000);
+    expect(back).toHaveLength(6000);
+    expect(back.slice(0, 3000)).toEqual(plainRows);
+    // Taken rows are the caller's: the encoder starts empty again, and its count keeps every row added.
+    expect(await db.transaction((tx) => tx.copyFrom('source_record', columns.map((c) => c.name), encoded))).toBe(0);
+    expect(encoded.count).toBe(3000);
+  });
+
+  it('writes a JsonText member as the last member of its object, without changing the rest', async () => {
+    const { db } = t();
+    const member = `"lastSeen":${JSON.stringify('2026-11-23T10:00:00Z \\ "quoted"')}`;
+    const cases: [string, string][] = [
+      ['member-object', JSON.stringify({ id: 1, path: 'C:\\plc\\prog', list: [1, { a: null }] })],
+      ['member-empty', '{}'],
+    ];
+    const rows = new CopyRows();
+    for (const [key, json] of cases) rows.push(row(key, key, `h-${key}`, new JsonText(json, member)));
+    await db.transaction((tx) => bulkUpsert(tx, spec, rows));
+    const back = new Map((await db.query<{ external_key: string; raw: unknown }>(`SELECT external_key, raw FROM source_record WHERE external_key LIKE 'member-%'`)).map((r) => [r.external_key, r.raw]));
+    for (const [key, json] of cases) expect(back.get(key)).toEqual({ ...(JSON.parse(json) as object), lastSeen: '2026-11-23T10:00:00Z \\ "quoted"' });
   });
 
   it('rolls the whole load back when the transaction fails', async () => {

@@ -1,6 +1,7 @@
 import { existsSync } from 'node:fs';
 import path from 'node:path';
-import { JsonText, type TransactionalSql } from '../../db/sql.js';
+import { setImmediate as nextTurn } from 'node:timers/promises';
+import { CopyRows, JsonText, type TransactionalSql } from '../../db/sql.js';
 import { KicsSyncError, errorMessage } from '../../errors.js';
 import type { Logger } from '../../log.js';
 import type { AssetSource, ReadOptions, RecordReject } from '../../model/asset.js';
@@ -107,9 +108,10 @@ export async function stageSource(db: TransactionalSql, source: AssetSource, opt
       const seen = new Set<string>();
       const counts = { read: 0, valid: 0, rejected: 0, new: 0, changed: 0, unchanged: 0, reappeared: 0, notes: 0 };
       let watermark: string | null = null;
-      // New records go straight in with COPY (their keys are not staged); changed and returning ones are upserted.
-      let fresh: RecordRow[] = [];
-      let pending: RecordRow[] = [];
+      // New records go straight in with COPY (their keys are not staged); changed and returning ones are
+      // upserted. Each row is encoded for COPY as it is found, so its strings die young (see CopyRows).
+      let fresh = new CopyRows();
+      let pending = new CopyRows();
       let rejectRows: RejectRow[] = [];
 
       const reject = async (r: RecordReject): Promise<void> => {
@@ -121,8 +123,8 @@ export async function stageSource(db: TransactionalSql, source: AssetSource, opt
       let writing: Promise<void> = Promise.resolve();
       const flush = async (): Promise<void> => {
         const batch = { fresh, pending, rejectRows };
-        fresh = [];
-        pending = [];
+        fresh = new CopyRows();
+        pending = new CopyRows();
         rejectRows = [];
         await writing;
         writing = (async () => {
@@ -148,10 +150,14 @@ export async function stageSource(db: TransactionalSql, source: AssetSource, opt
           }
           const before = existing.get(record.key);
           if (countChange(before, record.hash, counts) === 'unchanged') continue;
-          (before === undefined ? fresh : pending).push([sourceRow.id, record.key, record.name, record.owner, new JsonText(record.raw), new JsonText(record.json), record.hash]);
-          if (fresh.length + pending.length >= flushRows) await flush();
+          const row: RecordRow = [sourceRow.id, record.key, record.name, record.owner, new JsonText(record.raw), new JsonText(record.json), record.hash];
+          (before === undefined ? fresh : pending).push(row);
+          if (fresh.count + pending.count >= flushRows) await flush();
         }
         if (batch.watermark !== undefined) watermark = batch.watermark;
+        // A batch is read and prepared without a pause (its promises are microtasks): give the write in
+        // flight a turn of the event loop, or each step of its COPY waits for the next file read.
+        await nextTurn();
         options.onProgress?.({ source: source.name, read: counts.read, ...(batch.expected === undefined ? {} : { expected: batch.expected }) });
       }
       await flush();

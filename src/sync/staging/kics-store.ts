@@ -1,5 +1,5 @@
 import { bulkUpsert, type BulkColumn, type BulkUpsertSpec } from '../../db/bulk.js';
-import type { JsonText, Sql } from '../../db/sql.js';
+import type { CopyRows, JsonText, Sql } from '../../db/sql.js';
 import { kicsSourceName } from '../plans/basis.js';
 
 /**
@@ -73,15 +73,16 @@ const addressColumnNames = ['device_id', 'interface_id', 'interface_name', 'mac'
 /**
  * Writes devices and rebuilds their address rows. Devices the snapshot never had go straight in by
  * COPY (the staging lock makes that safe); changed and returning ones by COPY + one upsert, after one
- * DELETE of their old addresses; then one COPY of all the new address rows.
+ * DELETE of their old addresses; then one COPY of all the new address rows. The rows come encoded
+ * for COPY (`DeviceRow`s, `AddressRow`s).
  */
-export async function writeDevices(tx: Sql, batch: { added: readonly DeviceRow[]; updated: readonly DeviceRow[]; addresses: readonly AddressRow[] }): Promise<void> {
-  if (batch.added.length > 0) await tx.copyFrom('kics_device', deviceColumnNames, batch.added);
-  if (batch.updated.length > 0) {
+export async function writeDevices(tx: Sql, batch: { added: CopyRows; updated: CopyRows; updatedIds: readonly number[]; addresses: CopyRows }): Promise<void> {
+  if (batch.added.count > 0) await tx.copyFrom('kics_device', deviceColumnNames, batch.added);
+  if (batch.updated.count > 0) {
     await bulkUpsert(tx, deviceSpec, batch.updated);
-    await tx.execute(`DELETE FROM kics_address WHERE device_id = ANY($1::int8[])`, [batch.updated.map((d) => d[0])]);
+    await tx.execute(`DELETE FROM kics_address WHERE device_id = ANY($1::int8[])`, [batch.updatedIds]);
   }
-  if (batch.addresses.length > 0) await tx.copyFrom('kics_address', addressColumnNames, batch.addresses);
+  if (batch.addresses.count > 0) await tx.copyFrom('kics_address', addressColumnNames, batch.addresses);
 }
 
 /** Marks devices missing (a full read did not find them) and drops their addresses, so matching never finds a device KICS no longer has. */

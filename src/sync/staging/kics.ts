@@ -1,8 +1,9 @@
 import { createHash, hash as digest } from 'node:crypto';
+import { setImmediate as nextTurn } from 'node:timers/promises';
 import type { KicsClient } from '../../adapters/kics/index.js';
 import { parseKicsTimestamp } from '../../adapters/kics/index.js';
 import type { Database } from '../../db/database.js';
-import { JsonText, type Sql } from '../../db/sql.js';
+import { CopyRows, JsonText, type Sql } from '../../db/sql.js';
 import { KicsSyncError, errorMessage } from '../../errors.js';
 import type { Logger } from '../../log.js';
 import { parseIp } from '../../model/ip.js';
@@ -121,11 +122,9 @@ export function deviceContent(device: KicsDevice): { json: string; hash: string 
   return { json, hash: digest('sha256', json, 'base64url') };
 }
 
-/** The stored JSON: the content JSON with `lastSeen` put back as its last member. */
-function rawJson(device: KicsDevice, content: string): string {
-  if (device.lastSeen === undefined) return content;
-  const member = `"lastSeen":${JSON.stringify(device.lastSeen)}`;
-  return content === '{}' ? `{${member}}` : `${content.slice(0, -1)},${member}}`;
+/** The stored JSON: the content JSON with `lastSeen` put back as its last member (written without a copy of the content, see JsonText). */
+function rawJson(device: KicsDevice, content: string): JsonText {
+  return device.lastSeen === undefined ? new JsonText(content) : new JsonText(content, `"lastSeen":${JSON.stringify(device.lastSeen)}`);
 }
 
 /**
@@ -158,11 +157,18 @@ class BatchWriter {
   }
 }
 
+/** Rows of one write, encoded for COPY as they are found (their strings die young, see CopyRows). */
 interface DeviceBatch {
-  added: DeviceRow[];
-  updated: DeviceRow[];
-  addresses: AddressRow[];
+  /** DeviceRows of devices the snapshot never had. */
+  added: CopyRows;
+  /** DeviceRows of changed and returning devices, and their ids. */
+  updated: CopyRows;
+  updatedIds: number[];
+  /** AddressRows of the devices above. */
+  addresses: CopyRows;
 }
+
+const emptyBatch = (): DeviceBatch => ({ added: new CopyRows(), updated: new CopyRows(), updatedIds: [], addresses: new CopyRows() });
 
 function canonicalMac(mac: string | null | undefined): string | null {
   if (!mac) return null;
@@ -215,7 +221,7 @@ export async function stageKics(db: Database, client: KicsClient, options: KicsS
       let readStartedAt: number | null = null;
       let addressCount = 0;
       const writer = new BatchWriter((batch) => writeDevices(tx, batch));
-      let batch: DeviceBatch = { added: [], updated: [], addresses: [] };
+      let batch = emptyBatch();
       try {
         for await (const page of client.iterateDevices({
           ...(since ? { modifiedSince: since } : {}),
@@ -236,18 +242,24 @@ export async function stageKics(db: Database, client: KicsClient, options: KicsS
             const before = stored.get(device.id);
             if (countChange(before, content.hash, counts) === 'unchanged') continue;
             if (device.status === 'Archived' && before !== undefined && before.status !== 'Archived') counts.archived += 1;
-            const row: DeviceRow = [device.id, device.name, device.status, device.category ?? null, isoOf(modified), new JsonText(rawJson(device, content.json)), content.hash];
-            (before === undefined ? batch.added : batch.updated).push(row);
+            const row: DeviceRow = [device.id, device.name, device.status, device.category ?? null, isoOf(modified), rawJson(device, content.json), content.hash];
+            if (before === undefined) batch.added.push(row);
+            else {
+              batch.updated.push(row);
+              batch.updatedIds.push(device.id);
+            }
             for (const address of addressRows(device)) batch.addresses.push(address);
-            if (batch.added.length + batch.updated.length >= flushDevices) {
-              addressCount += batch.addresses.length;
+            if (batch.added.count + batch.updated.count >= flushDevices) {
+              addressCount += batch.addresses.count;
               await writer.push(batch);
-              batch = { added: [], updated: [], addresses: [] };
+              batch = emptyBatch();
             }
           }
           await options.onProgress?.({ read: counts.read, ...(options.expected === undefined ? {} : { expected: options.expected }) });
+          // A page fetched ahead resolves as a microtask: give the write in flight a turn of the event loop.
+          await nextTurn();
         }
-        addressCount += batch.addresses.length;
+        addressCount += batch.addresses.count;
         await writer.push(batch);
       } finally {
         // Never leave a write running on a transaction that is about to end.

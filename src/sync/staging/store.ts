@@ -1,5 +1,5 @@
 import { bulkUpsert, type BulkColumn, type BulkUpsertSpec } from '../../db/bulk.js';
-import type { Sql } from '../../db/sql.js';
+import type { CopyRows, Sql } from '../../db/sql.js';
 import type { SourceKind } from '../../model/asset.js';
 
 /** The SQL of staging, one function per operation; every statement parameterised. */
@@ -59,15 +59,15 @@ const recordSpec: BulkUpsertSpec = {
 /** [source_id, external_key, name, owner, raw, normalized, content_hash] */
 export type RecordRow = [number, string, string | null, string | null, unknown, unknown, string];
 
-/** Inserts records whose keys are not staged for the source yet: one COPY, no conflict handling needed. */
-export async function insertRecords(tx: Sql, rows: readonly RecordRow[]): Promise<number> {
-  if (rows.length === 0) return 0;
+/** Inserts records (encoded `RecordRow`s) whose keys are not staged for the source yet: one COPY, no conflict handling needed. */
+export async function insertRecords(tx: Sql, rows: CopyRows): Promise<number> {
+  if (rows.count === 0) return 0;
   return tx.copyFrom('source_record', recordColumns.map((c) => c.name), rows);
 }
 
-/** Inserts new records and rewrites changed or returning ones (COPY + one INSERT ... ON CONFLICT). */
-export async function upsertRecords(tx: Sql, rows: readonly RecordRow[]): Promise<{ inserted: number; updated: number }> {
-  if (rows.length === 0) return { inserted: 0, updated: 0 };
+/** Inserts new records and rewrites changed or returning ones (encoded `RecordRow`s: COPY + one INSERT ... ON CONFLICT). */
+export async function upsertRecords(tx: Sql, rows: CopyRows): Promise<{ inserted: number; updated: number }> {
+  if (rows.count === 0) return { inserted: 0, updated: 0 };
   const result = await bulkUpsert(tx, recordSpec, rows);
   return { inserted: result.inserted, updated: result.updated };
 }
