@@ -84,7 +84,7 @@ const firstChunkBytes = 64 * 1024;
  * bytes outside the JavaScript heap: the strings they were made of die young, instead of surviving
  * (and being copied by) every garbage collection until the batch is written.
  */
-export class CopyRows {
+export class CopyRows<Row extends readonly unknown[] = readonly unknown[]> {
   private readonly done: { bytes: Buffer; count: number }[] = [];
   private buffer: Buffer | null = null;
   private at = 0;
@@ -98,7 +98,7 @@ export class CopyRows {
     return this.total;
   }
 
-  push(row: readonly unknown[]): void {
+  push(row: Row): void {
     for (let i = 0; i < row.length; i++) {
       if (i > 0) this.byte(0x09); // tab
       const value = row[i];
@@ -168,7 +168,7 @@ function* copyChunks(rows: CopySource): Generator<{ bytes: Buffer; count: number
     yield* rows.take();
     return;
   }
-  const encoder = new CopyRows();
+  const encoder = new CopyRows<readonly unknown[]>();
   for (const row of rows) {
     encoder.push(row);
     yield* encoder.full();

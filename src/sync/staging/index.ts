@@ -110,8 +110,8 @@ export async function stageSource(db: TransactionalSql, source: AssetSource, opt
       let watermark: string | null = null;
       // New records go straight in with COPY (their keys are not staged); changed and returning ones are
       // upserted. Each row is encoded for COPY as it is found, so its strings die young (see CopyRows).
-      let fresh = new CopyRows();
-      let pending = new CopyRows();
+      let fresh = new CopyRows<RecordRow>();
+      let pending = new CopyRows<RecordRow>();
       let rejectRows: RejectRow[] = [];
 
       const reject = async (r: RecordReject): Promise<void> => {
@@ -123,8 +123,8 @@ export async function stageSource(db: TransactionalSql, source: AssetSource, opt
       let writing: Promise<void> = Promise.resolve();
       const flush = async (): Promise<void> => {
         const batch = { fresh, pending, rejectRows };
-        fresh = new CopyRows();
-        pending = new CopyRows();
+        fresh = new CopyRows<RecordRow>();
+        pending = new CopyRows<RecordRow>();
         rejectRows = [];
         await writing;
         writing = (async () => {
@@ -150,8 +150,7 @@ export async function stageSource(db: TransactionalSql, source: AssetSource, opt
           }
           const before = existing.get(record.key);
           if (countChange(before, record.hash, counts) === 'unchanged') continue;
-          const row: RecordRow = [sourceRow.id, record.key, record.name, record.owner, new JsonText(record.raw), new JsonText(record.json), record.hash];
-          (before === undefined ? fresh : pending).push(row);
+          (before === undefined ? fresh : pending).push([sourceRow.id, record.key, record.name, record.owner, new JsonText(record.raw), new JsonText(record.json), record.hash]);
           if (fresh.count + pending.count >= flushRows) await flush();
         }
         if (batch.watermark !== undefined) watermark = batch.watermark;

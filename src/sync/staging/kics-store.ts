@@ -73,10 +73,9 @@ const addressColumnNames = ['device_id', 'interface_id', 'interface_name', 'mac'
 /**
  * Writes devices and rebuilds their address rows. Devices the snapshot never had go straight in by
  * COPY (the staging lock makes that safe); changed and returning ones by COPY + one upsert, after one
- * DELETE of their old addresses; then one COPY of all the new address rows. The rows come encoded
- * for COPY (`DeviceRow`s, `AddressRow`s).
+ * DELETE of their old addresses; then one COPY of all the new address rows.
  */
-export async function writeDevices(tx: Sql, batch: { added: CopyRows; updated: CopyRows; updatedIds: readonly number[]; addresses: CopyRows }): Promise<void> {
+export async function writeDevices(tx: Sql, batch: { added: CopyRows<DeviceRow>; updated: CopyRows<DeviceRow>; updatedIds: readonly number[]; addresses: CopyRows<AddressRow> }): Promise<void> {
   if (batch.added.count > 0) await tx.copyFrom('kics_device', deviceColumnNames, batch.added);
   if (batch.updated.count > 0) {
     await bulkUpsert(tx, deviceSpec, batch.updated);

@@ -159,16 +159,16 @@ class BatchWriter {
 
 /** Rows of one write, encoded for COPY as they are found (their strings die young, see CopyRows). */
 interface DeviceBatch {
-  /** DeviceRows of devices the snapshot never had. */
-  added: CopyRows;
-  /** DeviceRows of changed and returning devices, and their ids. */
-  updated: CopyRows;
+  /** Devices the snapshot never had. */
+  added: CopyRows<DeviceRow>;
+  /** Changed and returning devices, and their ids. */
+  updated: CopyRows<DeviceRow>;
   updatedIds: number[];
-  /** AddressRows of the devices above. */
-  addresses: CopyRows;
+  /** The address rows of the devices above. */
+  addresses: CopyRows<AddressRow>;
 }
 
-const emptyBatch = (): DeviceBatch => ({ added: new CopyRows(), updated: new CopyRows(), updatedIds: [], addresses: new CopyRows() });
+const emptyBatch = (): DeviceBatch => ({ added: new CopyRows<DeviceRow>(), updated: new CopyRows<DeviceRow>(), updatedIds: [], addresses: new CopyRows<AddressRow>() });
 
 function canonicalMac(mac: string | null | undefined): string | null {
   if (!mac) return null;

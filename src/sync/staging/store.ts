@@ -59,14 +59,14 @@ const recordSpec: BulkUpsertSpec = {
 /** [source_id, external_key, name, owner, raw, normalized, content_hash] */
 export type RecordRow = [number, string, string | null, string | null, unknown, unknown, string];
 
-/** Inserts records (encoded `RecordRow`s) whose keys are not staged for the source yet: one COPY, no conflict handling needed. */
-export async function insertRecords(tx: Sql, rows: CopyRows): Promise<number> {
+/** Inserts records whose keys are not staged for the source yet: one COPY, no conflict handling needed. */
+export async function insertRecords(tx: Sql, rows: CopyRows<RecordRow>): Promise<number> {
   if (rows.count === 0) return 0;
   return tx.copyFrom('source_record', recordColumns.map((c) => c.name), rows);
 }
 
-/** Inserts new records and rewrites changed or returning ones (encoded `RecordRow`s: COPY + one INSERT ... ON CONFLICT). */
-export async function upsertRecords(tx: Sql, rows: CopyRows): Promise<{ inserted: number; updated: number }> {
+/** Inserts new records and rewrites changed or returning ones (COPY + one INSERT ... ON CONFLICT). */
+export async function upsertRecords(tx: Sql, rows: CopyRows<RecordRow>): Promise<{ inserted: number; updated: number }> {
   if (rows.count === 0) return { inserted: 0, updated: 0 };
   const result = await bulkUpsert(tx, recordSpec, rows);
   return { inserted: result.inserted, updated: result.updated };
