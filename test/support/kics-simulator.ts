@@ -1,4 +1,5 @@
 import { Agent, request, type Dispatcher } from 'undici';
+import { onTestFailed } from 'vitest';
 import { startKicsSimulator, type ClientCertificateKind, type ClientIdentity, type KicsSimulator, type KicsSimulatorOptions } from '../../src/simulator/kics/index.js';
 
 /**
@@ -57,8 +58,26 @@ async function toResult(response: Dispatcher.ResponseData): Promise<CallResult> 
   return { status: response.statusCode, headers: response.headers, text, json };
 }
 
+/**
+ * When the test that started the simulator fails, its error message ends with what the simulator saw
+ * last (refused handshakes with their reason among them): the server's side of a failure, which the
+ * client's error cannot tell. A simulator started outside a test (in `beforeAll`) has no test to attach to.
+ */
+function explainFailures(sim: KicsSimulator): void {
+  try {
+    onTestFailed(({ task }) => {
+      const seen = sim.requests.list(Math.max(0, sim.requests.lastSeq - 15)).map((e) => `  ${e.time} ${e.method} ${e.path} -> ${e.status}${e.fault ? ` (fault ${e.fault})` : ''}${e.refused ? ` (client certificate refused: ${e.refused})` : ''}`);
+      const note = `\nThe KICS simulator's last calls:\n${seen.length > 0 ? seen.join('\n') : '  none'}`;
+      for (const error of task.result?.errors ?? []) error.message += note;
+    });
+  } catch {
+    // Not inside a test.
+  }
+}
+
 export async function startTestKicsSimulator(options: KicsSimulatorOptions = {}): Promise<TestKicsSimulator> {
   const sim = await startKicsSimulator({ devices: 50, ...options });
+  explainFailures(sim);
   const ca = sim.server.caCert;
   const agent = agentOf(sim.identity, ca);
   const extraAgents: Agent[] = [];

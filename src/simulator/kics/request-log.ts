@@ -11,6 +11,12 @@ export interface RequestLogEntry {
   fault: string | null;
   /** The `sourceId` of a PATCH, when given. */
   sourceId?: number;
+  /**
+   * A connection closed after the TLS handshake because its client certificate did not verify:
+   * Node's reason (`CERT_HAS_EXPIRED`, `UNABLE_TO_VERIFY_LEAF_SIGNATURE`...). Such an entry has
+   * method `TLS`, no path and status 0 (no HTTP answer).
+   */
+  refused?: string;
 }
 
 const secretParams = /([?&](?:refresh_token|access_token|token|password)=)[^&]*/gi;

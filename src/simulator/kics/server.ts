@@ -1,6 +1,7 @@
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import https from 'node:https';
 import type { Socket } from 'node:net';
+import type { TLSSocket } from 'node:tls';
 import { setTimeout as sleep } from 'node:timers/promises';
 import type { Logger } from '../../log.js';
 import { handleToken, handlers, type Answer, type ApiState, type HandlerContext } from './api.js';
@@ -137,8 +138,10 @@ export function createApiServer(options: ApiServerOptions): https.Server {
       key: options.tls.server.key,
       cert: options.tls.server.cert,
       ca: [options.tls.ca],
+      // The certificate is checked below, so a refusal can be logged with its reason (Node's own
+      // check closes the connection without a word).
       requestCert: true,
-      rejectUnauthorized: true,
+      rejectUnauthorized: false,
       minVersion: 'TLSv1.2',
     },
     (req, res) => {
@@ -150,6 +153,17 @@ export function createApiServer(options: ApiServerOptions): https.Server {
     },
   );
   server.keepAliveTimeout = 30_000;
+  // Ahead of the HTTP layer: a connection whose client certificate does not verify is closed right
+  // after the handshake, before any request is read, as KICS does.
+  server.prependListener('secureConnection', (socket: TLSSocket) => {
+    if (socket.authorized) return;
+    const reason = String(socket.authorizationError ?? 'UNKNOWN');
+    const peer = socket.getPeerCertificate();
+    const name = (part: Record<string, unknown> | undefined): string | null => (part && typeof part.CN === 'string' ? part.CN : null);
+    requests.add({ time: new Date().toISOString(), method: 'TLS', path: '', route: null, status: 0, durationMs: 0, fault: null, refused: reason });
+    logger.warn({ reason, subject: name(peer.subject), issuer: name(peer.issuer), remote: socket.remoteAddress }, 'client certificate refused in the TLS handshake');
+    socket.destroy();
+  });
   server.on('tlsClientError', (error, socket) => {
     logger.debug({ err: error.message, remote: socket.remoteAddress }, 'TLS handshake refused');
   });

@@ -36,15 +36,19 @@ describe('KICS simulator: mutual TLS, the package and tokens', () => {
   });
 
   it.each([
-    ['no client certificate', null],
-    ['a certificate from another CA', 'foreign'],
-    ['an expired certificate', 'expired'],
-  ] as const)('refuses %s in the TLS handshake', async (_label, kind) => {
+    ['no client certificate', null, 'UNABLE_TO_GET_ISSUER_CERT'],
+    ['a certificate from another CA', 'foreign', 'UNABLE_TO_VERIFY_LEAF_SIGNATURE'],
+    ['an expired certificate', 'expired', 'CERT_HAS_EXPIRED'],
+  ] as const)('refuses %s in the TLS handshake, and its request log says why', async (_label, kind, reason) => {
     const agent = t.agentFor(kind);
+    const since = t.sim.requests.lastSeq;
     const attempt = request(tokenUrl('grant_type=certificate'), { method: 'POST', dispatcher: agent }).then((r) => r.body.text());
     await expect(attempt).rejects.toThrow();
     const error = (await attempt.catch((e: unknown) => e)) as Error & { code?: string; cause?: { code?: string } };
     expect(String(error.code ?? error.cause?.code ?? error.message)).toMatch(/ECONNRESET|UND_ERR_SOCKET|ERR_SSL|certificate|alert|socket/i);
+    // The request never reached the API: the one entry is the refused handshake.
+    expect(t.sim.requests.list(since)).toEqual([expect.objectContaining({ method: 'TLS', route: null, status: 0, refused: reason })]);
+    expect((await t.admin('GET', `/admin/requests?since=${since}`)).json).toMatchObject({ entries: [{ method: 'TLS', refused: reason }] });
   });
 
   it('answers 401 without a token, with a token it did not issue, and for a token in the URL', async () => {
