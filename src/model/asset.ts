@@ -96,6 +96,11 @@ export interface AssetSource {
   readonly kind: SourceKind;
   /** Whether `read({ mode: 'incremental' })` is supported; otherwise every read is full. */
   readonly incremental: boolean;
+  /**
+   * Optional: true when a read never delivers a key twice (the source rejects a repeated key itself, with
+   * its own words), so staging need not look for repeats again.
+   */
+  readonly uniqueKeys?: boolean;
   check(signal?: AbortSignal): Promise<void>;
   read(options: ReadOptions): AsyncIterable<SourceBatch>;
   /**

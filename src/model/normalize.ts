@@ -426,6 +426,43 @@ function compareIps(a: string, b: string): number {
   return na < nb ? -1 : na > nb ? 1 : 0;
 }
 
+/**
+ * Adds `more` to `interfaces` (in canonical order), each after those that do not sort after it: the
+ * list stays in canonical order, as a stable sort of the concatenation would leave it.
+ */
+export function insertInterfaces(interfaces: AssetInterface[], more: readonly AssetInterface[]): void {
+  for (const nic of more) {
+    let at = interfaces.length;
+    while (at > 0 && interfaceOrder(interfaces[at - 1]!, nic) > 0) at -= 1;
+    interfaces.splice(at, 0, nic);
+  }
+}
+
+/** The union of two ascending lists, ascending, each value once (a value twice in one list stays twice: canonicalAsset() settles it). */
+export function unionSorted(a: readonly string[], b: readonly string[]): string[] {
+  const out: string[] = [];
+  let i = 0;
+  let j = 0;
+  while (i < a.length && j < b.length) {
+    const x = a[i]!;
+    const y = b[j]!;
+    if (x < y) {
+      out.push(x);
+      i += 1;
+    } else if (y < x) {
+      out.push(y);
+      j += 1;
+    } else {
+      out.push(x);
+      i += 1;
+      j += 1;
+    }
+  }
+  while (i < a.length) out.push(a[i++]!);
+  while (j < b.length) out.push(b[j++]!);
+  return out;
+}
+
 function interfaceOrder(a: AssetInterface, b: AssetInterface): number {
   const byMac = (a.mac ?? '').localeCompare(b.mac ?? '');
   if (byMac !== 0) return byMac;

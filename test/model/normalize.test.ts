@@ -9,6 +9,7 @@ import {
   canonicalJson,
   checkFieldLimits,
   createNormalizer,
+  insertInterfaces,
   isRetiredStatus,
   mappingKey,
   normalizeInterface,
@@ -16,6 +17,7 @@ import {
   parseVlan,
   sortInPlace,
   stableStringify,
+  unionSorted,
 } from '../../src/model/normalize.js';
 import { ouiVendor } from '../../src/model/oui.js';
 
@@ -222,6 +224,25 @@ describe('canonical form and content hash', () => {
         const c = canonicalAsset(a);
         expect(canonicalAsset(c)).toBe(c);
         expect(JSON.stringify(c)).toBe(stableStringify(c));
+      }),
+    );
+  });
+
+  it('merges the rows of one asset into canonical form: what canonicalAsset() makes of the concatenation, with no copy (property)', () => {
+    const ip = fc.tuple(fc.integer({ min: 1, max: 254 }), fc.integer({ min: 0, max: 255 })).map(([a, b]) => `10.3.${b}.${a}`);
+    const iface = fc.record({ name: fc.constantFrom('eth0', 'eth1', 'X1'), mac: fc.constantFrom('00:1b:1b:00:00:01', '00:1b:1b:00:00:02', 'f8:bc:12:00:00:01'), ips: fc.uniqueArray(ip, { maxLength: 2 }) }, { requiredKeys: ['ips'] });
+    const part = fc.record({ labels: fc.uniqueArray(fc.constantFrom('line-1', 'line-2', 'safety', 'spare', 'Z', 'ä'), { maxLength: 4 }), interfaces: fc.array(iface, { maxLength: 3 }) });
+    fc.assert(
+      fc.property(fc.array(part, { minLength: 1, maxLength: 4 }), (rows) => {
+        const rowsCanonical = rows.map((r) => canonicalAsset({ name: 'plc', labels: r.labels, interfaces: r.interfaces }));
+        const merged = structuredClone(rowsCanonical[0]!);
+        for (const row of rowsCanonical.slice(1)) {
+          if (row.labels) merged.labels = merged.labels ? unionSorted(merged.labels, row.labels) : row.labels;
+          insertInterfaces(merged.interfaces, structuredClone(row.interfaces));
+        }
+        const expected = canonicalAsset({ name: 'plc', labels: rowsCanonical.flatMap((r) => r.labels ?? []), interfaces: rowsCanonical.flatMap((r) => r.interfaces) });
+        expect(merged).toEqual(expected);
+        expect(canonicalAsset(merged)).toBe(merged);
       }),
     );
   });

@@ -9,12 +9,14 @@ import type { AssetInterface, AssetSource, CanonicalAsset, ReadOptions, RecordRe
 import {
   addressSpaceRef,
   cleanText,
+  insertInterfaces,
   isRetiredStatus,
   normalizeInterface,
   parseBoolean,
   parseVlan,
   sortInPlace,
   splitValues,
+  unionSorted,
   type Normalizer,
 } from '../../model/normalize.js';
 import { SourceError } from '../source-error.js';
@@ -48,13 +50,14 @@ interface RowAsset {
   key: string;
   line: number;
   asset: CanonicalAsset;
-  raw: Record<string, string>;
+  /** The row's non-empty cells by header; an asset of several rows gets `_moreRows` here (see finish()). */
+  raw: Record<string, unknown>;
   notes: string[];
 }
 
 interface PendingAsset extends RowAsset {
   lines: number[];
-  rawRows: Record<string, string>[];
+  rawRows: Record<string, unknown>[];
 }
 
 /** What PapaParse's parser returns for one call (its types leave it untyped). */
@@ -93,6 +96,8 @@ const scalarFields: [keyof CanonicalAsset, CsvField][] = [
 export class CsvSource implements AssetSource {
   readonly kind = 'csv' as const;
   readonly incremental = false;
+  /** A repeated key is rejected here, naming the line that has it first. */
+  readonly uniqueKeys = true;
   readonly name: string;
   private readonly file: string;
   private readonly label: string;
@@ -183,7 +188,7 @@ export class CsvSource implements AssetSource {
             } else {
               flush();
               seen.set(row.key, row.line);
-              pending = { ...row, lines: [row.line], rawRows: [row.raw] };
+              pending = { key: row.key, line: row.line, asset: row.asset, raw: row.raw, notes: row.notes, lines: [row.line], rawRows: [row.raw] };
             }
           }
           if (records.length + rejects.length >= batchSize) {
@@ -435,7 +440,9 @@ export class CsvSource implements AssetSource {
 
   private finish(pending: PendingAsset): SourceRecord {
     const location = pending.lines.length === 1 ? this.at(pending.line) : `${this.label}:${pending.lines.join(',')}`;
-    const raw: Record<string, unknown> = pending.rawRows.length === 1 ? pending.raw : { ...pending.raw, _moreRows: pending.rawRows.slice(1) };
+    // The first row's fields, then the other rows (the first row's object is this asset's own: no copy).
+    const raw: Record<string, unknown> = pending.raw;
+    if (pending.rawRows.length > 1) raw._moreRows = pending.rawRows.slice(1);
     // KICS's field limits are checked where every source's records are prepared (src/sync/staging/prepare.ts).
     const record: SourceRecord = { externalKey: pending.key, raw, asset: pending.asset, location };
     if (pending.notes.length > 0) record.notes = pending.notes;
@@ -472,9 +479,10 @@ function mergeRow(pending: PendingAsset, row: RowAsset, map: ColumnMap): { colum
     }
   }
   for (const [field] of scalarFields) if (source[field] !== undefined) target[field] = source[field];
-  if (row.asset.labels) pending.asset.labels = [...(pending.asset.labels ?? []), ...row.asset.labels];
+  // Labels and interfaces merged in canonical order, so the asset stays canonical (canonicalAsset() makes no copy).
+  if (row.asset.labels) pending.asset.labels = pending.asset.labels ? unionSorted(pending.asset.labels, row.asset.labels) : row.asset.labels;
   if (row.asset.userAttributes) pending.asset.userAttributes = { ...pending.asset.userAttributes, ...row.asset.userAttributes };
-  pending.asset.interfaces.push(...row.asset.interfaces);
+  insertInterfaces(pending.asset.interfaces, row.asset.interfaces);
   pending.notes.push(...row.notes);
   pending.lines.push(row.line);
   pending.rawRows.push(row.raw);

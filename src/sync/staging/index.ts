@@ -136,7 +136,7 @@ export async function stageSource(db: TransactionalSql, source: AssetSource, opt
       };
 
       const readOptions: ReadOptions = { mode, since: mode === 'incremental' ? sourceRow.watermark : null, ...(signal ? { signal } : {}) };
-      const batches = options.read?.(source, readOptions) ?? prepareBatches(source.name, source.read(readOptions));
+      const batches = options.read?.(source, readOptions) ?? prepareBatches(source, source.read(readOptions));
       for await (const batch of batches) {
         signal?.throwIfAborted();
         counts.read += batch.read;

@@ -1,4 +1,4 @@
-import type { RecordReject, SourceBatch } from '../../model/asset.js';
+import type { AssetSource, RecordReject, SourceBatch } from '../../model/asset.js';
 import { canonicalAsset, canonicalJson, checkFieldLimits } from '../../model/normalize.js';
 
 /**
@@ -28,18 +28,26 @@ export interface PreparedBatch {
   expected?: number;
 }
 
-/** Prepares the batches of one read; remembers the keys it has seen, to reject a key delivered twice. */
+/**
+ * Prepares the batches of one read; remembers the keys it has seen, to reject a key delivered twice
+ * (unless the source promises unique keys: `AssetSource.uniqueKeys`).
+ */
 export class RecordPreparer {
-  private readonly seen = new Map<string, string>();
+  private readonly seen: Map<string, string> | null;
 
-  constructor(private readonly sourceName: string) {}
+  constructor(
+    private readonly sourceName: string,
+    uniqueKeys = false,
+  ) {
+    this.seen = uniqueKeys ? null : new Map();
+  }
 
   prepare(batch: SourceBatch): PreparedBatch {
     const records: PreparedRecord[] = [];
     const rejects: RecordReject[] = [...batch.rejects];
     for (const record of batch.records) {
       const location = record.location ?? `${this.sourceName} ${record.externalKey}`;
-      const first = this.seen.get(record.externalKey);
+      const first = this.seen?.get(record.externalKey);
       if (first !== undefined) {
         rejects.push({ location, reason: `duplicate key ${record.externalKey}: ${first} already delivered this record`, raw: record.raw });
         continue;
@@ -49,7 +57,7 @@ export class RecordPreparer {
         rejects.push({ location, column: limits.map((p) => p.field).join(', '), reason: limits.map((p) => `${p.field}: ${p.reason}`).join('; '), raw: record.raw });
         continue;
       }
-      this.seen.set(record.externalKey, location);
+      this.seen?.set(record.externalKey, location);
       const asset = canonicalAsset(record.asset);
       const { json, hash } = canonicalJson(asset);
       records.push({ key: record.externalKey, location, name: asset.name ?? null, owner: asset.owner ?? null, raw: JSON.stringify(record.raw), json, hash, notes: record.notes ?? [] });
@@ -64,8 +72,8 @@ export class RecordPreparer {
   }
 }
 
-export async function* prepareBatches(sourceName: string, batches: AsyncIterable<SourceBatch>): AsyncGenerator<PreparedBatch> {
-  const preparer = new RecordPreparer(sourceName);
+export async function* prepareBatches(source: Pick<AssetSource, 'name' | 'uniqueKeys'>, batches: AsyncIterable<SourceBatch>): AsyncGenerator<PreparedBatch> {
+  const preparer = new RecordPreparer(source.name, source.uniqueKeys === true);
   for await (const batch of batches) yield preparer.prepare(batch);
 }
 

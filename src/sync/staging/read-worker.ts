@@ -31,7 +31,7 @@ try {
   const [config] = selectSources(job.config, [job.source]);
   const source = createSource(config!, { logger, normalizer: normalizerFor(job.config.reconcile), config: job.config });
   const read = source.read({ mode: job.read.mode, since: job.read.since, signal: abort.signal });
-  for await (const batch of prepareBatches(source.name, read)) {
+  for await (const batch of prepareBatches(source, read)) {
     while (credit === 0 && !abort.signal.aborted) await new Promise<void>((resolve) => (resume = resolve));
     abort.signal.throwIfAborted();
     credit -= 1;

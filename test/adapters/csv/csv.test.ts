@@ -174,14 +174,16 @@ describe('CSV source: column aliases, attributes, address spaces, several values
     ];
     expect(records.map((r) => r.raw)).toEqual(expected);
     const prepared = [];
-    for await (const batch of prepareBatches('cmdb', source(file).read({ mode: 'full' }))) prepared.push(...batch.records);
+    const csv = source(file);
+    for await (const batch of prepareBatches(csv, csv.read({ mode: 'full' }))) prepared.push(...batch.records);
     expect(prepared.map((r) => JSON.parse(r.raw) as unknown)).toEqual(expected);
   });
 
   it('rejects a row over KICS limits when its records are prepared, naming the line and the field', async () => {
     const file = tempFile('long.csv', `name,mac\n${'n'.repeat(8193)},00:1b:1b:00:00:01\nok,00:1b:1b:00:00:02\n`);
     const prepared = [];
-    for await (const batch of prepareBatches('cmdb', source(file).read({ mode: 'full' }))) prepared.push(batch);
+    const csv = source(file);
+    for await (const batch of prepareBatches(csv, csv.read({ mode: 'full' }))) prepared.push(batch);
     expect(prepared.flatMap((b) => b.records.map((r) => r.name))).toEqual(['ok']);
     expect(prepared.flatMap((b) => b.rejects)).toMatchObject([{ location: 'long.csv:2', column: 'name', reason: "name: 8193 characters, more than KICS's limit of 8192", raw: { mac: '00:1b:1b:00:00:01' } }]);
   });

@@ -41,12 +41,18 @@ async function collect(batches: AsyncIterable<PreparedBatch>): Promise<PreparedB
 
 const job = (config: Config, source = 'cmdb'): ReadThreadJob => ({ config, source, read: { mode: 'full', since: null }, logLevel: 'info' });
 
+/** The same read prepared in this thread. */
+function inlineRead(file: string): AsyncGenerator<PreparedBatch> {
+  const source = new CsvSource(csvSourceSchema.parse({ name: 'cmdb', type: 'csv', path: file }), { normalizer: createNormalizer(), logger: silentLogger() });
+  return prepareBatches(source, source.read({ mode: 'full' }));
+}
+
 describe('a source read and prepared in a worker thread', () => {
   it('delivers the batches the same read prepares in this thread: records, notes, rejects, progress', async () => {
     const file = path.join(tempDir(), 'plant.csv');
     writeFileSync(file, plantCsv(2500));
     const threaded = await collect(readInThread(job(csvConfig(file)), { logger: silentLogger() }));
-    const inline = await collect(prepareBatches('cmdb', new CsvSource(csvSourceSchema.parse({ name: 'cmdb', type: 'csv', path: file }), { normalizer: createNormalizer(), logger: silentLogger() }).read({ mode: 'full' })));
+    const inline = await collect(inlineRead(file));
     expect(threaded.length).toBeGreaterThan(2);
     expect(threaded).toEqual(inline);
     const records = threaded.flatMap((b) => b.records);
@@ -60,7 +66,7 @@ describe('a source read and prepared in a worker thread', () => {
   it('fails as the inline read fails: the same code and message, naming the file and line', async () => {
     const file = path.join(tempDir(), 'broken.csv');
     writeFileSync(file, `${plantCsv(3000)}"unclosed,00:1b:1b:00:00:01,10.0.0.1,x,y,\n`);
-    const inline = await collect(prepareBatches('cmdb', new CsvSource(csvSourceSchema.parse({ name: 'cmdb', type: 'csv', path: file }), { normalizer: createNormalizer(), logger: silentLogger() }).read({ mode: 'full' }))).catch((e: unknown) => e);
+    const inline = await collect(inlineRead(file)).catch((e: unknown) => e);
     const threaded = await collect(readInThread(job(csvConfig(file)), { logger: silentLogger() })).catch((e: unknown) => e);
     expect(threaded).toBeInstanceOf(KicsSyncError);
     expect(threaded).toMatchObject({ code: 'CSV_MALFORMED', message: (inline as Error).message });
