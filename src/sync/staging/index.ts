@@ -105,7 +105,6 @@ export async function stageSource(db: TransactionalSql, source: AssetSource, opt
     const summary = await db.transaction(async (tx) => {
       const existing = await loadExisting(tx, sourceRow.id);
       if (mode === 'full') await clearRejects(tx, sourceRow.id);
-      const seen = new Set<string>();
       const counts = { read: 0, valid: 0, rejected: 0, new: 0, changed: 0, unchanged: 0, reappeared: 0, notes: 0 };
       let watermark: string | null = null;
       // New records go straight in with COPY (their keys are not staged); changed and returning ones are
@@ -142,13 +141,13 @@ export async function stageSource(db: TransactionalSql, source: AssetSource, opt
         counts.read += batch.read;
         for (const r of batch.rejects) await reject(r);
         for (const record of batch.records) {
-          seen.add(record.key);
           counts.valid += 1;
           for (const note of record.notes) {
             counts.notes += 1;
             await rejectsFile?.write({ kind: 'note', location: record.location, reason: note });
           }
           const before = existing.get(record.key);
+          if (before !== undefined) before.seen = true;
           if (countChange(before, record.hash, counts) === 'unchanged') continue;
           (before === undefined ? fresh : pending).push([sourceRow.id, record.key, record.name, record.owner, new JsonText(record.raw), new JsonText(record.json), record.hash]);
           if (fresh.count + pending.count >= flushRows) await flush();
@@ -164,12 +163,12 @@ export async function stageSource(db: TransactionalSql, source: AssetSource, opt
 
       let missingKeys: string[] = [];
       if (mode === 'full') {
-        for (const [key, record] of existing) if (!record.missing && !seen.has(key)) missingKeys.push(key);
+        for (const [key, record] of existing) if (!record.missing && !record.seen) missingKeys.push(key);
       }
       const missing = await markMissing(tx, sourceRow.id, missingKeys);
       missingKeys = [];
       let missingTotal = 0;
-      for (const [key, record] of existing) if (record.missing && !seen.has(key)) missingTotal += 1;
+      for (const record of existing.values()) if (record.missing && !record.seen) missingTotal += 1;
       missingTotal += missing;
 
       const changed = counts.new + counts.changed + counts.reappeared + missing > 0;

@@ -25,6 +25,8 @@ export async function ensureSourceRow(db: Sql, name: string, kind: SourceKind): 
 export interface ExistingRecord {
   hash: string;
   missing: boolean;
+  /** Set by the read that delivers the record again (false as loaded): what stays false is missing after a full read. */
+  seen: boolean;
 }
 
 /** What is staged for the source: key -> content hash and whether it is missing. One query, no JSON. */
@@ -34,7 +36,7 @@ export async function loadExisting(tx: Sql, sourceId: number): Promise<Map<strin
     [sourceId],
   );
   const map = new Map<string, ExistingRecord>();
-  for (const r of rows) map.set(r.external_key, { hash: r.content_hash, missing: r.missing });
+  for (const r of rows) map.set(r.external_key, { hash: r.content_hash, missing: r.missing, seen: false });
   return map;
 }
 
