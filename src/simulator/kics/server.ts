@@ -154,7 +154,7 @@ export function createApiServer(options: ApiServerOptions): https.Server {
   );
   server.keepAliveTimeout = 30_000;
   // Ahead of the HTTP layer: a connection whose client certificate does not verify is closed right
-  // after the handshake, before any request is read, as KICS does.
+  // after the handshake, before any request is read (what Node's own check does), with the reason logged.
   server.prependListener('secureConnection', (socket: TLSSocket) => {
     if (socket.authorized) return;
     const reason = String(socket.authorizationError ?? 'UNKNOWN');
