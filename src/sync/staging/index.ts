@@ -5,6 +5,7 @@ import { CopyRows, JsonText, type TransactionalSql } from '../../db/sql.js';
 import { KicsSyncError, errorMessage } from '../../errors.js';
 import type { Logger } from '../../log.js';
 import type { AssetSource, ReadOptions, RecordReject } from '../../model/asset.js';
+import { BatchWriter } from './batch-writer.js';
 import { countChange } from './change.js';
 import { prepareBatches, type PreparedBatch } from './prepare.js';
 import { RejectsFile } from './rejects-file.js';
@@ -119,47 +120,50 @@ export async function stageSource(db: TransactionalSql, source: AssetSource, opt
         await rejectsFile?.write({ kind: 'reject', location: r.location, column: r.column, reason: r.reason, raw: r.raw });
       };
       // One write in flight behind the read: the source is parsed while the database takes the previous batch.
-      let writing: Promise<void> = Promise.resolve();
+      const writer = new BatchWriter<{ fresh: CopyRows<RecordRow>; pending: CopyRows<RecordRow>; rejectRows: RejectRow[] }>(async (batch) => {
+        await insertRecords(tx, batch.fresh);
+        await upsertRecords(tx, batch.pending);
+        await insertRejects(tx, batch.rejectRows);
+      }, 2);
       const flush = async (): Promise<void> => {
         const batch = { fresh, pending, rejectRows };
         fresh = new CopyRows<RecordRow>();
         pending = new CopyRows<RecordRow>();
         rejectRows = [];
-        await writing;
-        writing = (async () => {
-          await insertRecords(tx, batch.fresh);
-          await upsertRecords(tx, batch.pending);
-          await insertRejects(tx, batch.rejectRows);
-        })();
-        writing.catch(() => {}); // awaited by the next flush or after the read
+        await writer.push(batch);
       };
 
       const readOptions: ReadOptions = { mode, since: mode === 'incremental' ? sourceRow.watermark : null, ...(signal ? { signal } : {}) };
       const batches = options.read?.(source, readOptions) ?? prepareBatches(source, source.read(readOptions));
-      for await (const batch of batches) {
-        signal?.throwIfAborted();
-        counts.read += batch.read;
-        for (const r of batch.rejects) await reject(r);
-        for (const record of batch.records) {
-          counts.valid += 1;
-          for (const note of record.notes) {
-            counts.notes += 1;
-            await rejectsFile?.write({ kind: 'note', location: record.location, reason: note });
+      try {
+        for await (const batch of batches) {
+          signal?.throwIfAborted();
+          counts.read += batch.read;
+          for (const r of batch.rejects) await reject(r);
+          for (const record of batch.records) {
+            counts.valid += 1;
+            for (const note of record.notes) {
+              counts.notes += 1;
+              await rejectsFile?.write({ kind: 'note', location: record.location, reason: note });
+            }
+            const before = existing.get(record.key);
+            if (before !== undefined) before.seen = true;
+            if (countChange(before, record.hash, counts) === 'unchanged') continue;
+            (before === undefined ? fresh : pending).push([sourceRow.id, record.key, record.name, record.owner, new JsonText(record.raw), new JsonText(record.json), record.hash]);
+            if (fresh.count + pending.count >= flushRows) await flush();
           }
-          const before = existing.get(record.key);
-          if (before !== undefined) before.seen = true;
-          if (countChange(before, record.hash, counts) === 'unchanged') continue;
-          (before === undefined ? fresh : pending).push([sourceRow.id, record.key, record.name, record.owner, new JsonText(record.raw), new JsonText(record.json), record.hash]);
-          if (fresh.count + pending.count >= flushRows) await flush();
+          if (batch.watermark !== undefined) watermark = batch.watermark;
+          // A batch is read and prepared without a pause (its promises are microtasks): give the write in
+          // flight a turn of the event loop, or each step of its COPY waits for the next file read.
+          await nextTurn();
+          options.onProgress?.({ source: source.name, read: counts.read, ...(batch.expected === undefined ? {} : { expected: batch.expected }) });
         }
-        if (batch.watermark !== undefined) watermark = batch.watermark;
-        // A batch is read and prepared without a pause (its promises are microtasks): give the write in
-        // flight a turn of the event loop, or each step of its COPY waits for the next file read.
-        await nextTurn();
-        options.onProgress?.({ source: source.name, read: counts.read, ...(batch.expected === undefined ? {} : { expected: batch.expected }) });
+        await flush();
+      } finally {
+        // Never leave a write running on a transaction that is about to end.
+        await writer.drain().catch(() => {});
       }
-      await flush();
-      await writing;
+      await writer.drain();
 
       let missingKeys: string[] = [];
       if (mode === 'full') {

@@ -10,6 +10,7 @@ import { parseIp } from '../../model/ip.js';
 import type { AddressSpace, KicsDevice } from '../../model/kics.js';
 import { parseMac } from '../../model/mac.js';
 import type { StageMode } from './index.js';
+import { BatchWriter } from './batch-writer.js';
 import { countChange } from './change.js';
 import {
   countDevicesByStatus,
@@ -127,36 +128,6 @@ function rawJson(device: KicsDevice, content: string): JsonText {
   return device.lastSeen === undefined ? new JsonText(content) : new JsonText(content, `"lastSeen":${JSON.stringify(device.lastSeen)}`);
 }
 
-/**
- * Device writes run behind the read, one after the other: a batch is written while the next pages
- * arrive and are hashed (on PostgreSQL the server parses the JSON meanwhile). At most `maxQueued`
- * batches wait, so memory stays bounded whatever the size of KICS.
- */
-class BatchWriter {
-  private chain: Promise<void> = Promise.resolve();
-  private readonly queued: Promise<void>[] = [];
-
-  constructor(
-    private readonly write: (batch: DeviceBatch) => Promise<void>,
-    private readonly maxQueued = 3,
-  ) {}
-
-  async push(batch: DeviceBatch): Promise<void> {
-    const done = this.chain.then(() => this.write(batch));
-    // Seen by drain() or the next push; until then a failure must not count as unhandled.
-    done.catch(() => {});
-    this.chain = done;
-    this.queued.push(done);
-    while (this.queued.length >= this.maxQueued) await this.queued.shift();
-  }
-
-  /** Waits for every queued write; throws the first failure. */
-  async drain(): Promise<void> {
-    this.queued.length = 0;
-    await this.chain;
-  }
-}
-
 /** Rows of one write, encoded for COPY as they are found (their strings die young, see CopyRows). */
 interface DeviceBatch {
   /** Devices the snapshot never had. */
@@ -220,7 +191,9 @@ export async function stageKics(db: Database, client: KicsClient, options: KicsS
       let newest: number | null = null;
       let readStartedAt: number | null = null;
       let addressCount = 0;
-      const writer = new BatchWriter((batch) => writeDevices(tx, batch));
+      // Device writes run behind the read: a batch is written while the next pages arrive and are hashed
+      // (on PostgreSQL the server parses the JSON meanwhile); up to three batches queued.
+      const writer = new BatchWriter<DeviceBatch>((batch) => writeDevices(tx, batch), 3);
       let batch = emptyBatch();
       try {
         for await (const page of client.iterateDevices({
