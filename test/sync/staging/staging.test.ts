@@ -161,6 +161,33 @@ describeEachEngine('staging', (t) => {
     expect((await records('dups')).get('a')?.name).toBe('A');
   });
 
+  it('stages the good records of a batch and rejects the one holding NUL or a lone surrogate, naming its key and field', async () => {
+    const { db, dataDir } = t();
+    const rejectsDir = path.join(dataDir, 'rejects');
+    const bad = { ...record('b', 'B\u0000x', '00:1b:1b:00:00:02'), raw: { id: 'b', name: 'B\u0000x' } };
+    const surrogate = { ...record('c', 'C', '00:1b:1b:00:00:03'), asset: { name: 'C', description: 'half \ud800 pair', interfaces: [{ mac: '00:1b:1b:00:00:03', ips: [] }] } };
+    // Only `raw` (the source's own JSON) holds the NUL here: cleaned, the record is staged.
+    const rawOnly = { ...record('d', 'D', '00:1b:1b:00:00:04'), raw: { id: 'd', comment: 'x\u0000y', ['k\u0000']: 1 } };
+    const src = new ScriptedSource('nul', [{ records: [record('a', 'A', '00:1b:1b:00:00:01'), bad, surrogate, rawOnly], rejects: [] }]);
+    const summary = await stageSource(db, src, { mode: 'full', logger, rejectsDir });
+    expect(summary).toMatchObject({ read: 4, valid: 2, rejected: 2, new: 2 });
+    expect([...(await records('nul')).keys()].sort()).toEqual(['a', 'd']);
+    expect(await db.query(`SELECT raw->>'comment' AS comment FROM source_record r JOIN source s ON s.id = r.source_id WHERE s.name = 'nul' AND external_key = 'd'`)).toEqual([{ comment: 'x\ufffdy' }]);
+    const rejects = await db.query<{ location: string; column: string; reason: string; raw: Record<string, unknown> }>(
+      `SELECT location, "column", reason, raw FROM source_reject r JOIN source s ON s.id = r.source_id WHERE s.name = 'nul' ORDER BY location`,
+    );
+    expect(rejects.map((r) => [r.location, r.column])).toEqual([
+      ['scripted b', 'name'],
+      ['scripted c', 'description'],
+    ]);
+    expect(rejects[0]!.reason).toMatch(/^name: NUL character \(U\+0000\) at position 1/);
+    expect(rejects[1]!.reason).toMatch(/^description: lone UTF-16 surrogate U\+D800/);
+    expect(rejects[0]!.raw).toEqual({ id: 'b', name: 'B\ufffdx' });
+    const file = readFileSync(path.join(rejectsDir, 'nul.csv'), 'utf8');
+    expect(file).toContain('scripted b');
+    expect(file).toContain('NUL character');
+  });
+
   it('reads incrementally from the watermark without marking anything missing', async () => {
     const { db } = t();
     const full = new ScriptedSource('cmdb', [{ records: [record('1', 'one', '00:1b:1b:00:00:01'), record('2', 'two', '00:1b:1b:00:00:02')], rejects: [], watermark: '2024-05-01T00:00:00Z' }]);
