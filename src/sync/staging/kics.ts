@@ -9,6 +9,7 @@ import type { Logger } from '../../log.js';
 import { parseIp } from '../../model/ip.js';
 import type { AddressSpace, KicsDevice } from '../../model/kics.js';
 import { parseMac } from '../../model/mac.js';
+import { findUnstorable, storableJson } from '../../model/storable.js';
 import type { StageMode } from './index.js';
 import { BatchWriter } from './batch-writer.js';
 import { countChange } from './change.js';
@@ -103,6 +104,20 @@ export const defaultOverlapMs = 120_000;
 
 /** Devices per write: small enough that writing starts early and the last write is short. */
 const flushDevices = 2000;
+
+/**
+ * The device as PostgreSQL can store it: a NUL or lone UTF-16 surrogate (seen in device names of a real
+ * KICS) would fail the whole COPY, so it is replaced by U+FFFD and the device staged with a warning naming
+ * the device and field. KICS holds the device, so it is kept, not rejected.
+ */
+const unstorableEscape = /\\u0000|\\ud[89a-f]/i;
+
+function storableDevice(device: KicsDevice, logger: Logger): KicsDevice {
+  const found = findUnstorable(device);
+  if (found === null) return device;
+  logger.warn({ device: device.id, field: found.field, reason: found.reason }, `KICS device ${device.id}: ${found.field} holds a value PostgreSQL cannot store; staged with U+FFFD in its place`);
+  return JSON.parse(storableJson(device)) as KicsDevice;
+}
 
 /**
  * A device's JSON without `lastSeen` (what the content hash covers) and its SHA-256. One stringify:
@@ -204,14 +219,19 @@ export async function stageKics(db: Database, client: KicsClient, options: KicsS
         })) {
           signal?.throwIfAborted();
           readStartedAt ??= page.serverDate?.getTime() ?? null;
-          for (const device of page.values) {
+          for (let device of page.values) {
             // Id paging reads a device once; a server that repeated one must not fail the write.
             if (seen.has(device.id)) continue;
             counts.read += 1;
             seen.add(device.id);
             const modified = device.lastModified ? parseKicsTimestamp(device.lastModified) : null;
             if (modified !== null && (newest === null || modified > newest)) newest = modified;
-            const content = deviceContent(device);
+            let content = deviceContent(device);
+            // JSON.stringify writes NUL and lone surrogates as escapes: only then is the device walked.
+            if (unstorableEscape.test(content.json)) {
+              device = storableDevice(device, logger);
+              content = deviceContent(device);
+            }
             const before = stored.get(device.id);
             if (countChange(before, content.hash, counts) === 'unchanged') continue;
             if (device.status === 'Archived' && before !== undefined && before.status !== 'Archived') counts.archived += 1;

@@ -259,6 +259,18 @@ describeEachEngine('KICS staging', (t) => {
     await expectSnapshotEqualsStore();
   });
 
+  it('a device whose name holds a NUL (seen from a real KICS) is staged with U+FFFD in its place and a warning naming it', async () => {
+    await stage('full');
+    const answer = await sim.admin('POST', '/admin/devices', { name: 'Pump\u0000 7', status: 'Unauthorized', category: 'Other', addressInformation: [{ macAddress: '02:00:00:ee:00:01', ipAddresses: [{ ip: '10.231.0.1' }] }] });
+    expect(answer.status, answer.text).toBe(201);
+    const id = (answer.json as { id: number }).id;
+    const capture = captureLog('warn');
+    const summary = await stageKics(t().db, client, { mode: 'incremental', logger: capture.logger });
+    expect(summary.devices.new).toBeGreaterThanOrEqual(1);
+    expect(await t().db.query(`SELECT name, raw::jsonb->>'name' AS raw_name FROM kics_device WHERE id = $1`, [id])).toEqual([{ name: 'Pump\ufffd 7', raw_name: 'Pump\ufffd 7' }]);
+    expect(capture.lines).toContainEqual(expect.objectContaining({ level: 40, device: id, field: 'name' }));
+  });
+
   it('lastSeen alone is not a change: the content hash leaves it out, the stored JSON keeps it', () => {
     const device = asApi([...sim.sim.store.all()][0]);
     const seenLater = { ...device, lastSeen: '2031-01-01T00:00:00.000' };
