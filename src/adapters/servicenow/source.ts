@@ -82,12 +82,19 @@ export class ServicenowSource implements AssetSource {
     });
   }
 
+  /** One row of each table a read uses: the CI class, and the adapter and IP address tables when enabled (rights are per table). */
   async check(signal?: AbortSignal): Promise<void> {
     const client = this.client();
+    const { networkAdapters, ipAddresses } = this.config;
+    const tables: [string, string | undefined][] = [[this.config.ciClass, this.config.query]];
+    if (networkAdapters.enabled) tables.push([networkAdapters.table, undefined]);
+    if (networkAdapters.enabled && ipAddresses.enabled) tables.push([ipAddresses.table, undefined]);
     try {
       const reader = new TableReader(client, this.name, 1, signal);
-      const url = reader.url({ table: this.config.ciClass, clauses: [this.config.query], fields: ['sys_id'], displayValue: 'all' });
-      parseResult(this.name, (await client.getJson<unknown>(url, signal)).body, url);
+      for (const [table, query] of tables) {
+        const url = reader.url({ table, clauses: [query], fields: ['sys_id'], displayValue: 'false' });
+        parseResult(this.name, (await client.getJson<unknown>(url, signal)).body, url);
+      }
     } finally {
       await client.close();
     }

@@ -139,6 +139,15 @@ describe('ServiceNow source on the OT class model', () => {
     }
   });
 
+  it('checks every table a read uses, and names the one the user may not read', async () => {
+    const sn = await server();
+    await source(sn.url).check();
+    expect(sn.requests.map((r) => r.path)).toEqual(['/api/now/table/cmdb_ci_ot', '/api/now/table/cmdb_ci_network_adapter', '/api/now/table/cmdb_ci_ip_address']);
+    // 403 for an ACL refusal is documented ("REST API HTTP response codes"); the body's wording is a guess.
+    sn.fail({ status: 403, path: '/api/now/table/cmdb_ci_ip_address', body: JSON.stringify({ error: { message: 'Operation Failed', detail: 'ACL Exception: read denied' }, status: 'failure' }) });
+    await expect(source(sn.url).check()).rejects.toThrow(/GET http:\/\/127\.0\.0\.1:\d+\/api\/now\/table\/cmdb_ci_ip_address\?.* answered 403 Forbidden: Operation Failed \(ACL Exception: read denied\)/);
+  });
+
   it('renders sysparm_display_value=all as the Table API does (the stand-in against the recorded shape)', async () => {
     const sn = await server();
     const response = await fetch(`${sn.url}/api/now/table/cmdb_ci_ot?sysparm_display_value=all&sysparm_fields=manufacturer,install_status,name&sysparm_limit=1`, {
