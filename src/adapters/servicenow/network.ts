@@ -1,5 +1,7 @@
 import pLimit from 'p-limit';
 import type { ServicenowSourceConfig } from '../../config/sources.js';
+import { parseIp } from '../../model/ip.js';
+import { parseMac } from '../../model/mac.js';
 import { textOf, type TableQuery, type TableReader, type TableRow } from './table.js';
 
 /**
@@ -71,24 +73,30 @@ export class NetworkReader {
   }
 
   /**
-   * The CIs whose adapters or IP Address records changed at or after `since` (an edit of either does
-   * not move the CI's own sys_updated_on): the CI each such adapter references now.
+   * What changed at or after `since` besides the CIs themselves (an edit of an adapter or an IP Address
+   * record does not move the CI's sys_updated_on): the CIs those adapters and IP Address records belong
+   * to now, and their MACs and IPs (canonical), by which the CIs that held them before can be found.
    */
-  async changedCis(since: string): Promise<Set<string>> {
+  async changedSince(since: string): Promise<{ cis: Set<string>; macs: string[]; ips: string[] }> {
     const cis = new Set<string>();
-    if (!this.adapters.enabled) return cis;
-    const { table, ciField } = this.adapters;
+    const macs = new Set<string>();
+    const ips = new Set<string>();
+    if (!this.adapters.enabled) return { cis, macs: [], ips: [] };
+    const { table, ciField, macField, ipField } = this.adapters;
     const changed = `sys_updated_on>=${since}`;
-    for (const row of await this.reader.all({ table, clauses: [changed, `${ciField}ISNOTEMPTY`], fields: ['sys_id', ciField], displayValue: 'false' })) {
+    for (const row of await this.reader.all({ table, clauses: [changed], fields: ['sys_id', ciField, macField, ipField], displayValue: 'false' })) {
       const ci = textOf(row[ciField]);
       if (ci) cis.add(ci);
+      addMac(macs, textOf(row[macField]));
+      addIp(ips, textOf(row[ipField]));
     }
     if (this.ipAddresses.enabled) {
-      const { table: ipTable, adapterField } = this.ipAddresses;
+      const { table: ipTable, adapterField, ipField: recordIpField } = this.ipAddresses;
       const adapterIds = new Set<string>();
-      for (const row of await this.reader.all({ table: ipTable, clauses: [changed, `${adapterField}ISNOTEMPTY`], fields: ['sys_id', adapterField], displayValue: 'false' })) {
+      for (const row of await this.reader.all({ table: ipTable, clauses: [changed], fields: ['sys_id', adapterField, recordIpField], displayValue: 'false' })) {
         const adapter = textOf(row[adapterField]);
         if (adapter) adapterIds.add(adapter);
+        addIp(ips, textOf(row[recordIpField]));
       }
       const base: TableQuery = { table, clauses: [], fields: ['sys_id', ciField], displayValue: 'false' };
       for (const row of await this.allOf(this.reader.inQueries(base, 'sys_id', adapterIds))) {
@@ -96,7 +104,7 @@ export class NetworkReader {
         if (ci) cis.add(ci);
       }
     }
-    return cis;
+    return { cis, macs: [...macs], ips: [...ips] };
   }
 
   private async allOf(queries: TableQuery[]): Promise<TableRow[]> {
@@ -104,6 +112,16 @@ export class NetworkReader {
     const results = await Promise.all(queries.map((q) => limit(() => this.reader.all(q))));
     return results.flat();
   }
+}
+
+function addMac(into: Set<string>, text: string | undefined): void {
+  const parsed = text === undefined ? undefined : parseMac(text);
+  if (parsed?.ok) into.add(parsed.mac);
+}
+
+function addIp(into: Set<string>, text: string | undefined): void {
+  const parsed = text === undefined ? undefined : parseIp(text);
+  if (parsed?.ok) into.add(parsed.ip);
 }
 
 function compare(a: string | undefined, b: string | undefined): number {

@@ -109,7 +109,7 @@ export class ServicenowSource implements AssetSource {
     const cis = (clauses: (string | undefined)[]): TableQuery => ({ table: this.config.ciClass, clauses: [this.config.query, ...clauses], fields, displayValue: 'all' });
     try {
       // Asked first, so that the instance's clock (the next watermark) is read before anything else.
-      const related = since ? await network.changedCis(since) : new Set<string>();
+      const related = since ? await this.relatedCis(network, since, options) : new Set<string>();
       const watermark = (): string => servicenowTime(reader.instanceTime ?? new Date());
       const queries = [cis([since ? `sys_updated_on>=${since}` : undefined])];
       const seen = new Set<string>();
@@ -124,6 +124,18 @@ export class ServicenowSource implements AssetSource {
     } finally {
       await client.close();
     }
+  }
+
+  /**
+   * The CIs an incremental read re-reads besides those changed: those whose adapters or IP Address
+   * records changed, and those staged with the changed MACs / IPs (where a moved adapter or IP was).
+   */
+  private async relatedCis(network: NetworkReader, since: string, options: ReadOptions): Promise<Set<string>> {
+    const changed = await network.changedSince(since);
+    if (options.stagedHolders && (changed.macs.length > 0 || changed.ips.length > 0)) {
+      for (const key of await options.stagedHolders({ macs: changed.macs, ips: changed.ips })) changed.cis.add(key);
+    }
+    return changed.cis;
   }
 
   /** One page of CIs with their adapters and IPs, as records and rejects. */

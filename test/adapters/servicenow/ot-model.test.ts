@@ -161,24 +161,28 @@ describeEachEngine('ServiceNow OT model staging', (t) => {
   /** The staged records of the source, as the reconciler will load them. */
   const staged = async (): Promise<unknown[]> => t().db.query(`SELECT external_key, normalized FROM source_record WHERE missing_since IS NULL ORDER BY external_key`);
 
-  it('stages the same records incrementally as a full read after an adapter edit and IP address edits and a move between adapters', async () => {
+  it('stages the same records incrementally as a full read after adapter and IP address edits and moves', async () => {
     const tables = otTables();
     const sn = await server(tables);
     const first = await stageSource(t().db, source(sn.url), { mode: 'incremental', logger });
     expect(first).toMatchObject({ mode: 'full', valid: 3 });
     const before = await staged();
 
-    // Edits that move only the adapter's / IP record's sys_updated_on, never the CI's.
+    // Edits that move only the adapter's / IP record's sys_updated_on, never a CI's.
     const later = '2099-01-01 00:00:00';
-    const x2 = tables.cmdb_ci_network_adapter.find((a) => a.sys_id === ot.plcX2)!;
-    Object.assign(x2, { mac_address: '00:1b:1b:3a:00:22', sys_updated_on: later });
-    const hmiIp = tables.cmdb_ci_ip_address.find((r) => r.sys_id === ot.ipHmi2)!;
-    Object.assign(hmiIp, { ip_address: '10.30.1.23', name: '10.30.1.23', sys_updated_on: later });
-    const v6 = tables.cmdb_ci_ip_address.find((r) => r.sys_id === ot.ipPlcV6)!;
-    Object.assign(v6, { nic: { value: ot.plcX2, display_value: 'X2', table: 'cmdb_ci_network_adapter' }, sys_updated_on: later });
+    const adapter = (id: string): SnRecord => tables.cmdb_ci_network_adapter.find((a) => a.sys_id === id)!;
+    const ipRecord = (id: string): SnRecord => tables.cmdb_ci_ip_address.find((r) => r.sys_id === id)!;
+    // The PLC's adapter X2 gets another MAC.
+    Object.assign(adapter(ot.plcX2), { mac_address: '00:1b:1b:3a:00:22', sys_updated_on: later });
+    // The HMI's second IP changes.
+    Object.assign(ipRecord(ot.ipHmi2), { ip_address: '10.30.1.23', name: '10.30.1.23', sys_updated_on: later });
+    // The PLC's IPv6 address moves to the HMI's adapter.
+    Object.assign(ipRecord(ot.ipPlcV6), { nic: { value: ot.hmiEth0, display_value: 'eth0', table: 'cmdb_ci_network_adapter' }, sys_updated_on: later });
+    // The PLC's adapter X1 (with its IP record) moves to the RTU.
+    Object.assign(adapter(ot.plcX1), { cmdb_ci: { value: ot.rtu, display_value: 'RTU-PUMP-7', table: 'cmdb_ci' }, sys_updated_on: later });
 
     const second = await stageSource(t().db, source(sn.url), { mode: 'incremental', logger });
-    expect(second).toMatchObject({ mode: 'incremental', changed: 2, missing: 0 });
+    expect(second).toMatchObject({ mode: 'incremental', changed: 3, missing: 0 });
     const incremental = await staged();
     expect(incremental).not.toEqual(before);
 
@@ -186,10 +190,11 @@ describeEachEngine('ServiceNow OT model staging', (t) => {
     expect(full).toMatchObject({ mode: 'full', changed: 0, new: 0 });
     expect(await staged()).toEqual(incremental);
     const interfaces = (rows: unknown[], key: string): unknown => (rows as { external_key: string; normalized: { interfaces: unknown } }[]).find((r) => r.external_key === key)?.normalized.interfaces;
-    expect(interfaces(incremental, ot.plc)).toEqual([
+    expect(interfaces(incremental, ot.plc)).toEqual([{ mac: '00:1b:1b:3a:00:22', ips: ['192.168.30.11'], name: 'X2' }]);
+    expect(interfaces(incremental, ot.hmi)).toEqual([{ mac: '00:1b:1b:3a:10:01', ips: ['10.30.1.21', '10.30.1.23', 'fd00:30::11'], name: 'eth0' }]);
+    expect(interfaces(incremental, ot.rtu)).toEqual([
       { mac: '00:1b:1b:3a:00:01', ips: ['10.30.1.11'] },
-      { mac: '00:1b:1b:3a:00:22', ips: ['192.168.30.11', 'fd00:30::11'], name: 'X2' },
+      { mac: '00:80:63:3a:20:07', ips: ['10.30.2.7'] },
     ]);
-    expect(interfaces(incremental, ot.hmi)).toEqual([{ mac: '00:1b:1b:3a:10:01', ips: ['10.30.1.21', '10.30.1.23'], name: 'eth0' }]);
   });
 });
