@@ -83,6 +83,13 @@ describe('ServiceNow source on the OT class model', () => {
     ]);
   });
 
+  it('reads the class models’ tables and fields by default', () => {
+    const config = servicenowSourceSchema.parse({ name: 'x', type: 'servicenow', url: 'https://x.service-now.com', token: 't' });
+    expect(config.networkAdapters).toEqual({ enabled: true, table: 'cmdb_ci_network_adapter', ciField: 'cmdb_ci', macField: 'mac_address', ipField: 'ip_address', nameField: 'name' });
+    expect(config.ipAddresses).toEqual({ enabled: true, table: 'cmdb_ci_ip_address', adapterField: 'nic', ipField: 'ip_address' });
+    expect(() => servicenowSourceSchema.parse({ name: 'x', type: 'servicenow', url: 'https://x.service-now.com', token: 't', ipAddresses: { adapterField: 'nic^ORsys_id' } })).toThrow(/a ServiceNow field name/);
+  });
+
   it('reads other tables and fields when configured, and only the CI when adapters are switched off', async () => {
     const tables = otTables();
     const renamed = { u_ot_nic: tables.cmdb_ci_network_adapter.map(({ cmdb_ci, ...rest }) => ({ ...rest, u_device: cmdb_ci! })), cmdb_ci_ip_address: tables.cmdb_ci_ip_address, cmdb_ci_ot: tables.cmdb_ci_ot };
