@@ -1,7 +1,6 @@
 import type { CsvField, ServicenowSourceConfig } from '../../config/sources.js';
 import type { Logger } from '../../log.js';
-import type { AssetSource, CanonicalAsset, ReadOptions, RecordReject, SourceBatch, SourceRecord } from '../../model/asset.js';
-import type { AssetInterface } from '../../model/asset.js';
+import type { AssetInterface, AssetSource, CanonicalAsset, ReadOptions, RecordReject, SourceBatch, SourceRecord } from '../../model/asset.js';
 import { parseMac } from '../../model/mac.js';
 import { cleanText, isRetiredStatus, normalizeInterface, parseBoolean, parseVlan, splitValues, addressSpaceRef, type Normalizer } from '../../model/normalize.js';
 import { RestClient } from '../rest-client.js';
@@ -17,7 +16,7 @@ export { describeServicenowError, nextLink, servicenowTime } from './table.js';
  * Each page of CIs brings its Network Adapter and IP Address records (`NetworkReader`): each adapter
  * is an interface of the asset with its MAC and IPs, next to the MAC / IP a CI carries itself.
  * Incremental reads add `sys_updated_on>=<watermark>` to the query, and re-read the CIs whose adapters
- * or IP Address records changed since.
+ * or IP Address records changed since, and those that held them before (`relatedCis()`).
  */
 export interface ServicenowSourceDeps {
   normalizer: Normalizer;
