@@ -62,7 +62,7 @@ export function createLogger(options: LoggerOptions = {}): Logger {
 function withError(message: unknown, err: unknown): string {
   const text = typeof message === 'string' ? message : '';
   if (err === undefined || err === null) return text;
-  const reason = typeof err === 'object' && 'message' in err ? String((err as { message: unknown }).message) : String(err);
+  const reason = typeof err === 'object' && 'message' in err ? String(err.message) : typeof err === 'string' ? err : JSON.stringify(err);
   return text ? `${text}: ${reason}` : reason;
 }
 
