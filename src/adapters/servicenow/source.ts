@@ -262,7 +262,7 @@ export class ServicenowSource implements AssetSource {
   /**
    * The CI's interfaces: one per adapter (its MAC, its own IP and its IP Address records'), and the
    * CI's own MAC / IP where no adapter already has them (merged into the adapter with the same MAC).
-   * A bad adapter costs that adapter, with a note; the CI keeps the others.
+   * A bad MAC costs its adapter, a bad IP that IP, each with a note; the CI keeps the rest.
    */
   private interfaces(own: AssetInterface | null, adapters: readonly NetworkAdapter[], addressSpace: string | number | undefined, notes: string[]): AssetInterface[] {
     const { table, macField } = this.config.networkAdapters;
@@ -271,11 +271,13 @@ export class ServicenowSource implements AssetSource {
       const macName = adapter.name !== undefined && adapter.mac !== undefined && sameMac(adapter.name, adapter.mac);
       const normalized = normalizeInterface({ mac: adapter.mac, ips: adapter.ips, addressSpace, name: macName ? undefined : adapter.name });
       const where = `${table} ${adapter.sysId}${adapter.name ? ` (${adapter.name})` : ''}`;
-      if (normalized.errors.length > 0) {
+      // An invalid MAC costs the adapter (it is its identity); an invalid IP costs that IP.
+      if (normalized.errors.some((e) => e.field === 'mac')) {
         const what = normalized.errors.map((e) => `${e.field === 'mac' ? macField : 'IP'}: ${e.reason}`).join('; ');
         notes.push(`${where}: ${what}; adapter left out`);
         continue;
       }
+      for (const e of normalized.errors) notes.push(`${where}: IP: ${e.reason}; that IP left out`);
       notes.push(...normalized.notes.map((n) => `${where}: ${n}`));
       if (normalized.interface) result.push(normalized.interface);
     }

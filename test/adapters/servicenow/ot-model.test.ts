@@ -113,6 +113,18 @@ describe('ServiceNow source on the OT class model', () => {
     expect(plc.notes).toEqual([expect.stringMatching(new RegExp(`^cmdb_ci_network_adapter ${ot.plcX2} \\(X2\\): mac_address: "not-a-mac" is not a MAC address.*; adapter left out$`))]);
   });
 
+  it('leaves out an IP Address record that holds no host address (a subnet), with a note, and keeps its adapter', async () => {
+    const tables = otTables();
+    tables.cmdb_ci_ip_address.find((r) => r.sys_id === ot.ipPlcX2)!.ip_address = '192.168.30.0/26';
+    const sn = await server(tables);
+    const plc = (await records(source(sn.url))).find((r) => r.externalKey === ot.plc)!;
+    expect(plc.asset.interfaces).toEqual([
+      { mac: '00:1b:1b:3a:00:01', ips: ['10.30.1.11', 'fd00:30::11'] },
+      { mac: '00:1b:1b:3a:00:02', ips: [], name: 'X2' },
+    ]);
+    expect(plc.notes).toEqual([expect.stringMatching(new RegExp(`^cmdb_ci_network_adapter ${ot.plcX2} \\(X2\\): IP: .*192\\.168\\.30\\.0/26.*; that IP left out$`))]);
+  });
+
   it('keeps every request URL under the bound while reading 700 CIs a page of 1,000 at a time', async () => {
     const hex = (prefix: string, i: number): string => `${prefix}${String(i).padStart(31, '0')}`;
     const cis: SnRecord[] = [];
