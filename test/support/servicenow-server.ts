@@ -15,7 +15,7 @@ import type { Failure } from './netbox-server.js';
  * `sysparm_query` (field=, !=, >, >=, <, <=, IN, ISEMPTY, ISNOTEMPTY joined by ^, ORDERBY / ORDERBYDESC;
  * date-times compared as their `YYYY-MM-DD HH:mm:ss` text; a clause naming a field no record has is
  * ignored, as the documentation says of invalid query parts), the `Link` header (first / prev / next /
- * last, absent on a single page) and `X-Total-Count`.
+ * last; absent on a single page, as users of the API report it) and `X-Total-Count`.
  *
  * Row ACLs (`hidden`): "sysparm_limit ... is applied before ACL evaluation", so the page is cut first and
  * the hidden rows are removed from it afterwards; X-Total-Count and the Link header still count them
