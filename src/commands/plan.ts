@@ -4,7 +4,7 @@ import { startSourcesProgress } from '../progress.js';
 import { planStatuses, type PlanHeader, type PlanScope } from '../reconcile/plan-schema.js';
 import { formatOfFile, reportFormats, type ReportFormat } from '../reconcile/report/index.js';
 import { countsInOrder } from '../reconcile/summary.js';
-import { actionLabels, basisText, scopeText } from '../reconcile/report/display.js';
+import { actionLabels, basisText, inputsText, scopeText } from '../reconcile/report/display.js';
 import { resolveAddressSpace } from '../sync/plans/address-space.js';
 import { listPlans, loadPlanHeader, loadPlanItems } from '../sync/plans/load.js';
 import { writeReportFile, writeReportStream } from '../sync/plans/report-file.js';
@@ -124,6 +124,7 @@ function planSummary(result: RunPlanResult): Record<string, unknown> {
     byAddressSpace: plan.summary.byAddressSpace,
     notCreated: plan.summary.notCreated,
     report: plan.reportPath,
+    inputs: plan.summary.inputs ?? null,
     refresh: result.refresh,
     expired: result.expired,
     failures: result.failures,
@@ -137,6 +138,7 @@ function planText(result: RunPlanResult): string {
   for (const { action, count } of countsInOrder(plan.summary.counts)) lines.push(`  ${actionLabels[action].padEnd(14)} ${String(count).padStart(7)}`);
   if (plan.summary.counts.delete > 0) lines.push(`WARNING: ${plan.summary.counts.delete} device(s) would be DELETED from KICS (reconcile.allowDelete is on)`);
   for (const failure of result.failures) lines.push(`warning: ${failure}`);
+  for (const rejects of inputsText(plan).rejects) lines.push(rejects);
   if (result.expired.length > 0) lines.push(`expired plans (inputs moved on): ${result.expired.join(', ')}`);
   lines.push(`report: ${plan.reportPath}`);
   return lines.join('\n');

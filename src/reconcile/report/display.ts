@@ -113,6 +113,23 @@ export function basisText(header: PlanHeader): string {
   return `KICS snapshot ${header.basis.kics}${sources.length > 0 ? `; ${sources.join(', ')}` : ''}`;
 }
 
+/**
+ * What a reader must not miss about the data a plan was computed from: the inputs it could not re-read
+ * (it used their stored data, of the time given), and each source's rejected records with the file
+ * that lists them.
+ */
+export function inputsText(header: PlanHeader): { stale: string[]; rejects: string[]; readAt: string[] } {
+  const inputs = header.summary.inputs;
+  if (!inputs) return { stale: [], rejects: [], readAt: [] };
+  const data = (readAt: string | null): string => (readAt ? `the data read at ${readAt} was used` : 'it was never read: nothing of it was used');
+  const stale: string[] = [];
+  if (inputs.kics.refreshed === false) stale.push(`KICS was not re-read (${inputs.kics.error ?? 'unknown error'}); ${data(inputs.kics.readAt)}`);
+  for (const s of inputs.sources) if (s.refreshed === false) stale.push(`source ${s.name} was not re-read (${s.error ?? 'unknown error'}); ${data(s.readAt)}`);
+  const rejects = inputs.sources.filter((s) => s.rejected > 0).map((s) => `source ${s.name}: ${s.rejected} record(s) rejected${s.rejectsFile ? `, listed with the reason in ${s.rejectsFile}` : ''}`);
+  const readAt = [`KICS ${inputs.kics.readAt ?? 'never read'}`, ...inputs.sources.map((s) => `${s.name} ${s.readAt ?? 'never read'}`)];
+  return { stale, rejects, readAt };
+}
+
 export function planTitle(header: PlanHeader): string {
   return header.id === null ? 'kics-sync plan (not stored)' : `kics-sync plan ${header.id}`;
 }

@@ -1,7 +1,7 @@
 import { createHash } from 'node:crypto';
 import type { PlanCounts, PlanHeader, PlanItem } from '../plan-schema.js';
 import { countsInOrder } from '../summary.js';
-import { actionLabels, assetSideText, basisText, changeRows, deviceSideText, isRecognizedUnknown, kicsRows, planTitle, scopeText, settleAdvice, sourcesText, spaceNames, unknownText, type PlanItems, type SpaceNames } from './display.js';
+import { actionLabels, assetSideText, basisText, changeRows, deviceSideText, inputsText, isRecognizedUnknown, kicsRows, planTitle, scopeText, settleAdvice, sourcesText, spaceNames, unknownText, type PlanItems, type SpaceNames } from './display.js';
 
 /**
  * The HTML report: one self-contained file (no external scripts, fonts, styles or images) that stays
@@ -83,6 +83,8 @@ const style = `
 body{margin:0 auto;max-width:1400px;padding:16px 24px}
 h1{font-size:1.5rem;margin:.2em 0}h2{font-size:1.15rem;margin:1.4em 0 .5em}
 .meta{color:#52606d;margin:.2em 0}.status{display:inline-block;padding:2px 8px;border-radius:10px;background:#e4e7eb;font-size:.8rem;vertical-align:middle}
+.warning{background:#fff8e1;border:2px solid #ef6c00;color:#7a3e00;padding:8px 16px;border-radius:6px;margin:12px 0}.warning p{margin:.3em 0;font-weight:600}.warning ul,.notice ul{margin:.3em 0}
+.notice{background:#eef4fb;border-left:4px solid #1565c0;padding:6px 16px;margin:12px 0}
 .danger{background:#fde8e8;border:2px solid #c62828;color:#8a1c1c;padding:12px 16px;border-radius:6px;font-weight:600;margin:12px 0}
 .cards{display:flex;flex-wrap:wrap;gap:8px}.card{background:#fff;border-radius:6px;padding:8px 14px;min-width:90px;box-shadow:0 1px 2px rgba(0,0,0,.08);border-top:4px solid var(--c)}
 .card b{display:block;font-size:1.4rem}.card span{color:#52606d;font-size:.85rem}
@@ -331,6 +333,16 @@ function spaceChart(header: PlanHeader): string {
   return `<svg role="img" aria-label="items by address space" width="${width}" height="${spaces.length * 24}">${rows}</svg>${legend(actions)}`;
 }
 
+/** A banner for inputs the plan could not re-read; a line for rejected records and the time of the data. */
+function inputsHtml(header: PlanHeader): string[] {
+  const { stale, rejects, readAt } = inputsText(header);
+  const lines: string[] = [];
+  if (stale.length > 0) lines.push(`<div class="warning" role="alert" id="stale"><p>This plan was computed partly from stored data:</p><ul>${stale.map((l) => `<li>${escapeHtml(l)}</li>`).join('')}</ul></div>`);
+  if (rejects.length > 0) lines.push(`<div class="notice" id="rejects"><ul>${rejects.map((l) => `<li>${escapeHtml(l)}</li>`).join('')}</ul></div>`);
+  if (readAt.length > 0) lines.push(`<p class="meta">Data read: ${escapeHtml(readAt.join(' · '))}</p>`);
+  return lines;
+}
+
 /** Without scripts, the page shows the first items as a plain table. */
 const noscriptRows = 1000;
 
@@ -359,6 +371,7 @@ export async function* renderHtml(header: PlanHeader, items: PlanItems): AsyncGe
     `<header><h1>${escapeHtml(title)} <span class="status">${escapeHtml(header.status)}</span></h1>`,
     `<p class="meta">Created ${escapeHtml(header.createdAt)} · scope: ${escapeHtml(scopeText(header))} · basis: ${escapeHtml(basisText(header))}</p>`,
     `<p class="meta">${header.summary.devices} KICS devices; records: ${escapeHtml(Object.entries(header.summary.records).map(([s, n]) => `${s} ${n}`).join(', ') || 'none')}${header.summary.notCreated > 0 ? `; ${header.summary.notCreated} new assets not created (retired, or creates disabled)` : ''}${header.summary.archivedUnmatched > 0 ? `; ${header.summary.archivedUnmatched} archived devices in no source` : ''}</p></header>`,
+    ...inputsHtml(header),
     counts.delete > 0 ? `<div class="danger" role="alert">${counts.delete} device(s) will be DELETED from KICS when this plan is applied (reconcile.allowDelete is on).</div>` : '',
     `<section><h2>Summary</h2><div class="cards" id="summary">${cards(counts)}</div></section>`,
     `<section class="charts"><div class="chart"><h2>By action</h2>${actionChart(counts)}</div><div class="chart"><h2>By address space</h2>${spaceChart(header)}</div></section>`,

@@ -1,5 +1,5 @@
 import type { PlanAction, PlanHeader, PlanItem } from '../plan-schema.js';
-import { actionLabels, basisText, changeRows, isRecognizedUnknown, planTitle, scopeText, settleAdvice, unknownText, type PlanItems } from './display.js';
+import { actionLabels, basisText, changeRows, inputsText, isRecognizedUnknown, planTitle, scopeText, settleAdvice, unknownText, type PlanItems } from './display.js';
 import { countsInOrder } from '../summary.js';
 
 /**
@@ -59,6 +59,9 @@ export async function* renderMarkdown(header: PlanHeader, items: PlanItems): Asy
   lines.push(`| ${order.map((c) => actionLabels[c.action]).join(' | ')} |`);
   lines.push(`|${order.map(() => '---:').join('|')}|`);
   lines.push(`| ${order.map((c) => c.count).join(' | ')} |`, '');
+  const { stale, rejects } = inputsText(header);
+  if (stale.length > 0) lines.push('> **Computed partly from stored data:**', ...stale.map((l) => `> - ${mdText(l, 400)}`), '');
+  if (rejects.length > 0) lines.push(...rejects.map((l) => `- ${mdText(l, 400)}`), '');
   if (counts.delete > 0) lines.push(`> **Warning: ${counts.delete} device(s) will be DELETED from KICS** (reconcile.allowDelete is on).`, '');
   for (const { action, title } of sections) {
     const total = counts[action];
