@@ -2,6 +2,7 @@ import { hash as digest } from 'node:crypto';
 import type { AssetInterface, CanonicalAsset } from './asset.js';
 import { ipIdentityProblem, ipToBigInt, parseIp } from './ip.js';
 import { assetTypes, influenceTypes, kicsLimits, type AssetType, type Influence } from './kics.js';
+import { assetFields, limitedTextFields } from './fields.js';
 import { macIdentityProblem, parseMac } from './mac.js';
 
 /**
@@ -372,7 +373,6 @@ export interface FieldProblem {
   reason: string;
 }
 
-const textFields = ['description', 'os', 'hardwareVendor', 'hardwareModel', 'hardwareVersion', 'softwareVendor', 'softwareModel', 'softwareVersion', 'networkName'] as const;
 
 /** What in an asset KICS would refuse: over-long strings, too many interfaces. */
 export function checkFieldLimits(asset: CanonicalAsset): FieldProblem[] {
@@ -381,10 +381,9 @@ export function checkFieldLimits(asset: CanonicalAsset): FieldProblem[] {
   const tooLong = (field: string, value: string | null | undefined, max: number): void => {
     (problems ??= []).push({ field, reason: `${value!.length} characters, more than KICS's limit of ${max}` });
   };
-  if (asset.name && asset.name.length > kicsLimits.nameLength) tooLong('name', asset.name, kicsLimits.nameLength);
-  for (const field of textFields) {
-    const value = asset[field];
-    if (value && value.length > kicsLimits.textLength) tooLong(field, value, kicsLimits.textLength);
+  for (const [field, max] of limitedTextFields) {
+    const value = asset[field] as string | null | undefined;
+    if (value && value.length > max) tooLong(field, value, max);
   }
   if (asset.labels) for (const label of asset.labels) if (label.length > kicsLimits.textLength) tooLong('labels', label, kicsLimits.textLength);
   if (asset.userAttributes) {
@@ -472,31 +471,10 @@ function interfaceOrder(a: AssetInterface, b: AssetInterface): number {
 }
 
 /**
- * The fields of an asset and of an interface, sorted: canonical objects are built in this order. Every
- * key is named once in a record typed by the interface, so a field added to it cannot be forgotten here.
+ * The fields of an asset and of an interface, sorted: canonical objects are built in this order. The
+ * asset's come from its registry (src/model/fields.ts), which the compiler holds to CanonicalAsset.
  */
-const assetFieldSet: Record<keyof CanonicalAsset, true> = {
-  name: true,
-  description: true,
-  category: true,
-  os: true,
-  hardwareVendor: true,
-  hardwareModel: true,
-  hardwareVersion: true,
-  softwareVendor: true,
-  softwareModel: true,
-  softwareVersion: true,
-  networkName: true,
-  isRouter: true,
-  influence: true,
-  labels: true,
-  owner: true,
-  location: true,
-  userAttributes: true,
-  interfaces: true,
-  retired: true,
-  industrialConfig: true,
-};
+const assetFieldSet = Object.fromEntries(Object.keys(assetFields).map((field) => [field, true])) as Record<keyof CanonicalAsset, true>;
 const interfaceFieldSet: Record<keyof AssetInterface, true> = { name: true, mac: true, ips: true, vlan: true, addressSpace: true };
 const assetKeys = (Object.keys(assetFieldSet) as (keyof CanonicalAsset)[]).sort();
 const interfaceKeys = (Object.keys(interfaceFieldSet) as (keyof AssetInterface)[]).sort();

@@ -1,33 +1,20 @@
 import { ConfigError } from '../errors.js';
+import { comparedFields, kicsOwnedFields, nonNullableAssetFields, type ComparedField } from '../model/fields.js';
 
 /**
  * The device fields the reconciler writes, who owns each by default, and the precedence lists
  * (`reconcile.precedence`) resolved against the configured sources.
  */
 
-/** Single-valued writable fields, in the order reports and ops list them. */
-export const scalarFields = [
-  'name',
-  'description',
-  'category',
-  'os',
-  'hardwareVendor',
-  'hardwareModel',
-  'hardwareVersion',
-  'softwareVendor',
-  'softwareModel',
-  'softwareVersion',
-  'networkName',
-  'isRouter',
-  'influence',
-] as const;
-export type ScalarField = (typeof scalarFields)[number];
+/** Single-valued writable fields, in the order reports and ops list them (declared in src/model/fields.ts). */
+export const scalarFields: readonly ComparedField[] = comparedFields;
+export type ScalarField = ComparedField;
 
 /** KICS refuses null for these: a source saying "empty" has no opinion on them. */
-export const nonNullableFields: ReadonlySet<string> = new Set(['name', 'category', 'isRouter', 'influence']);
+export const nonNullableFields: ReadonlySet<string> = nonNullableAssetFields;
 
 /** What KICS discovers from traffic and keeps unless configured otherwise. */
-export const discoveredFields: ReadonlySet<string> = new Set(['os', 'networkName', 'hardwareVersion', 'softwareVendor', 'softwareModel', 'softwareVersion', 'isRouter']);
+export const discoveredFields: ReadonlySet<string> = kicsOwnedFields;
 
 /** Every field a plan may change, in op order (Test guards and changes follow it). */
 export const planFields = [...scalarFields, 'labels', 'userAttributes', 'addressInformation', 'status'] as const;

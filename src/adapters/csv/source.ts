@@ -19,6 +19,7 @@ import {
   unionSorted,
   type Normalizer,
 } from '../../model/normalize.js';
+import { csvScalarFields } from '../../model/fields.js';
 import { SourceError } from '../source-error.js';
 import { identityFields, mapColumns, type ColumnMap } from './columns.js';
 import { detectDelimiter, firstLine, readCsvText, statCsvFile } from './file.js';
@@ -73,25 +74,7 @@ const maxRowChars = 1_000_000;
 type RowOutcome = { ok: true; row: RowAsset } | { ok: false; reject: RecordReject };
 
 /** Scalar asset fields and the CSV field that fills each (to name the column of a conflict). */
-const scalarFields: [keyof CanonicalAsset, CsvField][] = [
-  ['name', 'name'],
-  ['description', 'description'],
-  ['category', 'category'],
-  ['os', 'os'],
-  ['hardwareVendor', 'vendor'],
-  ['hardwareModel', 'model'],
-  ['hardwareVersion', 'hardwareVersion'],
-  ['softwareVendor', 'softwareVendor'],
-  ['softwareModel', 'softwareModel'],
-  ['softwareVersion', 'firmware'],
-  ['networkName', 'networkName'],
-  ['isRouter', 'isRouter'],
-  ['influence', 'criticality'],
-  ['owner', 'owner'],
-  ['location', 'location'],
-  ['retired', 'status'],
-  ['industrialConfig', 'industrialConfig'],
-];
+const scalarFields = csvScalarFields;
 
 export class CsvSource implements AssetSource {
   readonly kind = 'csv' as const;
