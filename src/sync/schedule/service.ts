@@ -1,13 +1,13 @@
 import { setTimeout as sleep } from 'node:timers/promises';
-import { runKscService } from '../../adapters/ksc/service.js';
+import { runKscService } from '../ksc/service.js';
 import type { Config } from '../../config/index.js';
 import { openDatabase, type Database } from '../../db/database.js';
 import { ConfigError, errorMessage } from '../../errors.js';
 import type { Logger } from '../../log.js';
 import { emitEvent, purgeEvents, resolveRetention } from '../events/index.js';
-import { backendCommandHandlers, incrementalPlanStarter, kscEventSink, type EngineContext } from '../ksc-commands.js';
+import { backendCommandHandlers, incrementalPlanStarter, kscEventSink, type EngineContext } from '../ksc/commands.js';
 import { runSync, type SyncRunResult } from '../runs/sync-run.js';
-import type { RunContext } from '../runs/context.js';
+import type { RunContext } from '../runs/lifecycle.js';
 import { Scheduler, type SchedulerStats } from './scheduler.js';
 
 /**

@@ -2,9 +2,9 @@ import type { KscConfig } from '../../config/index.js';
 import type { Database } from '../../db/database.js';
 import { ConfigError, errorMessage } from '../../errors.js';
 import type { Logger } from '../../log.js';
-import { KscClient } from './client.js';
+import { KscClient } from '../../adapters/ksc/client.js';
 import { ServiceConsole, type BackendCommandHandlers, type ConsoleEvent } from './console.js';
-import { KscEventPoller, type KscEvent, type KscSubscription } from './poller.js';
+import { KscEventPoller, type KscEvent, type KscSubscription } from '../../adapters/ksc/poller.js';
 import { KscEventTriggers, resolveTriggerEvents, type StartIncrementalPlan, type TriggerCause } from './triggers.js';
 
 /** Engine events the KSC service reports; the caller stores them (src/sync/ksc-commands.ts). */

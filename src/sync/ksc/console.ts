@@ -3,10 +3,10 @@ import pLimit from 'p-limit';
 import type { Database } from '../../db/database.js';
 import { KicsSyncError, errorMessage } from '../../errors.js';
 import { silentLogger, type Logger } from '../../log.js';
-import type { KscClient } from './client.js';
-import { KscPxgError } from './errors.js';
-import { encodeParams, paramParams, paramString, toJson, type KscInput, type KscParams } from './params.js';
-import type { KscEvent, KscSubscription } from './poller.js';
+import type { KscClient } from '../../adapters/ksc/client.js';
+import { KscPxgError } from '../../adapters/ksc/errors.js';
+import { encodeParams, paramParams, paramString, toJson, type KscInput, type KscParams } from '../../adapters/ksc/params.js';
+import type { KscEvent, KscSubscription } from '../../adapters/ksc/poller.js';
 
 /** The event through which KSC hands product backend commands to a service console. */
 export const backendCommandEvent = 'KLSRV_EV_PROD_BACKEND_CMD';

@@ -1,6 +1,6 @@
-import { bulkUpsert, type BulkColumn, type BulkUpsertSpec } from '../../db/bulk.js';
-import type { CopyRows, JsonText, Sql } from '../../db/sql.js';
-import { kicsSourceName } from '../plans/basis.js';
+import { bulkUpsert, type BulkColumn, type BulkUpsertSpec } from '../../../db/bulk.js';
+import type { CopyRows, JsonText, Sql } from '../../../db/sql.js';
+import { kicsSourceName } from '../../plans/basis.js';
 
 /**
  * The SQL of the KICS snapshot (`kics_device`, `kics_address`, `kics_address_space` and the `source`

@@ -1,5 +1,5 @@
-import type { AssetSource, RecordReject, SourceBatch } from '../../model/asset.js';
-import { canonicalAsset, canonicalJson, checkFieldLimits } from '../../model/normalize.js';
+import type { AssetSource, RecordReject, SourceBatch } from '../../../model/asset.js';
+import { canonicalAsset, canonicalJson, checkFieldLimits } from '../../../model/normalize.js';
 
 /**
  * A source's records made ready to stage, before anything is compared with what is staged: duplicates
