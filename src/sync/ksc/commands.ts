@@ -7,7 +7,7 @@
  *
  * # The handler contract
  *
- * A handler is `(command: BackendCommand) => Promise<result>` (src/adapters/ksc/console.ts):
+ * A handler is `(command: BackendCommand) => Promise<result>` (src/sync/ksc/console.ts):
  *
  * - `command.id` is KSC's `CMD_ID`. The service console runs a command id at most once, also across
  *   restarts and duplicate deliveries (table `ksc_command`); the handler need not guard against it.

@@ -7,7 +7,7 @@ import { ServiceConsole, type BackendCommandHandlers, type ConsoleEvent } from '
 import { KscEventPoller, type KscEvent, type KscSubscription } from '../../adapters/ksc/poller.js';
 import { KscEventTriggers, resolveTriggerEvents, type StartIncrementalPlan, type TriggerCause } from './triggers.js';
 
-/** Engine events the KSC service reports; the caller stores them (src/sync/ksc-commands.ts). */
+/** Engine events the KSC service reports; the caller stores them (src/sync/ksc/commands.ts). */
 export type KscServiceEvent = ConsoleEvent | { type: 'KSYNC_KSC_TRIGGER_FIRED'; payload: TriggerCause } | { type: 'KSYNC_KSC_UNREACHABLE'; payload: { ksc: string; error: string } };
 
 export interface KscServiceOptions {
