@@ -3,6 +3,7 @@ import pLimit from 'p-limit';
 import type { Database } from '../../db/database.js';
 import { KicsSyncError, errorMessage } from '../../errors.js';
 import { silentLogger, type Logger } from '../../log.js';
+import type { KicsErrorCode } from '../../adapters/kics/index.js';
 import type { KscClient } from '../../adapters/ksc/client.js';
 import { KscPxgError } from '../../adapters/ksc/errors.js';
 import { encodeParams, paramParams, paramString, toJson, type KscInput, type KscParams } from '../../adapters/ksc/params.js';
@@ -40,7 +41,7 @@ export type BackendCommandHandlers = Readonly<Record<string, BackendCommandHandl
  */
 export class BackendUnreachableError extends KicsSyncError {
   constructor(message: string, options: { cause?: unknown } = {}) {
-    super(message, { code: 'KICS_UNREACHABLE', retryable: true, ...options });
+    super(message, { code: 'KICS_UNREACHABLE' satisfies KicsErrorCode, retryable: true, ...options });
   }
 }
 
