@@ -56,6 +56,7 @@ import type { RunContext } from '../runs/lifecycle.js';
 import { runPlanRun } from '../runs/plan-run.js';
 import { listRuns, loadRun, RunNotFoundError } from '../runs/store.js';
 import { checkThreshold } from '../runs/threshold.js';
+import { linkCommandRun } from './store.js';
 
 export { BackendUnreachableError, CommandParamsError, type BackendCommand, type BackendCommandHandler, type BackendCommandHandlers } from './console.js';
 export type { StartIncrementalPlan, TriggerCause } from './triggers.js';
@@ -100,7 +101,7 @@ function commandRun(ctx: EngineContext, command: BackendCommand): Promise<RunCon
 
 /** Links the KSC command to the run it caused. */
 async function linkRun(db: Sql, command: BackendCommand, runId: number): Promise<void> {
-  await db.execute(`UPDATE ksc_command SET run_id = $2 WHERE id = $1`, [command.id, runId]);
+  await linkCommandRun(db, command.id, runId);
 }
 
 // ---------------------------------------------------------------------------------------- commands
