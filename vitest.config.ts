@@ -6,7 +6,7 @@ export default defineConfig({
     globalSetup: ['test/support/global-setup.ts'],
     pool: 'forks',
     maxWorkers: 3,
-    testTimeout: 60_000,
+    testTimeout: 240_000,
     hookTimeout: 180_000,
     teardownTimeout: 60_000,
   },

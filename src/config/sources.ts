@@ -86,6 +86,38 @@ export const netboxSourceSchema = z.strictObject({
 /** A ServiceNow column name (it goes into sysparm_fields). */
 const servicenowField = z.string().regex(/^[A-Za-z0-9_.]+$/, 'a ServiceNow field name (letters, digits, _ and .)');
 
+/** A ServiceNow table name (it goes into the Table API's path). */
+const servicenowTable = z.string().regex(/^[a-z0-9_]+$/, 'a ServiceNow table name (lower-case letters, digits and _)');
+
+/**
+ * Where the MACs of a CI live when the CI does not carry them (ServiceNow's OT and hardware class models:
+ * one Network Adapter record per adapter, referencing its CI). `enabled: false` reads only the CI's own fields.
+ */
+const servicenowAdapters = z
+  .strictObject({
+    enabled: z.boolean().default(true),
+    table: servicenowTable.default('cmdb_ci_network_adapter'),
+    /** The adapter's reference to its CI. */
+    ciField: servicenowField.default('cmdb_ci'),
+    macField: servicenowField.default('mac_address'),
+    /** The adapter's own IP (the class models store it there too, for identification). */
+    ipField: servicenowField.default('ip_address'),
+    /** The adapter's name (eth0; the OT model sets it to the MAC, in which case the interface gets no name). */
+    nameField: servicenowField.default('name'),
+  })
+  .prefault({});
+
+/** Where the IPs of an adapter live: IP Address records referencing the adapter. */
+const servicenowIpAddresses = z
+  .strictObject({
+    enabled: z.boolean().default(true),
+    table: servicenowTable.default('cmdb_ci_ip_address'),
+    /** The IP Address record's reference to its Network Adapter. */
+    adapterField: servicenowField.default('nic'),
+    ipField: servicenowField.default('ip_address'),
+  })
+  .prefault({});
+
 export const servicenowSourceSchema = z.strictObject({
   ...common,
   type: z.literal('servicenow'),
@@ -94,13 +126,17 @@ export const servicenowSourceSchema = z.strictObject({
   user: z.string().optional(),
   password: z.string().optional(),
   token: z.string().optional(),
-  ciClass: z.string().regex(/^[a-z0-9_]+$/).default('cmdb_ci'),
+  ciClass: servicenowTable.default('cmdb_ci'),
   /** Extra encoded query ANDed to every read, e.g. "operational_status=1". */
   query: z.string().optional(),
   /** ServiceNow field -> canonical field, on top of the defaults. */
   fields: z.record(servicenowField, z.enum(csvFields)).default({}),
   /** ServiceNow field -> KICS user attribute name. */
   attributes: z.record(servicenowField, z.string().min(1)).default({}),
+  /** The CIs' Network Adapter records (MAC, and the adapter's own IP). */
+  networkAdapters: servicenowAdapters,
+  /** The adapters' IP Address records. */
+  ipAddresses: servicenowIpAddresses,
   pageSize: z.number().int().min(1).max(10_000).default(1000),
   timeoutMs: z.number().int().positive().default(30_000),
   retries,
@@ -122,6 +158,14 @@ export const kscSourceSchema = z.strictObject({
 export const sourceConfigSchema = z.discriminatedUnion('type', [csvSourceSchema, netboxSourceSchema, servicenowSourceSchema, kscSourceSchema]);
 
 export type SourceConfig = z.infer<typeof sourceConfigSchema>;
+
+/** What each source `type` reads, as help texts name it (a new type does not compile without its line). */
+export const sourceTypeNames: Record<SourceConfig['type'], string> = {
+  csv: 'CSV files',
+  netbox: 'NetBox',
+  servicenow: 'ServiceNow',
+  ksc: 'Kaspersky Security Center managed hosts',
+};
 export type CsvSourceConfig = z.infer<typeof csvSourceSchema>;
 export type NetboxSourceConfig = z.infer<typeof netboxSourceSchema>;
 export type ServicenowSourceConfig = z.infer<typeof servicenowSourceSchema>;

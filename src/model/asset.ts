@@ -83,6 +83,12 @@ export interface ReadOptions {
   /** The watermark of the last successful read, for incremental reads. */
   since?: string | null;
   signal?: AbortSignal;
+  /**
+   * For incremental reads: the keys of the records staged from this source (present) that have one of
+   * these MACs or IPs (canonical). Where an address was before it moved is in no table of some sources
+   * (a CMDB's adapter or IP record moved to another CI): the staged records say which asset still has it.
+   */
+  stagedHolders?: (addresses: { macs: readonly string[]; ips: readonly string[] }) => Promise<string[]>;
 }
 
 export type SourceKind = 'csv' | 'netbox' | 'servicenow' | 'ksc';

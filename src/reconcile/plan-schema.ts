@@ -167,6 +167,29 @@ const counts = z.strictObject({
 });
 export type PlanCounts = z.infer<typeof counts>;
 
+/** What one input of a plan (KICS, or a source) was when the plan was computed. */
+const planInput = z.strictObject({
+  /** When its staged data was last read successfully (what the plan used); null: never. */
+  readAt: z.string().nullable(),
+  /** Whether this plan re-read it first: true, false (the read failed: the stored data was used), null (not asked to). */
+  refreshed: z.boolean().nullable(),
+  /** Why the re-read failed. */
+  error: z.string().nullable(),
+});
+
+export const planInputsSchema = z.strictObject({
+  kics: planInput,
+  sources: z.array(
+    planInput.extend({
+      name: z.string(),
+      /** Records of its last read that could not be used, and the file that lists them with the reason. */
+      rejected: z.number().int().nonnegative(),
+      rejectsFile: z.string().nullable(),
+    }),
+  ),
+});
+export type PlanInputs = z.infer<typeof planInputsSchema>;
+
 export const planSummarySchema = z.strictObject({
   counts,
   /** Items (and unchanged assets) per address space; null = no address space. */
@@ -182,6 +205,8 @@ export const planSummarySchema = z.strictObject({
   notCreated: z.number().int().nonnegative(),
   /** Items that change KICS. */
   changes: z.number().int().nonnegative(),
+  /** The data the plan was computed from: how fresh, whether it was re-read, what was rejected (set when stored). */
+  inputs: planInputsSchema.optional(),
 });
 export type PlanSummary = z.infer<typeof planSummarySchema>;
 

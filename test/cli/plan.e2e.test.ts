@@ -119,10 +119,37 @@ describeEachEngine('kics-sync plan / report / plans', (t) => {
     expect(out.counts).toMatchObject({ create: 2, update: 1, unknown: 1 });
   });
 
+  it('says what it could not re-read and what each source rejected: on the terminal, in the JSON and in the reports', async () => {
+    const dir = t().dataDir;
+    writeFileSync(path.join(dir, 'assets.csv'), 'name;mac;ip;owner\nBoiler PLC;00:1b:1b:00:00:01;10.1.0.1;alice\nBad Row;not-a-mac;10.1.0.77;bob\n');
+    writeConfig('sources:\n  - { name: plant, type: csv, path: ./assets.csv }\n  - { name: cmdb, type: csv, path: ./missing.csv }\n');
+    const text = await cli(['plan', '--full']);
+    expect(text.code, text.stderr).toBe(ExitCode.failed);
+    const rejectsFile = path.join(dir, 'rejects', 'plant.csv');
+    expect(text.stdout, text.stdout + text.stderr).toContain(`source plant: 1 record(s) rejected, listed with the reason in ${rejectsFile}`);
+    const json = parseJsonOutput(await cli(['plan', '--json'])) as { inputs: { kics: { refreshed: boolean | null }; sources: { name: string; refreshed: boolean | null; error: string | null; rejected: number; readAt: string | null }[] } };
+    expect(json.inputs.kics.refreshed).toBeNull();
+    const [plant, cmdb] = json.inputs.sources;
+    expect(plant).toMatchObject({ name: 'plant', refreshed: true, rejected: 1, error: null });
+    expect(cmdb).toMatchObject({ name: 'cmdb', refreshed: false });
+    expect(cmdb!.error).toContain('missing.csv');
+    const html = readFileSync(path.join(dir, 'reports', `plan-${(parseJsonOutput(await cli(['plans', '--json'])) as { plans: { id: number }[] }).plans[0]!.id}.html`), 'utf8');
+    const banner = /<div class="warning" role="alert" id="stale">([\s\S]*?)<\/div>/.exec(html);
+    expect(banner?.[1]).toContain('source cmdb was not re-read');
+    expect(banner?.[1]).toMatch(/the data read at \d{4}-\d\d-\d\dT[\d:.]+Z was used|it was never read/);
+    expect(html).toContain(`source plant: 1 record(s) rejected, listed with the reason in ${rejectsFile}`);
+    const md = await cli(['report', '--plan', String((parseJsonOutput(await cli(['plans', '--json'])) as { plans: { id: number }[] }).plans[0]!.id), '--format', 'md']);
+    expect(md.stdout).toMatch(/> \*\*Computed partly from stored data:\*\*\n> - source cmdb was not re-read/);
+  });
+
   it('rejects bad arguments with the usage code and a clear message', async () => {
-    const space = await cli(['plan', '--address-space', 'plant-a']);
+    const space = await cli(['plan', '--no-refresh', '--address-space', 'plant-a']);
     expect(space.code).toBe(ExitCode.usage);
-    expect(space.stderr).toContain('--address-space must be a non-negative integer; found "plant-a"');
+    expect(space.stderr).toMatch(/--address-space plant-a: KICS has no address space named "plant-a" \(known: .*"Plant A"/);
+    // By its name in KICS (any case), as well as by id.
+    const named = await cli(['plan', '--no-refresh', '--address-space', 'plant b', '--json']);
+    expect(named.code, named.stderr).toBe(0);
+    expect((parseJsonOutput(named) as { plan: { scope: unknown } }).plan.scope).toEqual({ addressSpaceId: 2 });
     const report = await cli(['plan', '--no-refresh', '--report', 'out.txt']);
     expect(report.code).toBe(ExitCode.usage);
     expect(report.stderr).toContain('the extension must say the format');

@@ -3,14 +3,25 @@ import type { AddressInfo } from 'node:net';
 import type { Failure } from './netbox-server.js';
 
 /**
- * A small ServiceNow Table API on loopback, faithful to what the ServiceNow source uses:
+ * A small ServiceNow Table API on loopback, faithful to what the ServiceNow source uses, from ServiceNow's
+ * documentation ("Table API", GET /now/table/{tableName}, REST API reference, Australia release:
+ * https://www.servicenow.com/docs/r/api-reference/rest-apis/c_TableAPI.html; "REST API HTTP response codes";
+ * "Operators available for filters and queries"):
  * `GET /api/now/table/<table>` with basic auth or a bearer token (a missing or wrong one is 401
  * `{"error": {"message": "User Not Authenticated", "detail": "Required to provide Auth information"}, "status": "failure"}`),
  * an unknown table 400 `Invalid table <name>`, `sysparm_limit` (default 10000) / `sysparm_offset`,
- * `sysparm_fields`, `sysparm_display_value` (false / true / all), `sysparm_exclude_reference_link`,
- * `sysparm_query` (field=, !=, >, >=, <, <= joined by ^, ORDERBY / ORDERBYDESC; date-times compared as
- * their `YYYY-MM-DD HH:mm:ss` text), the `Link` header (first / prev / next / last, absent on a single
- * page) and `X-Total-Count`. Any request can be made to fail on purpose.
+ * `sysparm_fields` (unknown fields ignored), `sysparm_display_value` (false / true / all: `{display_value, value, link}`
+ * for references, `{display_value, value}` for the rest), `sysparm_exclude_reference_link`,
+ * `sysparm_query` (field=, !=, >, >=, <, <=, IN, ISEMPTY, ISNOTEMPTY joined by ^, ORDERBY / ORDERBYDESC;
+ * date-times compared as their `YYYY-MM-DD HH:mm:ss` text; a clause naming a field no record has is
+ * ignored, as the documentation says of invalid query parts), the `Link` header (first / prev / next /
+ * last; absent on a single page, as users of the API report it) and `X-Total-Count`.
+ *
+ * Row ACLs (`hidden`): "sysparm_limit ... is applied before ACL evaluation", so the page is cut first and
+ * the hidden rows are removed from it afterwards; X-Total-Count and the Link header still count them
+ * (a guess: the documentation says the count is a `select count(*)`, which knows nothing of row ACLs).
+ * `linkHeader: false` answers without the Link header, as `sysparm_suppress_pagination_header=true` does
+ * (and as a proxy that drops the header would). Any request can be made to fail on purpose.
  */
 
 /** A field's stored value and, for references and choices, its display value. */
@@ -21,6 +32,8 @@ export interface ServicenowRequest {
   path: string;
   query: URLSearchParams;
   authorization: string | undefined;
+  /** The URL as the client built it (origin, path and query), for its length. */
+  url: string;
 }
 
 export interface ServicenowServer {
@@ -36,6 +49,10 @@ export interface ServicenowServerOptions {
   password?: string;
   token?: string;
   tables: Record<string, SnRecord[]>;
+  /** Rows a row ACL hides from the integration user. */
+  hidden?: (table: string, record: SnRecord) => boolean;
+  /** false: no Link header (as with sysparm_suppress_pagination_header=true). */
+  linkHeader?: boolean;
 }
 
 const failure = (message: string, detail: string | null): unknown => ({ error: { message, detail }, status: 'failure' });
@@ -44,12 +61,19 @@ function stored(field: SnField | undefined): string {
   return field === undefined ? '' : typeof field === 'string' ? field : field.value;
 }
 
-function matches(record: SnRecord, clause: string): boolean {
-  const m = /^([a-z0-9_.]+)(!=|>=|<=|=|>|<)(.*)$/.exec(clause);
-  if (!m) return true; // ServiceNow ignores what it cannot parse
+function matches(record: SnRecord, clause: string, known: Set<string>): boolean {
+  const unary = /^([a-z0-9_.]+)(ISEMPTY|ISNOTEMPTY)$/.exec(clause);
+  if (unary) {
+    if (!known.has(unary[1]!)) return true;
+    return (stored(record[unary[1]!]) === '') === (unary[2] === 'ISEMPTY');
+  }
+  const m = /^([a-z0-9_.]+?)(!=|>=|<=|=|>|<|IN)(.*)$/.exec(clause);
+  if (!m || !known.has(m[1]!)) return true; // an invalid part of a query is ignored
   const [, field, op, value] = m as unknown as [string, string, string, string];
   const actual = stored(record[field]);
   switch (op) {
+    case 'IN':
+      return value.split(',').includes(actual);
     case '=':
       return actual === value;
     case '!=':
@@ -86,7 +110,7 @@ export async function startServicenowServer(options: ServicenowServerOptions): P
 
   const handle = (req: IncomingMessage, res: ServerResponse): void => {
     const url = new URL(req.url ?? '/', `http://${req.headers.host ?? 'localhost'}`);
-    requests.push({ path: url.pathname, query: url.searchParams, authorization: req.headers.authorization });
+    requests.push({ path: url.pathname, query: url.searchParams, authorization: req.headers.authorization, url: url.toString() });
     for (const f of failures) {
       if (f.left <= 0 || (f.path && !url.pathname.startsWith(f.path))) continue;
       if (f.skip > 0) {
@@ -105,7 +129,8 @@ export async function startServicenowServer(options: ServicenowServerOptions): P
 
     const q = url.searchParams;
     const clauses = (q.get('sysparm_query') ?? '').split('^').filter(Boolean);
-    let rows = table.filter((r) => clauses.filter((c) => !c.startsWith('ORDERBY')).every((c) => matches(r, c)));
+    const known = new Set(['sys_id', ...table.flatMap((r) => Object.keys(r))]);
+    let rows = table.filter((r) => clauses.filter((c) => !c.startsWith('ORDERBY')).every((c) => matches(r, c, known)));
     for (const order of clauses.filter((c) => c.startsWith('ORDERBY')).reverse()) {
       const desc = order.startsWith('ORDERBYDESC');
       const field = order.slice(desc ? 11 : 7);
@@ -132,9 +157,10 @@ export async function startServicenowServer(options: ServicenowServerOptions): P
       }
       return out;
     };
-    const page = rows.slice(offset, offset + limit);
+    const hidden = options.hidden;
+    const page = rows.slice(offset, offset + limit).filter((r) => !hidden?.(route[1]!, r));
     const headers: Record<string, string> = { 'x-total-count': String(rows.length) };
-    if (rows.length > limit) {
+    if (rows.length > limit && options.linkHeader !== false) {
       const at = (o: number): string => {
         const u = new URL(url.pathname, base);
         for (const [k, v] of q) if (k !== 'sysparm_offset') u.searchParams.set(k, v);

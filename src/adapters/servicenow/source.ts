@@ -1,16 +1,22 @@
 import type { CsvField, ServicenowSourceConfig } from '../../config/sources.js';
 import type { Logger } from '../../log.js';
-import type { AssetSource, CanonicalAsset, ReadOptions, RecordReject, SourceBatch, SourceRecord } from '../../model/asset.js';
+import type { AssetInterface, AssetSource, CanonicalAsset, ReadOptions, RecordReject, SourceBatch, SourceRecord } from '../../model/asset.js';
+import { parseMac } from '../../model/mac.js';
 import { cleanText, isRetiredStatus, normalizeInterface, parseBoolean, parseVlan, splitValues, addressSpaceRef, type Normalizer } from '../../model/normalize.js';
 import { RestClient } from '../rest-client.js';
-import { SourceError } from '../source-error.js';
+import { NetworkReader, type NetworkAdapter } from './network.js';
+import { TableReader, describeServicenowError, displayOf, parseResult, servicenowTime, valueOf, type TableQuery, type TableRow } from './table.js';
+
+export { describeServicenowError, nextLink, servicenowTime } from './table.js';
 
 /**
  * ServiceNow CMDB configuration items as an asset source, through the Table API
- * (`GET /api/now/table/<ciClass>`): pages of `sysparm_limit` records followed through the `Link`
- * header's rel="next" (offset paging as a fallback), ordered by sys_id so pages do not shift,
+ * (`GET /api/now/table/<ciClass>`, paged by `TableReader`), ordered by sys_id so pages do not shift,
  * `sysparm_display_value=all` to have both the stored value and the display value of each field.
- * Incremental reads add `sys_updated_on>=<watermark>` to the query.
+ * Each page of CIs brings its Network Adapter and IP Address records (`NetworkReader`): each adapter
+ * is an interface of the asset with its MAC and IPs, next to the MAC / IP a CI carries itself.
+ * Incremental reads add `sys_updated_on>=<watermark>` to the query, and re-read the CIs whose adapters
+ * or IP Address records changed since, and those that held them before (`relatedCis()`).
  */
 export interface ServicenowSourceDeps {
   normalizer: Normalizer;
@@ -41,32 +47,6 @@ const byValue = new Set<CsvField>(['mac', 'ip', 'vlan', 'addressSpace', 'isRoute
 
 /** install_status values of retired CIs (7 Retired, 8 Stolen, 100 Absent) besides words such as "Retired". */
 const retiredInstallStatus = new Set(['7', '8', '100']);
-
-type FieldValue = string | { value?: unknown; display_value?: unknown } | null | undefined;
-
-/** ServiceNow's error body: `{"error": {"message", "detail"}, "status": "failure"}`. */
-export function describeServicenowError(body: unknown): string | undefined {
-  const error = (body as { error?: { message?: unknown; detail?: unknown } } | null)?.error;
-  if (!error || typeof error !== 'object') return undefined;
-  const message = typeof error.message === 'string' ? error.message : undefined;
-  const detail = typeof error.detail === 'string' && error.detail !== '' ? error.detail : undefined;
-  return [message, detail && `(${detail})`].filter(Boolean).join(' ') || undefined;
-}
-
-/** `YYYY-MM-DD HH:mm:ss` in UTC, the form ServiceNow stores and compares date-times in. */
-export function servicenowTime(date: Date): string {
-  return date.toISOString().slice(0, 19).replace('T', ' ');
-}
-
-/** The URL of the `rel="next"` entry of a Link header. */
-export function nextLink(header: string | undefined): string | undefined {
-  if (!header) return undefined;
-  for (const part of header.split(/,(?=\s*<)/)) {
-    const match = /^\s*<([^>]*)>\s*;(.*)$/.exec(part);
-    if (match && /\brel="?next"?/i.test(match[2]!)) return match[1];
-  }
-  return undefined;
-}
 
 export class ServicenowSource implements AssetSource {
   readonly kind = 'servicenow' as const;
@@ -101,73 +81,82 @@ export class ServicenowSource implements AssetSource {
     });
   }
 
-  private tablePath(): string {
-    return `api/now/table/${this.config.ciClass}`;
-  }
-
+  /** One row of each table a read uses: the CI class, and the adapter and IP address tables when enabled (rights are per table). */
   async check(signal?: AbortSignal): Promise<void> {
     const client = this.client();
+    const { networkAdapters, ipAddresses } = this.config;
+    const tables: [string, string | undefined][] = [[this.config.ciClass, this.config.query]];
+    if (networkAdapters.enabled) tables.push([networkAdapters.table, undefined]);
+    if (networkAdapters.enabled && ipAddresses.enabled) tables.push([ipAddresses.table, undefined]);
     try {
-      const url = client.url(this.tablePath(), this.query(1, 0, null, ['sys_id']));
-      parseResult(this.name, (await client.getJson<unknown>(url, signal)).body, url);
-    } finally {
-      await client.close();
-    }
-  }
-
-  private query(limit: number, offset: number, since: string | null, fields: readonly string[]): URLSearchParams {
-    const clauses = [this.config.query, since ? `sys_updated_on>=${since}` : undefined, 'ORDERBYsys_id'].filter((c): c is string => !!c);
-    return new URLSearchParams({
-      sysparm_query: clauses.join('^'),
-      sysparm_fields: fields.join(','),
-      sysparm_display_value: 'all',
-      sysparm_exclude_reference_link: 'true',
-      sysparm_limit: String(limit),
-      sysparm_offset: String(offset),
-    });
-  }
-
-  async *read(options: ReadOptions): AsyncIterable<SourceBatch> {
-    const client = this.client();
-    const { signal } = options;
-    const since = options.mode === 'incremental' && options.since ? options.since : null;
-    const fields = [...new Set(['sys_id', 'sys_updated_on', ...this.fieldMap.keys(), ...Object.keys(this.config.attributes)])];
-    const limit = this.config.pageSize;
-    try {
-      let url: URL | null = client.url(this.tablePath(), this.query(limit, 0, since, fields));
-      let offset = 0;
-      let watermark: string | undefined;
-      const visited = new Set<string>();
-      while (url) {
-        if (visited.has(url.toString())) throw new SourceError(`${this.name}: ServiceNow's next link points back to the same page: paging would never end`, { code: 'SOURCE_BAD_RESPONSE' });
-        visited.add(url.toString());
-        const answer = await client.getJson<unknown>(url, signal);
-        const records = parseResult(this.name, answer.body, url);
-        if (watermark === undefined) {
-          const date = answer.headers.date ? new Date(answer.headers.date) : new Date();
-          watermark = servicenowTime(Number.isNaN(date.getTime()) ? new Date() : date);
-        }
-        const total = Number(answer.headers['x-total-count']);
-        const batch: { records: SourceRecord[]; rejects: RecordReject[] } = { records: [], rejects: [] };
-        for (const item of records) {
-          const outcome = this.toRecord(item);
-          if ('reject' in outcome) batch.rejects.push(outcome.reject);
-          else batch.records.push(outcome.record);
-        }
-        yield { ...batch, watermark, ...(Number.isFinite(total) ? { expected: total } : {}) };
-        const next = nextLink(answer.headers.link);
-        offset += records.length;
-        // The Link header is authoritative; without one, a short page is the last (offset paging).
-        if (next) url = client.url(rebase(next));
-        else if (answer.headers.link === undefined && records.length === limit) url = client.url(this.tablePath(), this.query(limit, offset, since, fields));
-        else url = null;
+      const reader = new TableReader(client, this.name, 1, signal);
+      for (const [table, query] of tables) {
+        const url = reader.url({ table, clauses: [query], fields: ['sys_id'], displayValue: 'false' });
+        parseResult(this.name, (await client.getJson<unknown>(url, signal)).body, url);
       }
     } finally {
       await client.close();
     }
   }
 
-  private toRecord(item: Record<string, FieldValue>): { record: SourceRecord } | { reject: RecordReject } {
+  async *read(options: ReadOptions): AsyncIterable<SourceBatch> {
+    const client = this.client();
+    const since = options.mode === 'incremental' && options.since ? options.since : null;
+    const fields = [...new Set(['sys_id', 'sys_updated_on', ...this.fieldMap.keys(), ...Object.keys(this.config.attributes)])];
+    const reader = new TableReader(client, this.name, this.config.pageSize, options.signal);
+    const network = new NetworkReader(reader, this.config);
+    const cis = (clauses: (string | undefined)[]): TableQuery => ({ table: this.config.ciClass, clauses: [this.config.query, ...clauses], fields, displayValue: 'all' });
+    try {
+      // Asked first, so that the instance's clock (the next watermark) is read before anything else.
+      const related = since ? await this.relatedCis(network, since, options) : new Set<string>();
+      const watermark = (): string => servicenowTime(reader.instanceTime ?? new Date());
+      const queries = [cis([since ? `sys_updated_on>=${since}` : undefined])];
+      const seen = new Set<string>();
+      for (let i = 0; i < queries.length; i += 1) {
+        for await (const page of reader.pages(queries[i]!)) {
+          const expected = i === 0 && page.total !== undefined ? { expected: page.total + related.size } : {};
+          yield { ...(await this.toBatch(page.rows, network, seen)), watermark: watermark(), ...expected };
+        }
+        // The CIs whose adapters or IP Address records changed, and that the query above did not bring.
+        if (i === 0 && related.size > 0) queries.push(...reader.inQueries(cis([]), 'sys_id', [...related].filter((id) => !seen.has(id))));
+      }
+    } finally {
+      await client.close();
+    }
+  }
+
+  /**
+   * The CIs an incremental read re-reads besides those changed: those whose adapters or IP Address
+   * records changed, and those staged with the changed MACs / IPs (where a moved adapter or IP was).
+   */
+  private async relatedCis(network: NetworkReader, since: string, options: ReadOptions): Promise<Set<string>> {
+    const changed = await network.changedSince(since);
+    if (options.stagedHolders && (changed.macs.length > 0 || changed.ips.length > 0)) {
+      for (const key of await options.stagedHolders({ macs: changed.macs, ips: changed.ips })) changed.cis.add(key);
+    }
+    return changed.cis;
+  }
+
+  /** One page of CIs with their adapters and IPs, as records and rejects. */
+  private async toBatch(rows: TableRow[], network: NetworkReader, seen: Set<string>): Promise<{ records: SourceRecord[]; rejects: RecordReject[] }> {
+    const batch: { records: SourceRecord[]; rejects: RecordReject[] } = { records: [], rejects: [] };
+    const fresh = rows.filter((row) => {
+      const id = cleanText(valueOf(row.sys_id));
+      if (id === undefined) return true;
+      if (seen.has(id)) return false;
+      seen.add(id);
+      return true;
+    });
+    const adapters = await network.forCis(fresh.map((row) => cleanText(valueOf(row.sys_id))).filter((id): id is string => id !== undefined));
+    for (const item of fresh) {
+      const outcome = this.toRecord(item, adapters.get(cleanText(valueOf(item.sys_id)) ?? '') ?? []);
+      if ('reject' in outcome) batch.rejects.push(outcome.reject);
+      else batch.records.push(outcome.record);
+    }
+    return batch;
+  }
+
+  private toRecord(item: TableRow, adapters: readonly NetworkAdapter[]): { record: SourceRecord } | { reject: RecordReject } {
     const { normalizer } = this.deps;
     const sysId = cleanText(valueOf(item.sys_id));
     const name = cleanText(displayOf(item.name));
@@ -175,6 +164,7 @@ export class ServicenowSource implements AssetSource {
     const raw: Record<string, unknown> = {};
     for (const [k, v] of Object.entries(item)) raw[k] = v && typeof v === 'object' ? { value: v.value ?? null, display_value: v.display_value ?? null } : (v ?? null);
     if (!sysId) return { reject: { location, reason: 'the record has no sys_id', raw } };
+    if (adapters.length > 0) raw[this.config.networkAdapters.table] = adapters.map((a) => ({ sys_id: a.sysId, name: a.name ?? null, mac: a.mac ?? null, ips: a.ips }));
 
     const values = new Map<CsvField, { value: string | undefined; display: string | undefined; field: string }>();
     for (const [field, target] of this.fieldMap) {
@@ -252,38 +242,61 @@ export class ServicenowSource implements AssetSource {
     const spaceText = text('addressSpace');
     const macs = splitValues(text('mac'), ',');
     const ips = splitValues(text('ip'), ',');
+    const addressSpace = spaceText === undefined ? undefined : addressSpaceRef(spaceText);
+    let own: AssetInterface | null = null;
     if (macs.length > 1) errors.push(`${macs.length} MAC addresses in ${values.get('mac')!.field}: one CI record gives one interface`);
     else {
-      const result = normalizeInterface({ mac: macs[0], ips, vlan, addressSpace: spaceText === undefined ? undefined : addressSpaceRef(spaceText) });
+      const result = normalizeInterface({ mac: macs[0], ips, vlan, addressSpace });
       for (const e of result.errors) errors.push(`${values.get(e.field)?.field ?? e.field}: ${e.reason}`);
       notes.push(...result.notes);
-      if (result.interface) asset.interfaces.push(result.interface);
+      own = result.interface;
     }
+    asset.interfaces.push(...this.interfaces(own, adapters, addressSpace, notes));
     if (errors.length > 0) return { reject: { location, reason: errors.join('; '), raw } };
     if (asset.name === undefined && asset.interfaces.length === 0) return { reject: { location, reason: 'missing identity: no name, MAC or IP', raw } };
     const record: SourceRecord = { externalKey: sysId, raw, asset, location };
     if (notes.length > 0) record.notes = notes;
     return { record };
   }
-}
 
-function valueOf(v: FieldValue): unknown {
-  return v !== null && typeof v === 'object' ? v.value : v;
-}
-
-function displayOf(v: FieldValue): unknown {
-  return v !== null && typeof v === 'object' ? (v.display_value ?? v.value) : v;
-}
-
-function parseResult(source: string, body: unknown, url: URL): Record<string, FieldValue>[] {
-  const result = (body as { result?: unknown } | null)?.result;
-  if (!Array.isArray(result) || result.some((r) => r === null || typeof r !== 'object' || Array.isArray(r))) {
-    throw new SourceError(`${source}: GET ${url.pathname}: ServiceNow answered something other than {"result": [records]}`, { code: 'SOURCE_BAD_RESPONSE' });
+  /**
+   * The CI's interfaces: one per adapter (its MAC, its own IP and its IP Address records'), and the
+   * CI's own MAC / IP where no adapter already has them (merged into the adapter with the same MAC).
+   * A bad MAC costs its adapter, a bad IP that IP, each with a note; the CI keeps the rest.
+   */
+  private interfaces(own: AssetInterface | null, adapters: readonly NetworkAdapter[], addressSpace: string | number | undefined, notes: string[]): AssetInterface[] {
+    const { table, macField } = this.config.networkAdapters;
+    const result: AssetInterface[] = [];
+    for (const adapter of adapters) {
+      const macName = adapter.name !== undefined && adapter.mac !== undefined && sameMac(adapter.name, adapter.mac);
+      const normalized = normalizeInterface({ mac: adapter.mac, ips: adapter.ips, addressSpace, name: macName ? undefined : adapter.name });
+      const where = `${table} ${adapter.sysId}${adapter.name ? ` (${adapter.name})` : ''}`;
+      // An invalid MAC costs the adapter (it is its identity); an invalid IP costs that IP.
+      if (normalized.errors.some((e) => e.field === 'mac')) {
+        const what = normalized.errors.map((e) => `${e.field === 'mac' ? macField : 'IP'}: ${e.reason}`).join('; ');
+        notes.push(`${where}: ${what}; adapter left out`);
+        continue;
+      }
+      for (const e of normalized.errors) notes.push(`${where}: IP: ${e.reason}; that IP left out`);
+      notes.push(...normalized.notes.map((n) => `${where}: ${n}`));
+      if (normalized.interface) result.push(normalized.interface);
+    }
+    if (own === null) return result;
+    const twin = own.mac ? result.find((i) => i.mac === own.mac) : undefined;
+    if (twin) {
+      for (const ip of own.ips) if (!twin.ips.includes(ip)) twin.ips.push(ip);
+      if (own.vlan !== undefined && twin.vlan === undefined) twin.vlan = own.vlan;
+      return result;
+    }
+    const held = new Set(result.flatMap((i) => i.ips));
+    const rest = own.ips.filter((ip) => !held.has(ip));
+    if (!own.mac && rest.length === 0) return result;
+    return [{ ...own, ips: rest }, ...result];
   }
-  return result as Record<string, FieldValue>[];
 }
 
-function rebase(link: string): string {
-  const u = new URL(link, 'http://placeholder');
-  return `${u.pathname}${u.search}`;
+function sameMac(a: string, b: string): boolean {
+  const x = parseMac(a);
+  const y = parseMac(b);
+  return x.ok && y.ok && x.mac === y.mac;
 }

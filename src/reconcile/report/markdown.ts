@@ -1,5 +1,5 @@
 import type { PlanAction, PlanHeader, PlanItem } from '../plan-schema.js';
-import { actionLabels, basisText, changeRows, planTitle, scopeText, type PlanItems } from './display.js';
+import { actionLabels, basisText, changeRows, inputsText, isRecognizedUnknown, planTitle, scopeText, settleAdvice, unknownText, type PlanItems } from './display.js';
 import { countsInOrder } from '../summary.js';
 
 /**
@@ -36,7 +36,11 @@ function itemLine(item: PlanItem): string {
       .join('; ');
     return `- ${who}: ${diff}`;
   }
-  if (item.action === 'conflict') return `- ${who}: *${item.conflict?.kind ?? 'conflict'}*: ${mdText(item.reason ?? '')}`;
+  if (item.action === 'conflict') {
+    const settle = item.conflict ? ` To settle it: ${mdText(settleAdvice[item.conflict.kind], 240)}` : '';
+    return `- ${who}: *${item.conflict?.kind ?? 'conflict'}*: ${mdText(item.reason ?? '')}.${settle}`;
+  }
+  if (item.action === 'unknown') return `- ${who}: ${isRecognizedUnknown(item) ? '**' : ''}${mdText(unknownText(item))}${isRecognizedUnknown(item) ? '**' : ''}`;
   return `- ${who}${item.reason ? `: ${mdText(item.reason)}` : ''}`;
 }
 
@@ -55,6 +59,9 @@ export async function* renderMarkdown(header: PlanHeader, items: PlanItems): Asy
   lines.push(`| ${order.map((c) => actionLabels[c.action]).join(' | ')} |`);
   lines.push(`|${order.map(() => '---:').join('|')}|`);
   lines.push(`| ${order.map((c) => c.count).join(' | ')} |`, '');
+  const { stale, rejects } = inputsText(header);
+  if (stale.length > 0) lines.push('> **Computed partly from stored data:**', ...stale.map((l) => `> - ${mdText(l, 400)}`), '');
+  if (rejects.length > 0) lines.push(...rejects.map((l) => `- ${mdText(l, 400)}`), '');
   if (counts.delete > 0) lines.push(`> **Warning: ${counts.delete} device(s) will be DELETED from KICS** (reconcile.allowDelete is on).`, '');
   for (const { action, title } of sections) {
     const total = counts[action];

@@ -9,13 +9,14 @@ import type { PlanBasis, PlanHeader, PlanScope, PlanValue } from '../../reconcil
 import { reconcile } from '../../reconcile/reconcile.js';
 import type { ReportFormat } from '../../reconcile/report/index.js';
 import type { StageMode, StageOutcome } from '../staging/source/stage.js';
-import { stageConfiguredSources } from '../staging/sources.js';
+import { rejectsFileOf, stageConfiguredSources } from '../staging/sources.js';
 import { expireStalePlans } from './basis.js';
 import { checkConfigFiles, referencedConfigFiles } from './config-files.js';
 import { loadStagedInput } from './input.js';
 import { copyPlanWithInputs, planInputsHash } from './reuse.js';
 import { writeReportFile } from './report-file.js';
-import { setPlanReportPath, storePlan } from './store.js';
+import { planInputs } from './inputs.js';
+import { setPlanInputs, setPlanReportPath, storePlan } from './store.js';
 
 /**
  * The plan pipeline, one function for `plan`, `sync` and the scheduler:
@@ -107,6 +108,10 @@ export async function runPlan(db: Database, options: RunPlanOptions): Promise<Ru
   // Nothing the plan depends on moved since a stored plan: copy its items (src/sync/plans/reuse.ts).
   const reused = inputs && options.refresh !== 'full' && !options.vendorFromMac ? await step('reuse', () => copyPlanWithInputs(db, inputs.hash, { runId: options.runId ?? null, now })) : null;
   const { id, value } = reused ? { id: reused.header.id!, value: reused } : await computePlan(db, options, { sources, scope, now, inputs, step });
+
+  const sourceFiles = sources.map((s) => ({ name: s.name, rejectsFile: rejectsFileOf(config.sources.find((c) => c.name === s.name)!, options.dataDir) }));
+  value.header.summary.inputs = await step('freshness', () => planInputs(db, sourceFiles, refresh));
+  await setPlanInputs(db, id, value.header.summary.inputs);
 
   const format = options.reportFormat ?? 'html';
   const reportDir = config.sync.reportDir ?? path.join(options.dataDir, 'reports');

@@ -1,6 +1,6 @@
 import type { Database } from '../../db/database.js';
 import type { Sql } from '../../db/sql.js';
-import type { PlanItem, PlanValue } from '../../reconcile/plan-schema.js';
+import type { PlanInputs, PlanItem, PlanValue } from '../../reconcile/plan-schema.js';
 
 /**
  * Storing a plan: one `plan` row and one `plan_item` row per item, in one transaction. The items go
@@ -86,6 +86,11 @@ export async function insertPlan(tx: Sql, plan: PlanValue, options: StorePlanOpt
 }
 
 /** Records where the plan's report was written. */
+/** Records what the plan was computed from (`summary.inputs`), once it is stored or copied. */
+export async function setPlanInputs(db: Sql, planId: number, inputs: PlanInputs): Promise<void> {
+  await db.execute(`UPDATE plan SET summary = jsonb_set(summary, '{inputs}', $2::jsonb) WHERE id = $1`, [planId, JSON.stringify(inputs)]);
+}
+
 export async function setPlanReportPath(db: Sql, planId: number, reportPath: string): Promise<void> {
   await db.execute(`UPDATE plan SET report_path = $2 WHERE id = $1`, [planId, reportPath]);
 }

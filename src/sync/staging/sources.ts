@@ -1,6 +1,6 @@
 import path from 'node:path';
 import { createSource, normalizerFor, selectSources } from '../../adapters/index.js';
-import type { Config } from '../../config/index.js';
+import type { Config, SourceConfig } from '../../config/index.js';
 import type { Database } from '../../db/database.js';
 import type { Logger } from '../../log.js';
 import { stageSources, type StageMode, type StageOutcome, type StageProgress } from './source/stage.js';
@@ -27,6 +27,11 @@ export interface StageConfiguredOptions {
  * writes run in this thread, the sources are staged here, and a large CSV file is read and prepared in a
  * thread of its own (read-thread.ts). A broken mapping table stops the call before any read starts.
  */
+/** Where a source's rejected records are listed: its `rejectsFile` (CSV), else <dataDir>/rejects/<name>.csv. */
+export function rejectsFileOf(source: SourceConfig, dataDir: string): string {
+  return (source.type === 'csv' ? source.rejectsFile : undefined) ?? path.join(dataDir, 'rejects', `${source.name}.csv`);
+}
+
 export function stageConfiguredSources(db: Database, config: Config, options: StageConfiguredOptions): Promise<StageOutcome[]> {
   const { logger, signal, mode } = options;
   const selected = selectSources(config, options.sourceNames ?? []);

@@ -22,7 +22,7 @@ afterEach(async () => {
 });
 
 async function server(records: SnRecord[] = fixture()): Promise<ServicenowServer> {
-  const s = await startServicenowServer({ user: 'kics.sync', password, token: 'oauth-token-123', tables: { cmdb_ci_hardware: records } });
+  const s = await startServicenowServer({ user: 'kics.sync', password, token: 'oauth-token-123', tables: { cmdb_ci_hardware: records, cmdb_ci_network_adapter: [], cmdb_ci_ip_address: [] } });
   servers.push(s);
   return s;
 }
@@ -48,6 +48,10 @@ async function readAll(src: ServicenowSource, options: ReadOptions = { mode: 'fu
   for await (const batch of src.read(options)) batches.push(batch);
   return { records: batches.flatMap((b) => b.records), rejects: batches.flatMap((b) => b.rejects), batches };
 }
+
+/** The requests a server got for one table. */
+const on = (sn: ServicenowServer, table: string): ServicenowServer['requests'] => sn.requests.filter((r) => r.path === `/api/now/table/${table}`);
+const ciPath = '/api/now/table/cmdb_ci_hardware';
 
 async function failure(promise: Promise<unknown>): Promise<SourceError> {
   try {
@@ -98,7 +102,7 @@ describe('ServiceNow source', () => {
   it('pages with sysparm_limit / sysparm_offset through the Link header, and knows the total from X-Total-Count', async () => {
     const sn = await server();
     const { batches } = await readAll(source(sn.url));
-    expect(sn.requests.map((r) => [r.query.get('sysparm_limit'), r.query.get('sysparm_offset')])).toEqual([
+    expect(on(sn, 'cmdb_ci_hardware').map((r) => [r.query.get('sysparm_limit'), r.query.get('sysparm_offset')])).toEqual([
       ['2', '0'],
       ['2', '2'],
       ['2', '4'],
@@ -111,13 +115,13 @@ describe('ServiceNow source', () => {
     const sn = await server(many);
     const { records } = await readAll(source(sn.url, { pageSize: 10 }));
     expect(records).toHaveLength(5);
-    expect(sn.requests).toHaveLength(1);
+    expect(on(sn, 'cmdb_ci_hardware')).toHaveLength(1);
   });
 
   it('reads incrementally with sys_updated_on, ANDed to the configured query', async () => {
     const sn = await server();
     const { records, batches } = await readAll(source(sn.url, { query: 'install_status=1' }), { mode: 'incremental', since: '2024-03-02 00:00:00' });
-    expect(sn.requests[0]!.query.get('sysparm_query')).toBe('install_status=1^sys_updated_on>=2024-03-02 00:00:00^ORDERBYsys_id');
+    expect(on(sn, 'cmdb_ci_hardware')[0]!.query.get('sysparm_query')).toBe('install_status=1^sys_updated_on>=2024-03-02 00:00:00^ORDERBYsys_id');
     expect(records).toEqual([]);
     expect(batches[0]!.watermark).toMatch(/^\d{4}-\d\d-\d\d \d\d:\d\d:\d\d$/);
     const all = await readAll(source(sn.url), { mode: 'incremental', since: '2024-03-02 00:00:00' });
@@ -150,17 +154,17 @@ describe('ServiceNow source', () => {
 
   it('retries 429 (after Retry-After) and 500, then gives up with the last error', async () => {
     const sn = await server();
-    sn.fail({ status: 429, headers: { 'retry-after': '0' }, after: 2 });
-    sn.fail({ status: 500, body: JSON.stringify({ error: { message: 'Transaction cancelled: maximum execution time exceeded', detail: null }, status: 'failure' }), after: 3 });
+    sn.fail({ status: 429, headers: { 'retry-after': '0' }, after: 2, path: ciPath });
+    sn.fail({ status: 500, body: JSON.stringify({ error: { message: 'Transaction cancelled: maximum execution time exceeded', detail: null }, status: 'failure' }), after: 3, path: ciPath });
     const { records } = await readAll(source(sn.url));
     expect(records).toHaveLength(3);
-    expect(sn.requests).toHaveLength(5);
+    expect(on(sn, 'cmdb_ci_hardware')).toHaveLength(5);
 
-    sn.fail({ status: 500, times: 10 });
+    sn.fail({ status: 500, times: 10, path: ciPath });
     const error = await failure(readAll(source(sn.url, { retries: 2 })));
     expect(error).toMatchObject({ code: 'SOURCE_SERVER_ERROR', retryable: true });
     expect(error.message).toMatch(/answered 500 Internal Server Error: simulated 500$/);
-    expect(sn.requests).toHaveLength(8);
+    expect(on(sn, 'cmdb_ci_hardware')).toHaveLength(8);
   });
 
   it('says so when the answer is not the Table API’s (a login page behind SSO)', async () => {
@@ -197,7 +201,7 @@ describeEachEngine('ServiceNow staging', (t) => {
     records[0]!.sys_updated_on = '2099-01-01 00:00:00';
     const second = await stageSource(t().db, source(sn.url), { mode: 'incremental', logger });
     expect(second).toMatchObject({ mode: 'incremental', read: 1, changed: 1, missing: 0, generation: 2 });
-    expect(sn.requests.at(-1)!.query.get('sysparm_query')).toBe(`sys_updated_on>=${first.watermark}^ORDERBYsys_id`);
+    expect(on(sn, 'cmdb_ci_hardware').at(-1)!.query.get('sysparm_query')).toBe(`sys_updated_on>=${first.watermark}^ORDERBYsys_id`);
     expect(await t().db.query(`SELECT name FROM source_record WHERE missing_since IS NULL ORDER BY name`)).toEqual([{ name: 'PLC-BOILER-1A' }, { name: 'core-sw-1' }, { name: 'old-hmi' }]);
   });
 });

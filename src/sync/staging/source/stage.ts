@@ -14,6 +14,7 @@ import {
   ensureSourceRow,
   insertRecords,
   insertRejects,
+  keysHoldingAddresses,
   loadExisting,
   markMissing,
   recordFailure,
@@ -134,6 +135,7 @@ export async function stageSource(db: TransactionalSql, source: AssetSource, opt
       };
 
       const readOptions: ReadOptions = { mode, since: mode === 'incremental' ? sourceRow.watermark : null, ...(signal ? { signal } : {}) };
+      if (mode === 'incremental') readOptions.stagedHolders = ({ macs, ips }) => keysHoldingAddresses(tx, sourceRow.id, macs, ips);
       const batches = options.read?.(source, readOptions) ?? prepareBatches(source, source.read(readOptions));
       try {
         for await (const batch of batches) {

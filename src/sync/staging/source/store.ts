@@ -86,6 +86,21 @@ export async function markMissing(tx: Sql, sourceId: number, keys: readonly stri
   );
 }
 
+/** The present records of a source with an interface holding one of these MACs or IPs (canonical text). */
+export async function keysHoldingAddresses(tx: Sql, sourceId: number, macs: readonly string[], ips: readonly string[]): Promise<string[]> {
+  if (macs.length === 0 && ips.length === 0) return [];
+  const rows = await tx.query<{ external_key: string }>(
+    `SELECT r.external_key FROM source_record r
+      WHERE r.source_id = $1 AND r.missing_since IS NULL
+        AND EXISTS (SELECT 1 FROM jsonb_array_elements(r.normalized->'interfaces') i
+                     WHERE i->>'mac' = ANY($2::text[])
+                        OR EXISTS (SELECT 1 FROM jsonb_array_elements_text(i->'ips') ip WHERE ip = ANY($3::text[])))
+      ORDER BY r.external_key`,
+    [sourceId, macs, ips],
+  );
+  return rows.map((r) => r.external_key);
+}
+
 export async function clearRejects(tx: Sql, sourceId: number): Promise<void> {
   await tx.execute(`DELETE FROM source_reject WHERE source_id = $1`, [sourceId]);
 }
