@@ -21,7 +21,7 @@ import { kicsConfigSchema } from '../src/config/kics.js';
 import { openDatabase } from '../src/db/database.js';
 import { silentLogger } from '../src/log.js';
 import { packageRoot } from '../src/paths.js';
-import { stageKics } from '../src/sync/staging/kics.js';
+import { stageKics } from '../src/sync/staging/kics/stage.js';
 import { findPostgresBin, startThrowawayPostgres } from '../test/support/postgres.js';
 
 const args = process.argv.slice(2);

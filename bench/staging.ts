@@ -16,7 +16,7 @@ import { csvSourceSchema } from '../src/config/sources.js';
 import { openDatabase, type Database } from '../src/db/database.js';
 import { silentLogger } from '../src/log.js';
 import { createNormalizer } from '../src/model/normalize.js';
-import { stageSource, type StageSummary } from '../src/sync/staging/index.js';
+import { stageSource, type StageSummary } from '../src/sync/staging/source/stage.js';
 import { findPostgresBin, startThrowawayPostgres } from '../test/support/postgres.js';
 
 const args = process.argv.slice(2);

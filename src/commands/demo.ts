@@ -14,7 +14,7 @@ import { countsInOrder } from '../reconcile/summary.js';
 import { actionLabels } from '../reconcile/report/display.js';
 import type { PlanCounts } from '../reconcile/plan-schema.js';
 import { startKicsSimulator } from '../simulator/kics/index.js';
-import type { RunContext } from '../sync/runs/context.js';
+import type { RunContext } from '../sync/runs/lifecycle.js';
 import { runApply } from '../sync/runs/apply-run.js';
 import { runPlanRun } from '../sync/runs/plan-run.js';
 import { parsePositiveInt, runCommand } from './context.js';

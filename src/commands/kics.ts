@@ -3,7 +3,7 @@ import { createKicsClient, type KicsClient } from '../adapters/kics/index.js';
 import type { Config } from '../config/index.js';
 import { ConfigError } from '../errors.js';
 import { startProgress } from '../progress.js';
-import { stageKics, type KicsStageSummary } from '../sync/staging/kics.js';
+import { stageKics, type KicsStageSummary } from '../sync/staging/kics/stage.js';
 import { runCommand, type CommandContext } from './context.js';
 
 /** `kics-sync kics check|pull`: prove KICS can be reached with the connector package, and read it into the snapshot. */

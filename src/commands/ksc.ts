@@ -1,12 +1,12 @@
 import type { Command } from 'commander';
 import { KscClient } from '../adapters/ksc/client.js';
-import { backendCommandEvent } from '../adapters/ksc/console.js';
+import { backendCommandEvent } from '../sync/ksc/console.js';
 import { paramString } from '../adapters/ksc/params.js';
-import { runKscService, type KscServiceSummary } from '../adapters/ksc/service.js';
-import { resolveTriggerEvents } from '../adapters/ksc/triggers.js';
+import { runKscService, type KscServiceSummary } from '../sync/ksc/service.js';
+import { resolveTriggerEvents } from '../sync/ksc/triggers.js';
 import type { KscConfig } from '../config/index.js';
 import { ConfigError, ExitCode } from '../errors.js';
-import { backendCommandHandlers, incrementalPlanStarter, kscEventSink } from '../sync/ksc-commands.js';
+import { backendCommandHandlers, incrementalPlanStarter, kscEventSink } from '../sync/ksc/commands.js';
 import { runCommand, type CommandContext } from './context.js';
 
 export function registerKscCommands(program: Command): void {

@@ -1,5 +1,5 @@
 import type { RunTrigger } from '../sync/runs/store.js';
-import type { RunContext } from '../sync/runs/context.js';
+import type { RunContext } from '../sync/runs/lifecycle.js';
 import { startProgress } from '../progress.js';
 import type { CommandContext } from './context.js';
 

@@ -3,7 +3,7 @@ import { createSource, normalizerFor, selectSources } from '../adapters/index.js
 import { sourceTypeNames } from '../config/sources.js';
 import { ExitCode, KicsSyncError, UsageError, errorMessage } from '../errors.js';
 import { startSourcesProgress } from '../progress.js';
-import type { StageOutcome } from '../sync/staging/index.js';
+import type { StageOutcome } from '../sync/staging/source/stage.js';
 import { stageConfiguredSources } from '../sync/staging/sources.js';
 import { runCommand } from './context.js';
 

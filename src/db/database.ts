@@ -22,7 +22,7 @@ export interface Database extends TransactionalSql {
   readonly location: string;
   /**
    * PostgreSQL only: the URL, password included, for a worker thread that opens connections of its
-   * own (src/sync/staging/worker.ts). Never printed or logged.
+   * own (src/sync/staging/threads/source-thread.ts). Never printed or logged.
    */
   readonly connectionUrl?: string;
   readonly prisma: PrismaClient;

@@ -112,7 +112,7 @@ export interface AssetSource {
   /**
    * Optional: an identity of everything a full read would deliver now (for a file: its bytes and the
    * settings that shape its records). When it equals the one the last successful read recorded, an
-   * incremental stage does not read the source again (`stageSource()` in src/sync/staging/index.ts).
+   * incremental stage does not read the source again (`stageSource()` in src/sync/staging/source/stage.ts).
    */
   fingerprint?(signal?: AbortSignal): Promise<string>;
 }

@@ -8,7 +8,7 @@ import { parseConfig, type Config } from '../../src/config/index.js';
 import type { Database } from '../../src/db/database.js';
 import type { Logger } from '../../src/log.js';
 import type { SimDevice } from '../../src/simulator/kics/index.js';
-import type { RunContext } from '../../src/sync/runs/context.js';
+import type { RunContext } from '../../src/sync/runs/lifecycle.js';
 import { runCli, type CliOptions, type CliResult } from '../support/cli.js';
 import type { TestDatabase } from '../support/db.js';
 import { startTestKicsSimulator, type TestKicsSimulator } from '../support/kics-simulator.js';

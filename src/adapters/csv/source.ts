@@ -426,7 +426,7 @@ export class CsvSource implements AssetSource {
     // The first row's fields, then the other rows (the first row's object is this asset's own: no copy).
     const raw: Record<string, unknown> = pending.raw;
     if (pending.rawRows.length > 1) raw._moreRows = pending.rawRows.slice(1);
-    // KICS's field limits are checked where every source's records are prepared (src/sync/staging/prepare.ts).
+    // KICS's field limits are checked where every source's records are prepared (src/sync/staging/source/prepare.ts).
     const record: SourceRecord = { externalKey: pending.key, raw, asset: pending.asset, location };
     if (pending.notes.length > 0) record.notes = pending.notes;
     return record;

@@ -19,8 +19,35 @@ export function describeEndpoint(endpoint: KicsEndpoint): string {
   return `KICS ${endpoint.route} (${endpoint.method} ${endpoint.path})`;
 }
 
+/**
+ * The stable codes of a failed KICS call. Whoever decides by a code (an apply stopping, the events
+ * of a failed run) names it through `KicsErrorCode`, so a code that is not thrown here fails to compile.
+ */
+export const kicsErrorCodes = [
+  'KICS_UNREACHABLE',
+  'KICS_TIMEOUT',
+  'KICS_TLS_UNTRUSTED',
+  'KICS_TLS_PIN_MISMATCH',
+  'KICS_TLS_CLIENT_REFUSED',
+  'KICS_AUTH_FAILED',
+  'KICS_FORBIDDEN',
+  'KICS_NOT_FOUND',
+  'KICS_VALIDATION',
+  'KICS_CONFLICT',
+  'KICS_PAYLOAD_TOO_LARGE',
+  'KICS_RATE_LIMITED',
+  'KICS_SERVER_ERROR',
+  'KICS_HTTP_ERROR',
+  'KICS_BAD_RESPONSE',
+] as const;
+export type KicsErrorCode = (typeof kicsErrorCodes)[number];
+
+/** The codes of an unusable communication data package (or PEM files). */
+export const kicsPackageErrorCodes = ['KICS_PACKAGE_FILE_MISSING', 'KICS_PACKAGE_PASSWORD', 'KICS_PACKAGE_INVALID', 'KICS_CERT_EXPIRED', 'KICS_CERT_NOT_YET_VALID'] as const;
+export type KicsPackageErrorCode = (typeof kicsPackageErrorCodes)[number];
+
 export interface KicsApiErrorOptions extends Partial<KicsSyncErrorOptions> {
-  code: string;
+  code: KicsErrorCode;
   endpoint: KicsEndpoint;
   /** HTTP status of the answer; null when there was none (network, TLS, timeout). */
   status?: number | null;
@@ -35,13 +62,9 @@ export interface KicsApiErrorOptions extends Partial<KicsSyncErrorOptions> {
   retryAfterMs?: number;
 }
 
-/**
- * A KICS call failed. Codes are stable:
- * KICS_UNREACHABLE, KICS_TIMEOUT, KICS_TLS_UNTRUSTED, KICS_TLS_PIN_MISMATCH, KICS_TLS_CLIENT_REFUSED,
- * KICS_AUTH_FAILED, KICS_FORBIDDEN, KICS_NOT_FOUND, KICS_VALIDATION, KICS_CONFLICT, KICS_PAYLOAD_TOO_LARGE,
- * KICS_RATE_LIMITED, KICS_SERVER_ERROR, KICS_HTTP_ERROR, KICS_BAD_RESPONSE, KICS_INTERRUPTED.
- */
+/** A KICS call failed; `code` is one of `kicsErrorCodes`. */
 export class KicsApiError extends KicsSyncError {
+  declare readonly code: KicsErrorCode;
   readonly status: number | null;
   readonly endpoint: KicsEndpoint;
   readonly errors: KicsErrorItem[];
@@ -65,11 +88,12 @@ export class KicsApiError extends KicsSyncError {
 
 /**
  * The connector's communication data package (or its PEM files) cannot be used: a file is missing, the
- * password does not open it, a certificate is not valid now, the files do not belong together. Codes:
- * KICS_PACKAGE_FILE_MISSING, KICS_PACKAGE_PASSWORD, KICS_PACKAGE_INVALID, KICS_CERT_EXPIRED, KICS_CERT_NOT_YET_VALID.
+ * password does not open it, a certificate is not valid now, the files do not belong together.
  */
 export class KicsPackageError extends KicsSyncError {
-  constructor(message: string, options: Partial<KicsSyncErrorOptions> & { code: string }) {
+  declare readonly code: KicsPackageErrorCode;
+
+  constructor(message: string, options: Partial<KicsSyncErrorOptions> & { code: KicsPackageErrorCode }) {
     super(message, { exitCode: ExitCode.usage, ...options });
   }
 }

@@ -6,7 +6,7 @@ import { resolveRoutes } from './routes.js';
 import { createKicsAgent } from './tls.js';
 
 export { KicsClient, type DeleteOutcome, type DeviceCreateOutcome, type IterateDevicesOptions, type PatchOptions, type PatchOutcome } from './client.js';
-export { KicsApiError, KicsPackageError, type KicsEndpoint, type KicsErrorItem } from './errors.js';
+export { KicsApiError, KicsPackageError, kicsErrorCodes, type KicsEndpoint, type KicsErrorCode, type KicsErrorItem, type KicsPackageErrorCode } from './errors.js';
 export { addressSpaceFilter, deviceFilter, eventFilter, filterBuilder, type FilterBuilder } from './filter.js';
 export { loadConnectorTls, type CertificateInfo, type ConnectorTls } from './package.js';
 export type { Page } from './paging.js';

@@ -2,6 +2,7 @@ import { isIP } from 'node:net';
 import tls, { type PeerCertificate } from 'node:tls';
 import { Agent } from 'undici';
 import { errorMessage } from '../../errors.js';
+import type { KicsErrorCode } from './errors.js';
 import { certificateInfo, type ConnectorTls } from './package.js';
 
 /**
@@ -13,7 +14,7 @@ import { certificateInfo, type ConnectorTls } from './package.js';
  * Verification is off only with `kics.insecure`, which the client announces on every run.
  */
 
-export const pinMismatchCode = 'KICS_TLS_PIN_MISMATCH';
+export const pinMismatchCode = 'KICS_TLS_PIN_MISMATCH' satisfies KicsErrorCode;
 
 export interface AgentOptions {
   tls: ConnectorTls;

@@ -1,6 +1,6 @@
 import { readFile } from 'node:fs/promises';
 import path from 'node:path';
-import { KicsApiError, type KicsClient } from '../../adapters/kics/index.js';
+import { KicsApiError, type KicsClient, type KicsErrorCode } from '../../adapters/kics/index.js';
 import type { Sql } from '../../db/sql.js';
 import { errorMessage } from '../../errors.js';
 import type { Logger } from '../../log.js';
@@ -41,7 +41,7 @@ export interface ExecuteContext {
 }
 
 /** Errors that say KICS as a whole cannot be used right now: the apply stops claiming. */
-const systemicCodes = new Set(['KICS_UNREACHABLE', 'KICS_TIMEOUT', 'KICS_TLS_UNTRUSTED', 'KICS_TLS_PIN_MISMATCH', 'KICS_TLS_CLIENT_REFUSED', 'KICS_AUTH_FAILED', 'KICS_FORBIDDEN']);
+const systemicCodes: ReadonlySet<KicsErrorCode> = new Set<KicsErrorCode>(['KICS_UNREACHABLE', 'KICS_TIMEOUT', 'KICS_TLS_UNTRUSTED', 'KICS_TLS_PIN_MISMATCH', 'KICS_TLS_CLIENT_REFUSED', 'KICS_AUTH_FAILED', 'KICS_FORBIDDEN']);
 
 export function isSystemic(error: unknown): error is KicsApiError {
   return error instanceof KicsApiError && systemicCodes.has(error.code);

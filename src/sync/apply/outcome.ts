@@ -2,7 +2,7 @@ import type { Database } from '../../db/database.js';
 import type { Sql } from '../../db/sql.js';
 import { KicsSyncError } from '../../errors.js';
 import { emitEvent, type EngineEventCode } from '../events/index.js';
-import type { AuditOperation } from '../audit/store.js';
+import { insertAuditRecords, type AuditOperation } from '../audit/store.js';
 import type { ClaimedItem } from './claim.js';
 
 /**
@@ -91,27 +91,9 @@ async function writeOutcomes(tx: Sql, ctx: OutcomeContext, entries: readonly { i
       ctx.claimant,
     );
   }
-  const audit = entries.map((e) => e.outcome.audit);
-  await tx.execute(
-    `INSERT INTO audit_record (actor, run_id, plan_id, plan_item_id, device_id, operation, request, http_status, outcome, kics_result, before, after)
-     SELECT $1, $2, $3, v.item, v.device, v.operation, v.request::jsonb, v.http_status, v.outcome, v.kics_result::jsonb, v.before::jsonb, v.after::jsonb
-       FROM unnest($4::bigint[], $5::bigint[], $6::text[], $7::text[], $8::int[], $9::text[], $10::text[], $11::text[], $12::text[])
-            WITH ORDINALITY AS v(item, device, operation, request, http_status, outcome, kics_result, before, after, n)
-      ORDER BY v.n`,
-    [
-      ctx.actor,
-      ctx.runId,
-      ctx.planId,
-      entries.map((e) => e.item.id),
-      audit.map((a) => a.deviceId),
-      audit.map((a) => a.operation),
-      audit.map((a) => json(a.request)),
-      audit.map((a) => a.httpStatus),
-      entries.map((e) => e.outcome.status),
-      audit.map((a) => json(a.kicsResult)),
-      audit.map((a) => json(a.before)),
-      audit.map((a) => json(a.after)),
-    ],
+  await insertAuditRecords(
+    tx,
+    entries.map(({ item, outcome }) => ({ actor: ctx.actor, runId: ctx.runId, planId: ctx.planId, planItemId: item.id, outcome: outcome.status, ...outcome.audit })),
   );
   for (const { item, outcome } of entries) {
     if (outcome.upload) {

@@ -84,20 +84,12 @@ function notApproved(header: PlanHeader, planId: number): PlanNotApplicableError
 }
 
 /**
- * Moves the plan to `applying`, checking that it may be: approved (or a draft with `allowDraft`),
- * its basis unchanged; a plan already applying, applied or partially applied is resumed (its items
- * say what is left). Expired plans are refused.
+ * Moves the plan to `applying` once `checkApplicable()` agrees (the same rules: approved, or a draft
+ * with `allowDraft`, its basis unchanged; expired refused); a plan already applying, applied or
+ * partially applied is resumed (its items say what is left).
  */
 export async function startApplying(db: Database, planId: number, options: StartApplyOptions): Promise<PlanHeader> {
-  const header = await loadPlanHeader(db, planId);
-  switch (header.status) {
-    case 'expired':
-      throw expiredError(header, planId);
-    case 'draft':
-      if (!options.allowDraft) throw notApproved(header, planId);
-      break;
-  }
-  if (header.status === 'draft' || header.status === 'approved') await refuseIfStale(db, header, planId);
+  const header = await checkApplicable(db, planId, options.allowDraft);
   const updated = await db.execute(
     `UPDATE plan
         SET status = 'applying', apply_started_at = COALESCE(apply_started_at, now()),

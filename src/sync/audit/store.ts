@@ -35,28 +35,43 @@ export interface AuditRecord extends AuditEntry {
   at: Date;
 }
 
-/** Appends one audit row; use the transaction that records the outcome. */
-export async function insertAuditRecord(tx: Sql, entry: AuditEntry): Promise<number> {
-  const [row] = await tx.query<{ id: number }>(
+/**
+ * The one writer of `audit_record`: appends the rows in the order given, with one INSERT over arrays
+ * however many there are (the apply commits the outcomes that finish together as one group). Use the
+ * transaction that records the outcomes. Returns the new ids in the same order.
+ */
+export async function insertAuditRecords(tx: Sql, entries: readonly AuditEntry[]): Promise<number[]> {
+  if (entries.length === 0) return [];
+  const rows = await tx.query<{ id: number }>(
     `INSERT INTO audit_record (actor, run_id, plan_id, plan_item_id, device_id, operation, request, http_status, outcome, kics_result, before, after)
-     VALUES ($1, $2, $3, $4, $5, $6, $7::jsonb, $8, $9, $10::jsonb, $11::jsonb, $12::jsonb)
-     RETURNING id`,
+     SELECT v.actor, v.run_id, v.plan_id, v.plan_item_id, v.device_id, v.operation, v.request::jsonb, v.http_status, v.outcome, v.kics_result::jsonb, v.before::jsonb, v.after::jsonb
+       FROM unnest($1::text[], $2::bigint[], $3::bigint[], $4::bigint[], $5::bigint[], $6::text[], $7::text[], $8::int[], $9::text[], $10::text[], $11::text[], $12::text[])
+            WITH ORDINALITY AS v(actor, run_id, plan_id, plan_item_id, device_id, operation, request, http_status, outcome, kics_result, before, after, n)
+      ORDER BY v.n
+  RETURNING id`,
     [
-      entry.actor,
-      entry.runId,
-      entry.planId,
-      entry.planItemId,
-      entry.deviceId,
-      entry.operation,
-      jsonOrNull(entry.request),
-      entry.httpStatus,
-      entry.outcome,
-      jsonOrNull(entry.kicsResult),
-      jsonOrNull(entry.before),
-      jsonOrNull(entry.after),
+      entries.map((e) => e.actor),
+      entries.map((e) => e.runId),
+      entries.map((e) => e.planId),
+      entries.map((e) => e.planItemId),
+      entries.map((e) => e.deviceId),
+      entries.map((e) => e.operation),
+      entries.map((e) => jsonOrNull(e.request)),
+      entries.map((e) => e.httpStatus),
+      entries.map((e) => e.outcome),
+      entries.map((e) => jsonOrNull(e.kicsResult)),
+      entries.map((e) => jsonOrNull(e.before)),
+      entries.map((e) => jsonOrNull(e.after)),
     ],
   );
-  return row!.id;
+  // ids come from a sequence in insertion order; sorted so the answer does not rest on RETURNING's order.
+  return rows.map((r) => r.id).sort((a, b) => a - b);
+}
+
+/** Appends one audit row (`insertAuditRecords()` with one entry). */
+export async function insertAuditRecord(tx: Sql, entry: AuditEntry): Promise<number> {
+  const [id] = await insertAuditRecords(tx, [entry]);
+  return id!;
 }
 
 function jsonOrNull(value: unknown): string | null {

@@ -1,13 +1,12 @@
 import type { Sql } from '../../db/sql.js';
 import type { PlanBasis } from '../../reconcile/plan-schema.js';
+import { kicsSourceName } from '../staging/kics/store.js';
 
 /**
  * A plan's basis: the `source.generation` of the KICS snapshot (the source row named `kics`) and of
  * each source it was computed from. Staging bumps a generation only when data changed, so a plan whose
  * basis differs from the current generations was computed from snapshots that have moved on.
  */
-
-export const kicsSourceName = 'kics';
 
 export async function currentBasis(db: Sql, sourceNames: readonly string[]): Promise<PlanBasis> {
   const rows = await db.query<{ name: string; generation: number }>(`SELECT name, generation FROM source WHERE name = ANY($1::text[])`, [[kicsSourceName, ...sourceNames]]);

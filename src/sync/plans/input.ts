@@ -6,7 +6,8 @@ import type { AddressSpace, KicsDevice } from '../../model/kics.js';
 import type { PlanBasis } from '../../reconcile/plan-schema.js';
 import { scalarFields } from '../../reconcile/fields.js';
 import type { LastUpload, StagedRecord } from '../../reconcile/types.js';
-import { currentBasis, kicsSourceName } from './basis.js';
+import { kicsSourceName } from '../staging/kics/store.js';
+import { currentBasis } from './basis.js';
 
 /**
  * The reconciler's input from the database, read in one REPEATABLE READ transaction so the records,

@@ -1,6 +1,6 @@
 import type { Sql } from '../../db/sql.js';
 import type { PlanInputs } from '../../reconcile/plan-schema.js';
-import { kicsSourceName } from './basis.js';
+import { kicsSourceName } from '../staging/kics/store.js';
 import type { RefreshResult } from './run.js';
 
 /**

@@ -8,7 +8,7 @@ import { ouiVendor } from '../../model/oui.js';
 import type { PlanBasis, PlanHeader, PlanScope, PlanValue } from '../../reconcile/plan-schema.js';
 import { reconcile } from '../../reconcile/reconcile.js';
 import type { ReportFormat } from '../../reconcile/report/index.js';
-import type { StageMode, StageOutcome } from '../staging/index.js';
+import type { StageMode, StageOutcome } from '../staging/source/stage.js';
 import { rejectsFileOf, stageConfiguredSources } from '../staging/sources.js';
 import { expireStalePlans } from './basis.js';
 import { checkConfigFiles, referencedConfigFiles } from './config-files.js';

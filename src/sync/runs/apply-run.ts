@@ -1,7 +1,7 @@
 import { ExitCode, errorMessage } from '../../errors.js';
 import { applyPlan, checkApplicable, type ApplyPlanResult } from '../apply/index.js';
 import { emitEvent } from '../events/index.js';
-import { endRun, failureEvents, openKics, registerRunEvent, type RunContext, type RunEnd } from './context.js';
+import { endRun, failureEvents, openKics, registerRunEvent, type RunContext, type RunEnd } from './lifecycle.js';
 import { acquireRunLock } from './lock.js';
 import { closeAbandonedRuns, startRun } from './store.js';
 

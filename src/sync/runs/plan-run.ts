@@ -1,9 +1,9 @@
 import { errorMessage } from '../../errors.js';
 import type { PlanScope } from '../../reconcile/plan-schema.js';
-import type { StageMode } from '../staging/index.js';
-import { stageKics } from '../staging/kics.js';
+import type { StageMode } from '../staging/source/stage.js';
+import { stageKics } from '../staging/kics/stage.js';
 import { runPlan, type RunPlanOptions, type RunPlanResult } from '../plans/run.js';
-import { endRun, failureEvents, openKics, planEvents, type RunContext } from './context.js';
+import { endRun, failureEvents, openKics, planEvents, type RunContext } from './lifecycle.js';
 import { startRun } from './store.js';
 
 export interface PlanRunOptions extends Pick<RunPlanOptions, 'reportFile' | 'reportFormat' | 'onSourceProgress'> {

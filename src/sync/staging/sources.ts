@@ -3,9 +3,9 @@ import { createSource, normalizerFor, selectSources } from '../../adapters/index
 import type { Config, SourceConfig } from '../../config/index.js';
 import type { Database } from '../../db/database.js';
 import type { Logger } from '../../log.js';
-import { stageSources, type StageMode, type StageOutcome, type StageProgress } from './index.js';
-import { readsInThreads } from './read-thread.js';
-import { stageSourcesInWorker } from './worker.js';
+import { stageSources, type StageMode, type StageOutcome, type StageProgress } from './source/stage.js';
+import { readsInThreads } from './threads/read-thread.js';
+import { stageSourcesInWorker } from './threads/source-thread.js';
 
 export interface StageConfiguredOptions {
   /** The sources to stage (all enabled ones when empty). */

@@ -8,7 +8,7 @@ import { csvSourceSchema } from '../../../src/config/sources.js';
 import { silentLogger } from '../../../src/log.js';
 import type { RecordReject, SourceBatch, SourceRecord } from '../../../src/model/asset.js';
 import { createNormalizer } from '../../../src/model/normalize.js';
-import { prepareBatches } from '../../../src/sync/staging/prepare.js';
+import { prepareBatches } from '../../../src/sync/staging/source/prepare.js';
 
 const fixtures = path.resolve(import.meta.dirname, '../../fixtures/csv');
 const normalizer = createNormalizer({ influenceMap: { Hoch: 'BusinessCritical', Mittel: 'Important' } });

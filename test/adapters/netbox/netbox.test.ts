@@ -9,7 +9,7 @@ import { silentLogger } from '../../../src/log.js';
 import type { ReadOptions, RecordReject, SourceBatch, SourceRecord } from '../../../src/model/asset.js';
 import { createNormalizer } from '../../../src/model/normalize.js';
 import { createCa, createServerCertificate } from '../../../src/simulator/kics/certificates.js';
-import { stageSource } from '../../../src/sync/staging/index.js';
+import { stageSource } from '../../../src/sync/staging/source/stage.js';
 import { describeEachEngine } from '../../support/db.js';
 import { generateNetbox, startNetboxServer, type Json, type NetboxData, type NetboxServer } from '../../support/netbox-server.js';
 

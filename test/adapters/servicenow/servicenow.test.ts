@@ -7,7 +7,7 @@ import { servicenowSourceSchema } from '../../../src/config/sources.js';
 import { silentLogger } from '../../../src/log.js';
 import type { ReadOptions, RecordReject, SourceBatch, SourceRecord } from '../../../src/model/asset.js';
 import { createNormalizer } from '../../../src/model/normalize.js';
-import { stageSource } from '../../../src/sync/staging/index.js';
+import { stageSource } from '../../../src/sync/staging/source/stage.js';
 import { describeEachEngine } from '../../support/db.js';
 import { snComputer, startServicenowServer, type ServicenowServer, type SnRecord } from '../../support/servicenow-server.js';
 

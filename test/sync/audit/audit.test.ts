@@ -1,7 +1,7 @@
 import { parse } from 'csv-parse/sync';
 import { beforeAll, expect, it } from 'vitest';
 import { renderAudit } from '../../../src/sync/audit/export.js';
-import { countAudit, insertAuditRecord, readAudit, type AuditEntry, type AuditRecord } from '../../../src/sync/audit/store.js';
+import { countAudit, insertAuditRecord, insertAuditRecords, readAudit, type AuditEntry, type AuditRecord } from '../../../src/sync/audit/store.js';
 import { describeEachEngine } from '../../support/db.js';
 
 const entry = (patch: Partial<AuditEntry>): AuditEntry => ({
@@ -38,7 +38,7 @@ describeEachEngine('the audit: reading and exporting', (t) => {
     await insertAuditRecord(db, entry({ deviceId: 10, runId: 1 }));
     await insertAuditRecord(db, entry({ deviceId: 11, runId: 1, actor: '=HYPERLINK("http://evil","x")', outcome: 'drifted', after: null, before: { name: 'PLC-11' } }));
     await insertAuditRecord(db, entry({ deviceId: 10, runId: 2, actor: 'ksc:cmd-7', operation: 'archive', before: { status: 'Recognized' }, after: { status: 'Archived' } }));
-    for (let i = 0; i < 7; i += 1) await insertAuditRecord(db, entry({ deviceId: 20 + i, runId: 3, operation: 'create', before: null, after: { name: `new-${i}\u0007` } }));
+    await insertAuditRecords(db, Array.from({ length: 7 }, (_, i) => entry({ deviceId: 20 + i, runId: 3, operation: 'create', before: null, after: { name: `new-${i}\u0007` } })));
     await db.exec(`ALTER TABLE audit_record DISABLE TRIGGER audit_record_no_update_delete`);
     await db.execute(`UPDATE audit_record SET at = '2020-01-01T00:00:00Z' WHERE run_id = 1`);
     await db.exec(`ALTER TABLE audit_record ENABLE TRIGGER audit_record_no_update_delete`);
@@ -73,5 +73,29 @@ describeEachEngine('the audit: reading and exporting', (t) => {
     expect(shown.split('\n').filter(Boolean)).toHaveLength(7);
     expect(shown).not.toContain('\u0007');
     expect(shown).toContain('device 20  create applied (HTTP 200)');
+  });
+});
+
+describeEachEngine('the audit: one writer for one row and for a group', (t) => {
+  it('a group is written in the order given, each row with its own fields, nulls kept as nulls', async () => {
+    const { db } = t();
+    const group = [
+      entry({ actor: 'ksc:cmd-9', runId: 5, planId: 7, deviceId: 30, operation: 'delete', request: null, httpStatus: null, outcome: 'failed', kicsResult: null, before: { name: 'old' }, after: null }),
+      entry({ actor: 'alice', runId: 6, planId: null, deviceId: null, operation: 'register_event', outcome: 'applied', before: null }),
+      entry({ runId: 5, deviceId: 31, outcome: 'drifted', kicsResult: { code: 'KICS_VALIDATION' } }),
+    ];
+    const ids = await insertAuditRecords(db, group);
+    expect(ids).toHaveLength(3);
+    expect([...ids].sort((a, b) => a - b)).toEqual(ids);
+    const written = await all(readAudit(db, {}));
+    expect(written.map((r) => r.id)).toEqual(ids);
+    expect(written.map(({ id: _id, at: _at, ...fields }) => fields)).toEqual(group);
+    expect(await insertAuditRecords(db, [])).toEqual([]);
+  });
+
+  it('one row goes through the same writer', async () => {
+    const { db } = t();
+    const id = await insertAuditRecord(db, entry({ runId: 8, deviceId: 40 }));
+    expect((await all(readAudit(db, { runId: 8 }))).map((r) => [r.id, r.deviceId])).toEqual([[id, 40]]);
   });
 });

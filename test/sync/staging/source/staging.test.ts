@@ -1,14 +1,14 @@
 import { existsSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
 import { expect, it } from 'vitest';
-import { CsvSource } from '../../../src/adapters/csv/source.js';
-import { csvSourceSchema } from '../../../src/config/sources.js';
-import { KicsSyncError } from '../../../src/errors.js';
-import { silentLogger } from '../../../src/log.js';
-import type { AssetSource, ReadOptions, SourceBatch } from '../../../src/model/asset.js';
-import { createNormalizer } from '../../../src/model/normalize.js';
-import { stageSource, stageSources } from '../../../src/sync/staging/index.js';
-import { describeEachEngine } from '../../support/db.js';
+import { CsvSource } from '../../../../src/adapters/csv/source.js';
+import { csvSourceSchema } from '../../../../src/config/sources.js';
+import { KicsSyncError } from '../../../../src/errors.js';
+import { silentLogger } from '../../../../src/log.js';
+import type { AssetSource, ReadOptions, SourceBatch } from '../../../../src/model/asset.js';
+import { createNormalizer } from '../../../../src/model/normalize.js';
+import { stageSource, stageSources } from '../../../../src/sync/staging/source/stage.js';
+import { describeEachEngine } from '../../../support/db.js';
 
 const logger = silentLogger();
 const normalizer = createNormalizer();

@@ -1,12 +1,12 @@
 import { existsSync } from 'node:fs';
 import path from 'node:path';
 import { setImmediate as nextTurn } from 'node:timers/promises';
-import { CopyRows, JsonText, type TransactionalSql } from '../../db/sql.js';
-import { KicsSyncError, errorMessage } from '../../errors.js';
-import type { Logger } from '../../log.js';
-import type { AssetSource, ReadOptions, RecordReject } from '../../model/asset.js';
-import { BatchWriter } from './batch-writer.js';
-import { countChange } from './change.js';
+import { CopyRows, JsonText, type TransactionalSql } from '../../../db/sql.js';
+import { KicsSyncError, errorMessage } from '../../../errors.js';
+import type { Logger } from '../../../log.js';
+import type { AssetSource, ReadOptions, RecordReject } from '../../../model/asset.js';
+import { BatchWriter } from '../batch-writer.js';
+import { countChange } from '../change.js';
 import { prepareBatches, type PreparedBatch } from './prepare.js';
 import { RejectsFile } from './rejects-file.js';
 import {

@@ -4,12 +4,12 @@
  */
 import { parentPort, workerData } from 'node:worker_threads';
 import pg from 'pg';
-import { createSource, normalizerFor, selectSources } from '../../adapters/index.js';
-import { ExitCode, KicsSyncError } from '../../errors.js';
-import { pgPoolSql, pgTypes } from '../../db/sql.js';
-import { stageSources } from './index.js';
+import { createSource, normalizerFor, selectSources } from '../../../adapters/index.js';
+import { ExitCode, KicsSyncError } from '../../../errors.js';
+import { pgPoolSql, pgTypes } from '../../../db/sql.js';
+import { stageSources } from '../source/stage.js';
 import { threadFailure, threadLogger } from './thread.js';
-import type { SourceWorkerJob, WorkerMessage } from './worker.js';
+import type { SourceWorkerJob, WorkerMessage } from './source-thread.js';
 
 const port = parentPort!;
 const job = workerData as SourceWorkerJob;

@@ -1,7 +1,7 @@
-import type { Config } from '../../config/index.js';
-import { KicsSyncError } from '../../errors.js';
-import type { Logger } from '../../log.js';
-import type { StageMode, StageOutcome, StageProgress } from './index.js';
+import type { Config } from '../../../config/index.js';
+import { KicsSyncError } from '../../../errors.js';
+import type { Logger } from '../../../log.js';
+import type { StageMode, StageOutcome, StageProgress } from '../source/stage.js';
 import { errorFromThread, relog, startThread, type ThreadFailure } from './thread.js';
 
 /**

@@ -2,17 +2,17 @@ import { mkdtempSync, writeFileSync } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { CsvSource } from '../../../src/adapters/csv/source.js';
-import { parseConfig, type Config } from '../../../src/config/index.js';
-import { csvSourceSchema } from '../../../src/config/sources.js';
-import { KicsSyncError } from '../../../src/errors.js';
-import { silentLogger } from '../../../src/log.js';
-import type { AssetSource } from '../../../src/model/asset.js';
-import { createNormalizer } from '../../../src/model/normalize.js';
-import { prepareBatches, type PreparedBatch } from '../../../src/sync/staging/prepare.js';
-import { readInThread, readsInThreads, type ReadThreadJob } from '../../../src/sync/staging/read-thread.js';
-import { stageConfiguredSources } from '../../../src/sync/staging/sources.js';
-import { createTestDatabase, type TestDatabase } from '../../support/db.js';
+import { CsvSource } from '../../../../src/adapters/csv/source.js';
+import { parseConfig, type Config } from '../../../../src/config/index.js';
+import { csvSourceSchema } from '../../../../src/config/sources.js';
+import { KicsSyncError } from '../../../../src/errors.js';
+import { silentLogger } from '../../../../src/log.js';
+import type { AssetSource } from '../../../../src/model/asset.js';
+import { createNormalizer } from '../../../../src/model/normalize.js';
+import { prepareBatches, type PreparedBatch } from '../../../../src/sync/staging/source/prepare.js';
+import { readInThread, readsInThreads, type ReadThreadJob } from '../../../../src/sync/staging/threads/read-thread.js';
+import { stageConfiguredSources } from '../../../../src/sync/staging/sources.js';
+import { createTestDatabase, type TestDatabase } from '../../../support/db.js';
 
 /** Rows of several batches: plain rows, assets on two rows, a multicast MAC (left out, a note), a bad row (a reject). */
 function plantCsv(count: number): string {

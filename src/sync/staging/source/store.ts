@@ -1,6 +1,6 @@
-import { bulkUpsert, type BulkColumn, type BulkUpsertSpec } from '../../db/bulk.js';
-import type { CopyRows, Sql } from '../../db/sql.js';
-import type { SourceKind } from '../../model/asset.js';
+import { bulkUpsert, type BulkColumn, type BulkUpsertSpec } from '../../../db/bulk.js';
+import type { CopyRows, Sql } from '../../../db/sql.js';
+import type { SourceKind } from '../../../model/asset.js';
 
 /** The SQL of staging, one function per operation; every statement parameterised. */
 

@@ -3,10 +3,22 @@ import pLimit from 'p-limit';
 import type { Database } from '../../db/database.js';
 import { KicsSyncError, errorMessage } from '../../errors.js';
 import { silentLogger, type Logger } from '../../log.js';
-import type { KscClient } from './client.js';
-import { KscPxgError } from './errors.js';
-import { encodeParams, paramParams, paramString, toJson, type KscInput, type KscParams } from './params.js';
-import type { KscEvent, KscSubscription } from './poller.js';
+import type { KicsErrorCode } from '../../adapters/kics/index.js';
+import type { KscClient } from '../../adapters/ksc/client.js';
+import { KscPxgError } from '../../adapters/ksc/errors.js';
+import { encodeParams, paramParams, paramString, toJson, type KscInput, type KscParams } from '../../adapters/ksc/params.js';
+import type { KscEvent, KscSubscription } from '../../adapters/ksc/poller.js';
+import {
+  abandonedCommands,
+  claimCommand,
+  loadCommand,
+  markAnswerPosted,
+  markCommandRunning,
+  recordCommandUnreadable,
+  storeAnswer,
+  unansweredCommands,
+  type StoredAnswer,
+} from './store.js';
 
 /** The event through which KSC hands product backend commands to a service console. */
 export const backendCommandEvent = 'KLSRV_EV_PROD_BACKEND_CMD';
@@ -40,7 +52,7 @@ export type BackendCommandHandlers = Readonly<Record<string, BackendCommandHandl
  */
 export class BackendUnreachableError extends KicsSyncError {
   constructor(message: string, options: { cause?: unknown } = {}) {
-    super(message, { code: 'KICS_UNREACHABLE', retryable: true, ...options });
+    super(message, { code: 'KICS_UNREACHABLE' satisfies KicsErrorCode, retryable: true, ...options });
   }
 }
 
@@ -110,9 +122,7 @@ type Answer = { kind: 'result'; result: Record<string, KscInput> } | { kind: 'er
  * `SetCommandError`. The answer is stored before it is posted, so an answer that could not be
  * posted is posted again later rather than the command being run again.
  *
- * `ksc_command.status`: `received` (claimed) -> `running` -> `unanswered` (answer stored) ->
- * `answered` (KSC has it); `refused` when KSC refused the answer, `failed` when the command could
- * not be read from KSC.
+ * The statuses a command goes through are those of `ksc_command` (`store.ts`).
  */
 export class ServiceConsole {
   private readonly logger: Logger;
@@ -172,26 +182,23 @@ export class ServiceConsole {
    */
   async resume(): Promise<{ reposted: number; abandoned: string[] }> {
     const { db } = this.options;
-    const pending = await db.query<{ id: string; result: unknown; error: unknown }>(`SELECT id, result, error FROM ksc_command WHERE status = 'unanswered' ORDER BY received_at`);
     let reposted = 0;
-    for (const row of pending) {
-      const answer: Answer = row.error ? { kind: 'error', error: row.error as CommandErrorContainer } : { kind: 'result', result: (row.result ?? {}) as Record<string, KscInput> };
-      if (await this.post(row.id, answer)) reposted += 1;
+    for (const stored of await unansweredCommands(db)) {
+      if (await this.post(stored.id, storedAnswer(stored))) reposted += 1;
     }
-    const abandoned = await db.query<{ id: string }>(`SELECT id FROM ksc_command WHERE status IN ('received', 'running') ORDER BY received_at`);
+    const abandoned = await abandonedCommands(db);
     if (abandoned.length > 0) {
-      this.logger.warn({ commands: abandoned.map((r) => r.id) }, 'KSC backend commands were interrupted by a stop of a previous kics-sync process and were never answered; they are not run again');
+      this.logger.warn({ commands: abandoned }, 'KSC backend commands were interrupted by a stop of a previous kics-sync process and were never answered; they are not run again');
     }
-    return { reposted, abandoned: abandoned.map((r) => r.id) };
+    return { reposted, abandoned };
   }
 
   private async handle(id: string, eventParams: KscParams): Promise<void> {
     const { db } = this.options;
-    const claimed = await db.query(`INSERT INTO ksc_command (id, status) VALUES ($1, 'received') ON CONFLICT (id) DO NOTHING RETURNING id`, [id]);
-    if (claimed.length === 0) {
-      const [row] = await db.query<{ status: string; result: unknown; error: unknown }>(`SELECT status, result, error FROM ksc_command WHERE id = $1`, [id]);
+    if (!(await claimCommand(db, id))) {
+      const row = await loadCommand(db, id);
       if (row?.status === 'unanswered') {
-        await this.post(id, row.error ? { kind: 'error', error: row.error as CommandErrorContainer } : { kind: 'result', result: (row.result ?? {}) as Record<string, KscInput> });
+        await this.post(id, storedAnswer(row));
       } else {
         this.logger.info({ commandId: id, status: row?.status }, 'KSC backend command delivered again; already handled, not run twice');
       }
@@ -210,7 +217,7 @@ export class ServiceConsole {
     } catch (error) {
       // Without the payload there is nothing to run, and KSC may not even know the command any more.
       const description = `the command could not be read from KSC: ${errorMessage(error)}`;
-      await db.execute(`UPDATE ksc_command SET status = 'failed', error = $2, finished_at = now() WHERE id = $1`, [id, JSON.stringify({ stage: 'GetCommandPayload', message: errorMessage(error) })]);
+      await recordCommandUnreadable(db, id, { stage: 'GetCommandPayload', message: errorMessage(error) });
       this.logger.error({ commandId: id, err: errorMessage(error) }, 'KSC backend command could not be read; it is not run');
       await this.report({ type: 'KSYNC_KSC_COMMAND_FAILED', payload: { commandId: id, command: paramString(eventParams, 'CMD_NAME') ?? '', errorId: null, description } });
       return;
@@ -218,7 +225,7 @@ export class ServiceConsole {
     const name = paramString(command, 'CMD_NAME') ?? paramString(eventParams, 'CMD_NAME') ?? '';
     const rawParams = paramParams(command, 'CMD_PARAMS') ?? {};
     const { token, params } = splitToken(rawParams);
-    await db.execute(`UPDATE ksc_command SET name = $2, params = $3, status = 'running' WHERE id = $1`, [id, name, JSON.stringify(toJson(params))]);
+    await markCommandRunning(db, id, name, toJson(params));
     await this.report({ type: 'KSYNC_KSC_COMMAND_RECEIVED', payload: { commandId: id, command: name } });
     this.logger.info({ commandId: id, command: name }, 'KSC backend command received');
 
@@ -264,11 +271,7 @@ export class ServiceConsole {
   /** Stores the answer, then posts it; the stored status says whether KSC has it. */
   private async finish(id: string, name: string | null, answer: Answer): Promise<void> {
     const { db } = this.options;
-    await db.execute(`UPDATE ksc_command SET status = 'unanswered', result = $2, error = $3, finished_at = now() WHERE id = $1`, [
-      id,
-      answer.kind === 'result' ? JSON.stringify(encodeParams(answer.result)) : null,
-      answer.kind === 'error' ? JSON.stringify(answer.error) : null,
-    ]);
+    await storeAnswer(db, id, answer.kind === 'result' ? { result: encodeParams(answer.result) } : { error: answer.error });
     if (answer.kind === 'error') {
       this.logger.warn({ commandId: id, command: name, errorId: answer.error.CMD_ERR_STR_ID ?? null, description: answer.error.CMD_ERR_DESCR }, 'KSC backend command failed');
       await this.report({ type: 'KSYNC_KSC_COMMAND_FAILED', payload: { commandId: id, command: name ?? '', errorId: answer.error.CMD_ERR_STR_ID ?? null, description: answer.error.CMD_ERR_DESCR } });
@@ -286,13 +289,13 @@ export class ServiceConsole {
       if (error instanceof KscPxgError) {
         // KSC's considered answer (e.g. the command is gone): posting again would get the same.
         this.logger.error({ commandId: id, err: errorMessage(error) }, 'KSC refused the answer of a backend command');
-        await this.options.db.execute(`UPDATE ksc_command SET status = 'refused' WHERE id = $1`, [id]);
+        await markAnswerPosted(this.options.db, id, 'refused');
         return false;
       }
       this.logger.error({ commandId: id, err: errorMessage(error) }, 'could not post the answer of a KSC backend command; it is posted again when kics-sync next runs');
       return false;
     }
-    await this.options.db.execute(`UPDATE ksc_command SET status = 'answered' WHERE id = $1`, [id]);
+    await markAnswerPosted(this.options.db, id, 'answered');
     return true;
   }
 
@@ -318,6 +321,11 @@ function handlerErrorContainer(error: unknown): CommandErrorContainer {
   if (error instanceof CommandParamsError) return errorContainer('BAD_PARAMS', error.message);
   const code = error instanceof KicsSyncError ? `${error.code}: ` : '';
   return errorContainer('FAILED', `${code}${errorMessage(error)}`);
+}
+
+/** A stored answer as it is posted again. */
+function storedAnswer(stored: StoredAnswer): Answer {
+  return stored.error ? { kind: 'error', error: stored.error as CommandErrorContainer } : { kind: 'result', result: (stored.result ?? {}) as Record<string, KscInput> };
 }
 
 /** The token leaves the parameters before they are stored or handed to a handler. */

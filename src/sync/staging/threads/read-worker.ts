@@ -3,9 +3,9 @@
  * from the configuration, reads and prepares its records, and sends the batches back a few at a time.
  */
 import { parentPort, workerData } from 'node:worker_threads';
-import { createSource, normalizerFor, selectSources } from '../../adapters/index.js';
-import { ExitCode, KicsSyncError } from '../../errors.js';
-import { prepareBatches } from './prepare.js';
+import { createSource, normalizerFor, selectSources } from '../../../adapters/index.js';
+import { ExitCode, KicsSyncError } from '../../../errors.js';
+import { prepareBatches } from '../source/prepare.js';
 import { packBatch, readAheadBatches, type ReadThreadJob, type ReadThreadMessage } from './read-thread.js';
 import { threadFailure, threadLogger } from './thread.js';
 

@@ -1,8 +1,8 @@
 import { Writable } from 'node:stream';
 import { Worker } from 'node:worker_threads';
 import { pino, type LevelWithSilent } from 'pino';
-import { ExitCode, KicsSyncError, errorMessage } from '../../errors.js';
-import { createLogger, type Logger } from '../../log.js';
+import { ExitCode, KicsSyncError, errorMessage } from '../../../errors.js';
+import { createLogger, type Logger } from '../../../log.js';
 
 /**
  * What the staging threads (worker.ts: sources staged beside KICS; read-thread.ts: a source read and

@@ -1,18 +1,18 @@
 import { createHash, hash as digest } from 'node:crypto';
 import { setImmediate as nextTurn } from 'node:timers/promises';
-import type { KicsClient } from '../../adapters/kics/index.js';
-import { parseKicsTimestamp } from '../../adapters/kics/index.js';
-import type { Database } from '../../db/database.js';
-import { CopyRows, JsonText, type Sql } from '../../db/sql.js';
-import { KicsSyncError, errorMessage } from '../../errors.js';
-import type { Logger } from '../../log.js';
-import { parseIp } from '../../model/ip.js';
-import type { AddressSpace, KicsDevice } from '../../model/kics.js';
-import { parseMac } from '../../model/mac.js';
-import { findUnstorable, storableJson } from '../../model/storable.js';
-import type { StageMode } from './index.js';
-import { BatchWriter } from './batch-writer.js';
-import { countChange } from './change.js';
+import type { KicsClient } from '../../../adapters/kics/index.js';
+import { parseKicsTimestamp } from '../../../adapters/kics/index.js';
+import type { Database } from '../../../db/database.js';
+import { CopyRows, JsonText, type Sql } from '../../../db/sql.js';
+import { KicsSyncError, errorMessage } from '../../../errors.js';
+import type { Logger } from '../../../log.js';
+import { parseIp } from '../../../model/ip.js';
+import type { AddressSpace, KicsDevice } from '../../../model/kics.js';
+import { parseMac } from '../../../model/mac.js';
+import { findUnstorable, storableJson } from '../../../model/storable.js';
+import type { StageMode } from '../source/stage.js';
+import { BatchWriter } from '../batch-writer.js';
+import { countChange } from '../change.js';
 import {
   countDevicesByStatus,
   ensureKicsSource,
@@ -26,8 +26,8 @@ import {
   type AddressRow,
   type DeviceRow,
   type SpaceRow,
-} from './kics-store.js';
-import { recordFailure, recordSuccess } from './store.js';
+} from './store.js';
+import { recordFailure, recordSuccess } from '../source/store.js';
 
 /**
  * Staging KICS into the snapshot the reconciler reads: `kics_device` (the device as KICS answered it,

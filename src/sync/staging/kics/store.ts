@@ -1,11 +1,13 @@
-import { bulkUpsert, type BulkColumn, type BulkUpsertSpec } from '../../db/bulk.js';
-import type { CopyRows, JsonText, Sql } from '../../db/sql.js';
-import { kicsSourceName } from '../plans/basis.js';
+import { bulkUpsert, type BulkColumn, type BulkUpsertSpec } from '../../../db/bulk.js';
+import type { CopyRows, JsonText, Sql } from '../../../db/sql.js';
 
 /**
  * The SQL of the KICS snapshot (`kics_device`, `kics_address`, `kics_address_space` and the `source`
  * row named `kics`), one function per operation; every statement parameterised, bulk data by COPY.
  */
+
+/** The name of the `source` row of the KICS snapshot; its generation is the `kics` of a plan's basis. */
+export const kicsSourceName = 'kics';
 
 export interface KicsSourceRow {
   id: number;

@@ -1,8 +1,8 @@
 import { afterAll, beforeAll, beforeEach, expect, it } from 'vitest';
-import { BackendUnreachableError, CommandParamsError, ServiceConsole, type BackendCommand, type BackendCommandHandlers, type ConsoleEvent } from '../../../src/adapters/ksc/console.js';
+import { BackendUnreachableError, CommandParamsError, ServiceConsole, type BackendCommand, type BackendCommandHandlers, type ConsoleEvent } from '../../../src/sync/ksc/console.js';
 import type { KscEvent } from '../../../src/adapters/ksc/poller.js';
 import { describeEachEngine } from '../../support/db.js';
-import { startSimulator, waitFor, type SimulatorHandle } from './simulator-handle.js';
+import { startSimulator, waitFor, type SimulatorHandle } from '../../adapters/ksc/simulator-handle.js';
 
 type Answer = { status: string; result: Record<string, unknown> | null; error: Record<string, unknown> | null; payloadRead: boolean };
 

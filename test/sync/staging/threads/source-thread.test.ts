@@ -2,16 +2,16 @@ import { mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
 import { Writable } from 'node:stream';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { parseConfig } from '../../../src/config/index.js';
-import { createLogger, silentLogger } from '../../../src/log.js';
-import { createNormalizer } from '../../../src/model/normalize.js';
-import { CsvSource } from '../../../src/adapters/csv/source.js';
-import { csvSourceSchema } from '../../../src/config/sources.js';
-import { runPlan } from '../../../src/sync/plans/run.js';
-import { stageSources, type StageOutcome } from '../../../src/sync/staging/index.js';
-import { stageSourcesInWorker, type SourceWorkerJob } from '../../../src/sync/staging/worker.js';
-import { createTestDatabase, postgresAvailable, type TestDatabase } from '../../support/db.js';
-import { stageKics } from '../plans/fixtures.js';
+import { parseConfig } from '../../../../src/config/index.js';
+import { createLogger, silentLogger } from '../../../../src/log.js';
+import { createNormalizer } from '../../../../src/model/normalize.js';
+import { CsvSource } from '../../../../src/adapters/csv/source.js';
+import { csvSourceSchema } from '../../../../src/config/sources.js';
+import { runPlan } from '../../../../src/sync/plans/run.js';
+import { stageSources, type StageOutcome } from '../../../../src/sync/staging/source/stage.js';
+import { stageSourcesInWorker, type SourceWorkerJob } from '../../../../src/sync/staging/threads/source-thread.js';
+import { createTestDatabase, postgresAvailable, type TestDatabase } from '../../../support/db.js';
+import { stageKics } from '../../plans/fixtures.js';
 
 const fixture = (name: string): string => path.resolve('test/fixtures/csv', name);
 

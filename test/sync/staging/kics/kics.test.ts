@@ -1,11 +1,11 @@
 import { beforeAll, afterAll, afterEach, expect, it } from 'vitest';
-import { KicsApiError, type KicsClient } from '../../../src/adapters/kics/index.js';
-import type { Sql } from '../../../src/db/sql.js';
-import type { KicsDevice } from '../../../src/model/kics.js';
-import { addressRows, deviceContent, stageKics, type KicsStageOptions, type KicsStageSummary } from '../../../src/sync/staging/kics.js';
-import { captureLog, clientFor } from '../../adapters/kics/support.js';
-import { describeEachEngine } from '../../support/db.js';
-import { startTestKicsSimulator, type TestKicsSimulator } from '../../support/kics-simulator.js';
+import { KicsApiError, type KicsClient } from '../../../../src/adapters/kics/index.js';
+import type { Sql } from '../../../../src/db/sql.js';
+import type { KicsDevice } from '../../../../src/model/kics.js';
+import { addressRows, deviceContent, stageKics, type KicsStageOptions, type KicsStageSummary } from '../../../../src/sync/staging/kics/stage.js';
+import { captureLog, clientFor } from '../../../adapters/kics/support.js';
+import { describeEachEngine } from '../../../support/db.js';
+import { startTestKicsSimulator, type TestKicsSimulator } from '../../../support/kics-simulator.js';
 
 /** Staging KICS into the snapshot, against the simulator over HTTPS, on both engines. */
 describeEachEngine('KICS staging', (t) => {

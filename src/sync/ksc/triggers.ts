@@ -1,7 +1,7 @@
 import { ConfigError, errorMessage } from '../../errors.js';
 import { silentLogger, type Logger } from '../../log.js';
-import { toJson } from './params.js';
-import type { KscEvent, KscSubscription } from './poller.js';
+import { toJson } from '../../adapters/ksc/params.js';
+import type { KscEvent, KscSubscription } from '../../adapters/ksc/poller.js';
 
 /** KSC event types that can start a plan: numeric id (KSC's event catalogue) -> alphabetic code. */
 export const kscTriggerEventTypes: Readonly<Record<number, string>> = {

@@ -1,6 +1,6 @@
-import type { AssetSource, RecordReject, SourceBatch } from '../../model/asset.js';
-import { canonicalAsset, canonicalJson, checkFieldLimits } from '../../model/normalize.js';
-import { findUnstorable, storableJson, storableText, unstorableReason } from '../../model/storable.js';
+import type { AssetSource, RecordReject, SourceBatch } from '../../../model/asset.js';
+import { canonicalAsset, canonicalJson, checkFieldLimits } from '../../../model/normalize.js';
+import { findUnstorable, storableJson, storableText, unstorableReason } from '../../../model/storable.js';
 
 /**
  * A source's records made ready to stage, before anything is compared with what is staged: duplicates

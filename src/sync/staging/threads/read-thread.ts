@@ -1,8 +1,8 @@
 import { statSync } from 'node:fs';
-import type { Config } from '../../config/index.js';
-import type { Logger } from '../../log.js';
-import type { AssetSource, ReadOptions } from '../../model/asset.js';
-import type { PreparedBatch, PreparedRecord } from './prepare.js';
+import type { Config } from '../../../config/index.js';
+import type { Logger } from '../../../log.js';
+import type { AssetSource, ReadOptions } from '../../../model/asset.js';
+import type { PreparedBatch, PreparedRecord } from '../source/prepare.js';
 import { errorFromThread, relog, startThread, type ThreadFailure } from './thread.js';
 
 /**

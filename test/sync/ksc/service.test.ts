@@ -1,12 +1,12 @@
 import { afterAll, beforeAll, beforeEach, expect, it } from 'vitest';
-import { runKscService, type KscServiceSummary } from '../../../src/adapters/ksc/service.js';
-import { resolveTriggerEvents, type TriggerCause } from '../../../src/adapters/ksc/triggers.js';
+import { runKscService, type KscServiceSummary } from '../../../src/sync/ksc/service.js';
+import { resolveTriggerEvents, type TriggerCause } from '../../../src/sync/ksc/triggers.js';
 import { parseConfig, type KscConfig } from '../../../src/config/index.js';
 import { ConfigError } from '../../../src/errors.js';
-import { kscEventSink } from '../../../src/sync/ksc-commands.js';
+import { kscEventSink } from '../../../src/sync/ksc/commands.js';
 import { listEvents } from '../../../src/sync/events/index.js';
 import { describeEachEngine } from '../../support/db.js';
-import { captureLogger, startSimulator, waitFor, type SimulatorHandle } from './simulator-handle.js';
+import { captureLogger, startSimulator, waitFor, type SimulatorHandle } from '../../adapters/ksc/simulator-handle.js';
 
 describeEachEngine('KSC service: commands and event triggers through the poll loop', (t) => {
   let h: SimulatorHandle;

@@ -7,7 +7,7 @@
  *
  * # The handler contract
  *
- * A handler is `(command: BackendCommand) => Promise<result>` (src/adapters/ksc/console.ts):
+ * A handler is `(command: BackendCommand) => Promise<result>` (src/sync/ksc/console.ts):
  *
  * - `command.id` is KSC's `CMD_ID`. The service console runs a command id at most once, also across
  *   restarts and duplicate deliveries (table `ksc_command`); the handler need not guard against it.
@@ -36,30 +36,31 @@
  */
 import { access } from 'node:fs/promises';
 import path from 'node:path';
-import { BackendUnreachableError, CommandParamsError, type BackendCommand, type BackendCommandHandlers } from '../adapters/ksc/console.js';
-import type { KscInput, KscParams } from '../adapters/ksc/params.js';
-import type { KscServiceEvent } from '../adapters/ksc/service.js';
-import type { StartIncrementalPlan, TriggerCause } from '../adapters/ksc/triggers.js';
-import { KicsApiError } from '../adapters/kics/index.js';
-import type { Config } from '../config/index.js';
-import type { Database } from '../db/database.js';
-import type { Sql } from '../db/sql.js';
-import { KicsSyncError, UsageError } from '../errors.js';
-import type { Logger } from '../log.js';
-import type { PlanScope } from '../reconcile/plan-schema.js';
-import { checkApplicable, isSystemic } from './apply/index.js';
-import { emitEvent } from './events/index.js';
-import { loadPlanHeader, loadPlanItems, PlanNotFoundError } from './plans/load.js';
-import { resolveAddressSpace } from './plans/address-space.js';
-import { writeReportFile } from './plans/report-file.js';
-import { runApply } from './runs/apply-run.js';
-import type { RunContext } from './runs/context.js';
-import { runPlanRun } from './runs/plan-run.js';
-import { listRuns, loadRun, RunNotFoundError } from './runs/store.js';
-import { checkThreshold } from './runs/threshold.js';
+import { BackendUnreachableError, CommandParamsError, type BackendCommand, type BackendCommandHandlers } from './console.js';
+import type { KscInput, KscParams } from '../../adapters/ksc/params.js';
+import type { KscServiceEvent } from './service.js';
+import type { StartIncrementalPlan, TriggerCause } from './triggers.js';
+import { KicsApiError } from '../../adapters/kics/index.js';
+import type { Config } from '../../config/index.js';
+import type { Database } from '../../db/database.js';
+import type { Sql } from '../../db/sql.js';
+import { KicsSyncError, UsageError } from '../../errors.js';
+import type { Logger } from '../../log.js';
+import type { PlanScope } from '../../reconcile/plan-schema.js';
+import { checkApplicable, isSystemic } from '../apply/index.js';
+import { emitEvent } from '../events/index.js';
+import { loadPlanHeader, loadPlanItems, PlanNotFoundError } from '../plans/load.js';
+import { resolveAddressSpace } from '../plans/address-space.js';
+import { writeReportFile } from '../plans/report-file.js';
+import { runApply } from '../runs/apply-run.js';
+import type { RunContext } from '../runs/lifecycle.js';
+import { runPlanRun } from '../runs/plan-run.js';
+import { listRuns, loadRun, RunNotFoundError } from '../runs/store.js';
+import { checkThreshold } from '../runs/threshold.js';
+import { linkCommandRun } from './store.js';
 
-export { BackendUnreachableError, CommandParamsError, type BackendCommand, type BackendCommandHandler, type BackendCommandHandlers } from '../adapters/ksc/console.js';
-export type { StartIncrementalPlan, TriggerCause } from '../adapters/ksc/triggers.js';
+export { BackendUnreachableError, CommandParamsError, type BackendCommand, type BackendCommandHandler, type BackendCommandHandlers } from './console.js';
+export type { StartIncrementalPlan, TriggerCause } from './triggers.js';
 
 /** What the engine needs to build handlers; a CLI command context is one. */
 export interface EngineContext {
@@ -101,7 +102,7 @@ function commandRun(ctx: EngineContext, command: BackendCommand): Promise<RunCon
 
 /** Links the KSC command to the run it caused. */
 async function linkRun(db: Sql, command: BackendCommand, runId: number): Promise<void> {
-  await db.execute(`UPDATE ksc_command SET run_id = $2 WHERE id = $1`, [command.id, runId]);
+  await linkCommandRun(db, command.id, runId);
 }
 
 // ---------------------------------------------------------------------------------------- commands

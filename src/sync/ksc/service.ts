@@ -2,12 +2,12 @@ import type { KscConfig } from '../../config/index.js';
 import type { Database } from '../../db/database.js';
 import { ConfigError, errorMessage } from '../../errors.js';
 import type { Logger } from '../../log.js';
-import { KscClient } from './client.js';
+import { KscClient } from '../../adapters/ksc/client.js';
 import { ServiceConsole, type BackendCommandHandlers, type ConsoleEvent } from './console.js';
-import { KscEventPoller, type KscEvent, type KscSubscription } from './poller.js';
+import { KscEventPoller, type KscEvent, type KscSubscription } from '../../adapters/ksc/poller.js';
 import { KscEventTriggers, resolveTriggerEvents, type StartIncrementalPlan, type TriggerCause } from './triggers.js';
 
-/** Engine events the KSC service reports; the caller stores them (src/sync/ksc-commands.ts). */
+/** Engine events the KSC service reports; the caller stores them (src/sync/ksc/commands.ts). */
 export type KscServiceEvent = ConsoleEvent | { type: 'KSYNC_KSC_TRIGGER_FIRED'; payload: TriggerCause } | { type: 'KSYNC_KSC_UNREACHABLE'; payload: { ksc: string; error: string } };
 
 export interface KscServiceOptions {
