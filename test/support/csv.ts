@@ -7,7 +7,8 @@ import { expect } from 'vitest';
  */
 export function csvRows(text: string): string[][] {
   expect(text.startsWith('\uFEFF'), 'a UTF-8 BOM, so Excel reads the text as UTF-8').toBe(true);
-  return parse<string[]>(text.slice(1), { record_delimiter: ['\r\n', '\n', '\r'], relax_column_count: true });
+  const rows: string[][] = parse(text.slice(1), { record_delimiter: ['\r\n', '\n', '\r'], relax_column_count: true });
+  return rows;
 }
 
 /** Every row has the header's column count; the rows as objects keyed by the header. */
