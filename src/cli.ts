@@ -3,6 +3,7 @@ import { readFileSync } from 'node:fs';
 import path from 'node:path';
 import { Command, CommanderError } from 'commander';
 import { ExitCode } from './errors.js';
+import { privateUmask } from './private-files.js';
 import { packageRoot } from './paths.js';
 import { parseLogLevel } from './commands/context.js';
 import { registerApplyCommands } from './commands/apply.js';
@@ -47,6 +48,8 @@ export function buildProgram(): Command {
 }
 
 export async function main(argv: string[] = process.argv): Promise<void> {
+  // Files this process writes (the embedded database's among them) are its user's alone unless a mode says otherwise.
+  process.umask(privateUmask);
   const program = buildProgram();
   try {
     await program.parseAsync(argv);

@@ -65,7 +65,7 @@ export class CommandContext {
     this.dbPromise ??= (async () => {
       const url = await this.databaseUrl();
       const dataDir = await this.dataDir();
-      const opening = openDatabase({ url, dataDir, logger: this.logger, migrate: options.migrate ?? true });
+      const opening = openDatabase({ url, dataDir, logger: this.logger, migrate: options.migrate ?? true, signal: this.signal });
       const db = await terminal.while(url ? 'opening the database ...' : `opening the embedded database in ${dataDir} ...`, opening, this.showsStatus());
       this.closers.push(() => db.close());
       this.logger.debug({ database: db.location }, 'database open');
@@ -138,11 +138,14 @@ export function runCommand<A extends unknown[]>(program: Command, action: Action
     const json = options.json === true;
     const ctx = new CommandContext(program.opts<GlobalOptions>(), process.env, json);
     const onSignal = (signal: NodeJS.Signals): void => {
+      if (ctx.signal.aborted) leave(signal, 'a second signal');
       ctx.logger.warn({ signal }, 'stopping');
       ctx.interrupt(signal);
+      // A command stuck where the abort does not reach (a system call that never returns) still ends.
+      setTimeout(() => leave(signal, `the command did not stop within ${interruptGraceMs / 1000} s`), interruptGraceMs).unref();
     };
-    process.once('SIGINT', onSignal);
-    process.once('SIGTERM', onSignal);
+    process.on('SIGINT', onSignal);
+    process.on('SIGTERM', onSignal);
     let exitCode: number = ExitCode.ok;
     try {
       const result = await action(ctx, ...(args.slice(0, -1) as A));
@@ -159,6 +162,14 @@ export function runCommand<A extends unknown[]>(program: Command, action: Action
     }
     process.exitCode = exitCode;
   };
+}
+
+/** How long an interrupted command may take to stop by itself (give back claimed items, record its run). */
+const interruptGraceMs = 30_000;
+
+function leave(signal: NodeJS.Signals, why: string): never {
+  process.stderr.write(`kics-sync: interrupted by ${signal}; ${why}, exiting\n`);
+  process.exit(ExitCode.interrupted);
 }
 
 /** Prints one line for the user (and the JSON error object with --json); the stack only at debug level. */

@@ -2,7 +2,7 @@ import { readFile } from 'node:fs/promises';
 import path from 'node:path';
 import { parseDocument } from 'yaml';
 import type { z } from 'zod';
-import { ConfigError } from '../errors.js';
+import { ConfigError, errorMessage } from '../errors.js';
 import { configSchema, type Config } from './schema.js';
 
 export const defaultConfigFile = 'kics-sync.yaml';
@@ -55,7 +55,13 @@ export async function loadConfig(options: LoadConfigOptions = {}): Promise<Loade
     const where = first.linePos?.[0] ? `${file}:${first.linePos[0].line}:${first.linePos[0].col}` : file;
     throw new ConfigError(`${where}: not valid YAML: ${first.message.split('\n')[0]}`, { details: { file } });
   }
-  const raw: unknown = doc.toJS() ?? {};
+  let raw: unknown;
+  try {
+    // yaml refuses a document whose aliases would expand beyond `maxAliasCount` (an alias bomb).
+    raw = doc.toJS() ?? {};
+  } catch (error) {
+    throw new ConfigError(`${file}: not usable YAML: ${errorMessage(error)}`, { cause: error, details: { file } });
+  }
   return { config: parseConfig(raw, { env, baseDir: path.dirname(file), file, references }), file };
 }
 

@@ -1,5 +1,6 @@
-import { access, constants, mkdir, readFile, writeFile, rm } from 'node:fs/promises';
+import { access, constants, readFile, writeFile, rm } from 'node:fs/promises';
 import os from 'node:os';
+import { setTimeout as delay } from 'node:timers/promises';
 import path from 'node:path';
 import { PGlite } from '@electric-sql/pglite';
 import { PrismaPg } from '@prisma/adapter-pg';
@@ -7,6 +8,7 @@ import pg from 'pg';
 import { PrismaPGlite } from 'pglite-prisma-adapter';
 import lockfile from 'proper-lockfile';
 import { DatabaseError, LockedError, errorMessage } from '../errors.js';
+import { makeDirectory, makePrivateDirectory } from '../private-files.js';
 import { PrismaClient } from '../generated/prisma/client.js';
 import type { Logger } from '../log.js';
 import { applyMigrations } from './migrate.js';
@@ -43,6 +45,8 @@ export interface OpenDatabaseOptions {
   poolSize?: number;
   /** For tests: an already-open PGlite instance (e.g. in memory). */
   pglite?: PGlite;
+  /** Ends a wait for the embedded database's lock (SIGINT / SIGTERM). */
+  signal?: AbortSignal | undefined;
 }
 
 /** Opens the configured database, and by default brings its schema up to date. */
@@ -51,7 +55,7 @@ export async function openDatabase(options: OpenDatabaseOptions): Promise<Databa
     ? wrapPGlite(options.pglite, 'in-memory PGlite', async () => {})
     : options.url
       ? await openPostgres(options.url, options.poolSize ?? 10)
-      : await openPGlite(options.dataDir, options.logger);
+      : await openPGlite(options.dataDir, options.logger, options.signal);
   if (options.migrate !== false) {
     try {
       await applyMigrations(db, options.logger);
@@ -129,23 +133,26 @@ function explainPostgresError(error: unknown, location: string, url: URL): Datab
   return new DatabaseError(`cannot use ${location}: ${errorMessage(error)}`, { code: 'DB_ERROR', cause: error });
 }
 
-async function openPGlite(dataDir: string, logger?: Logger): Promise<Database> {
+async function openPGlite(dataDir: string, logger?: Logger, signal?: AbortSignal): Promise<Database> {
   const dir = path.join(dataDir, 'db');
   try {
-    await mkdir(dir, { recursive: true });
+    await makeDirectory(dataDir);
+    await makePrivateDirectory(dir);
     await access(dataDir, constants.W_OK);
     const probe = path.join(dataDir, `.write-test-${process.pid}`);
     await writeFile(probe, '');
     await rm(probe);
   } catch (error) {
-    throw new DatabaseError(`data directory ${dataDir} is not writable: ${(error as NodeJS.ErrnoException).code ?? errorMessage(error)}`, { code: 'DATA_DIR_NOT_WRITABLE', cause: error });
+    const e = error as NodeJS.ErrnoException;
+    const why = e.code ? `${e.code}${e.path ? ` on ${e.path}` : ''}` : errorMessage(error);
+    throw new DatabaseError(`data directory ${dataDir} is not usable for the embedded database: ${why} (--data-dir, KICS_SYNC_DATA_DIR or dataDir must name a folder kics-sync can create and write)`, { code: 'DATA_DIR_NOT_WRITABLE', cause: error });
   }
   // PGlite is a single-process database: two processes on one folder would corrupt it.
   let release: () => Promise<void>;
   try {
-    release = await lockDataDir(dataDir, dir, logger);
+    release = await lockDataDir(dataDir, dir, logger, signal);
   } catch (error) {
-    if (error instanceof LockedError) throw error;
+    if (error instanceof LockedError || signal?.aborted) throw error;
     throw new DatabaseError(`cannot lock ${dataDir}: ${errorMessage(error)}`, { code: 'DATA_DIR_NOT_WRITABLE', cause: error });
   }
   let pglite: PGlite;
@@ -167,7 +174,7 @@ const lockStaleMs = 15_000;
  * once; one left by a process that died on this host (SIGKILL, power cut of the process) is waited
  * for until it goes stale, instead of failing: resuming after a crash just works.
  */
-async function lockDataDir(dataDir: string, dir: string, logger?: Logger): Promise<() => Promise<void>> {
+async function lockDataDir(dataDir: string, dir: string, logger?: Logger, signal?: AbortSignal): Promise<() => Promise<void>> {
   const lockPath = path.join(dataDir, 'db.lock');
   // Beside the lock directory, not in it: proper-lockfile removes the directory with rmdir.
   const ownerFile = `${lockPath}.owner`;
@@ -196,7 +203,9 @@ async function lockDataDir(dataDir: string, dir: string, logger?: Logger): Promi
         logger?.warn({ pid: owner.pid }, `the embedded database was left locked by a kics-sync process that ended (pid ${owner.pid}); waiting up to ${lockStaleMs / 1000} s for the lock to expire`);
         announced = true;
       }
-      await new Promise((resolve) => setTimeout(resolve, 1_000));
+      await delay(1_000, undefined, { signal }).catch(() => {
+        throw signal?.reason ?? new Error('aborted');
+      });
     }
   }
 }

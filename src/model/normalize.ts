@@ -462,12 +462,17 @@ export function unionSorted(a: readonly string[], b: readonly string[]): string[
   return out;
 }
 
+/** Text compared by code, never by a locale's collation: the content hash must not depend on `LANG`. */
+function compareText(a: string, b: string): number {
+  return a < b ? -1 : a > b ? 1 : 0;
+}
+
 function interfaceOrder(a: AssetInterface, b: AssetInterface): number {
-  const byMac = (a.mac ?? '').localeCompare(b.mac ?? '');
+  const byMac = compareText(a.mac ?? '', b.mac ?? '');
   if (byMac !== 0) return byMac;
   const byIp = a.ips.length > 0 && b.ips.length > 0 ? compareIps(a.ips[0]!, b.ips[0]!) : a.ips.length - b.ips.length;
   if (byIp !== 0) return byIp;
-  return (a.name ?? '').localeCompare(b.name ?? '');
+  return compareText(a.name ?? '', b.name ?? '');
 }
 
 /**

@@ -1,4 +1,5 @@
-import { mkdtempSync, writeFileSync } from 'node:fs';
+import { spawnSync } from 'node:child_process';
+import { mkdirSync, mkdtempSync, readdirSync, rmSync, statSync, writeFileSync } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
@@ -38,7 +39,53 @@ describe('kics-sync db (embedded PGlite)', () => {
     const result = await runCli(['db', 'migrate'], { env: { KICS_SYNC_DATA_DIR: path.join(file, 'sub') } });
     expect(result.code).toBe(ExitCode.unavailable);
     expect(result.stderr.trim().split('\n')).toHaveLength(1);
-    expect(result.stderr).toMatch(/data directory .*a-file\/sub is not writable: ENOTDIR/);
+    expect(result.stderr).toMatch(/data directory .*a-file\/sub is not usable for the embedded database: ENOTDIR on /);
+  });
+
+  it('refuses a data directory where no folder can be made (/proc/self) at once, instead of spinning', async () => {
+    const result = await runCli(['--data-dir', '/proc/self', 'runs'], { timeoutMs: 60_000 });
+    expect(result.signal, 'ended by itself, not killed by the hang guard').toBeNull();
+    expect(result.code).toBe(ExitCode.unavailable);
+    expect(result.stderr.trim()).toBe('kics-sync: data directory /proc/self is not usable for the embedded database: ENOENT on /proc/self/db (--data-dir, KICS_SYNC_DATA_DIR or dataDir must name a folder kics-sync can create and write)');
+  });
+
+  it('keeps the embedded database private: folders 0700, files 0600', async () => {
+    const modes = new Set<string>();
+    const walk = (dir: string): void => {
+      for (const entry of readdirSync(dir, { withFileTypes: true })) {
+        const full = path.join(dir, entry.name);
+        modes.add(`${entry.isDirectory() ? 'folder' : 'file'} ${(statSync(full).mode & 0o777).toString(8)}`);
+        if (entry.isDirectory()) walk(full);
+      }
+    };
+    walk(path.join(dataDir, 'db'));
+    expect((statSync(dataDir).mode & 0o077).toString(8)).toBe('0');
+    expect((statSync(path.join(dataDir, 'db')).mode & 0o777).toString(8)).toBe('700');
+    expect([...modes].sort()).toEqual(['file 600', 'folder 700']);
+  });
+
+  it('a fresh data directory is made 0700', async () => {
+    const fresh = path.join(dataDir, 'fresh', 'data');
+    const result = await runCli(['--data-dir', fresh, 'runs']);
+    expect(result.code, result.stderr).toBe(0);
+    expect((statSync(fresh).mode & 0o777).toString(8)).toBe('700');
+  });
+
+  it('answers SIGTERM while it waits for the embedded database a dead process left locked: exit 130', async () => {
+    const locked = mkdtempSync(path.join(os.tmpdir(), 'kics-sync-locked-'));
+    // A lock as a kics-sync process killed on this host leaves it: fresh, owned by a pid that is gone.
+    const gone = spawnSync(process.execPath, ['-e', '']).pid;
+    mkdirSync(path.join(locked, 'db.lock'));
+    writeFileSync(path.join(locked, 'db.lock.owner'), JSON.stringify({ pid: gone, host: os.hostname(), since: new Date().toISOString() }));
+    const result = await runCli(['--data-dir', locked, 'runs'], {
+      timeoutMs: 60_000,
+      onSpawn: (child) => child.stderr!.on('data', (d: Buffer) => d.toString().includes('left locked') && child.kill('SIGTERM')),
+    });
+    expect(result.stderr).toContain('left locked by a kics-sync process that ended');
+    expect(result.signal, 'ended by itself, not killed by the hang guard').toBeNull();
+    expect(result.code).toBe(ExitCode.interrupted);
+    expect(result.stderr).toContain('interrupted by SIGTERM');
+    rmSync(locked, { recursive: true, force: true });
   });
 });
 

@@ -5,6 +5,7 @@ import { parse } from 'csv-parse/sync';
 import { afterAll, describe, expect, it, vi } from 'vitest';
 import { ExitCode } from '../../src/errors.js';
 import { parseJsonOutput, runCli } from '../support/cli.js';
+import { csvRecords } from '../support/csv.js';
 
 vi.setConfig({ testTimeout: 180_000 });
 
@@ -52,6 +53,12 @@ describe('kics-sync demo', () => {
     const lines = audit.stdout.trim().split('\n').map((l) => JSON.parse(l) as { outcome: string; operation: string });
     expect(lines).toHaveLength(changes);
     expect(new Set(lines.map((l) => l.operation))).toEqual(new Set(['create', 'update', 'archive']));
+    // The plan's CSV report reads back as one row of every column per item, whatever line break a reader splits on.
+    const csv = await runCli(['--data-dir', dir, 'report', '--plan', String(out.plan.id), '--format', 'csv'], { cwd: root });
+    expect(csv.code, csv.stderr).toBe(0);
+    const items = csvRecords(csv.stdout);
+    expect(items.filter((i) => i.action === 'create')).toHaveLength(out.plan.counts.create);
+    expect(items.filter((i) => i.action === 'update')).toHaveLength(out.plan.counts.update);
   });
 
   it('refuses a folder that is not empty, before starting anything', async () => {

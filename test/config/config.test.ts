@@ -85,6 +85,16 @@ describe('configuration', () => {
     await expect(loadConfig({ file, env: {} })).rejects.toThrow(new RegExp(`${file.replace(/[.*+?^${}()|[\]\\]/g, '\\$&')}:\\d+:\\d+: not valid YAML`));
   });
 
+  it('refuses a YAML alias bomb as a configuration error naming the file (exit 2)', async () => {
+    const levels = ['a: &a ["x", "x", "x", "x", "x", "x", "x", "x", "x"]'];
+    for (let i = 1; i < 10; i += 1) levels.push(`${String.fromCharCode(97 + i)}: &${String.fromCharCode(97 + i)} [${Array(9).fill(`*${String.fromCharCode(96 + i)}`).join(', ')}]`);
+    const file = tempFile('bomb.yaml', `${levels.join('\n')}\n`);
+    const error = await loadConfig({ file, env: {} }).catch((e: unknown) => e);
+    expect(error).toBeInstanceOf(ConfigError);
+    expect((error as ConfigError).exitCode).toBe(2);
+    expect((error as ConfigError).message).toMatch(new RegExp(`^${file.replace(/[.*+?^${}()|[\]\\]/g, '\\$&')}: not usable YAML: .*alias`, 'i'));
+  });
+
   it('puts a secret in verbatim, even one that looks like YAML, without changing the document', async () => {
     const file = tempFile('k.yaml', 'kics:\n  url: https://kics.example\n  package: { dir: ./c, password: ${PW} }\n');
     const secret = 'a}b: c #d\n- e, "f"';

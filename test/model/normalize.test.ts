@@ -1,3 +1,6 @@
+import { execFileSync } from 'node:child_process';
+import { createRequire } from 'node:module';
+import path from 'node:path';
 import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
 import type { CanonicalAsset } from '../../src/model/asset.js';
@@ -20,6 +23,8 @@ import {
   unionSorted,
 } from '../../src/model/normalize.js';
 import { ouiVendor } from '../../src/model/oui.js';
+
+const require = createRequire(import.meta.url);
 
 describe('category mapping', () => {
   const normalizer = createNormalizer({ categoryMap: { 'Dosing Skid': 'Plc', 'Toaster-X': 'other' } });
@@ -207,6 +212,23 @@ describe('canonical form and content hash', () => {
         expect(canonicalAsset(canonicalAsset(a))).toEqual(canonicalAsset(a));
       }),
     );
+  });
+
+  it('gives the same hash under every locale (interfaces ordered by code, not by a language\'s collation)', () => {
+    // Interfaces that differ by name only: Swedish sorts "ä" after "z", Turkish (like English) sorts it
+    // with "a"; Turkish sorts dotless "ı" before "i", English after it.
+    const asset: CanonicalAsset = { name: 'PLC-7', interfaces: ['z', 'ä', 'i', 'ı', 'B', 'a'].map((name) => ({ name, mac: null, ips: [] })) };
+    const inLocale = (locale: string): { locale: string; json: string; hash: string } => {
+      const env = { ...process.env, LANG: locale, LC_ALL: locale };
+      const out = execFileSync(process.execPath, ['--import', require.resolve('tsx'), path.join(import.meta.dirname, '..', 'support', 'asset-hash.ts'), JSON.stringify(asset)], { env, encoding: 'utf8' });
+      return JSON.parse(out) as { locale: string; json: string; hash: string };
+    };
+    const swedish = inLocale('sv_SE.UTF-8');
+    const turkish = inLocale('tr_TR.UTF-8');
+    expect([swedish.locale, turkish.locale]).toEqual(['sv-SE', 'tr-TR']);
+    expect(turkish.hash).toBe(swedish.hash);
+    expect((JSON.parse(swedish.json) as CanonicalAsset).interfaces.map((i) => i.name)).toEqual(['B', 'a', 'i', 'z', 'ä', 'ı']);
+    expect(assetContentHash(canonicalAsset(asset))).toBe(swedish.hash);
   });
 
   it('keeps an asset already in canonical form as it is: the same object, whose plain JSON is the stable JSON (property)', () => {

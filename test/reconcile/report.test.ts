@@ -2,12 +2,12 @@ import { readFileSync } from 'node:fs';
 import path from 'node:path';
 import { Ajv2020 } from 'ajv/dist/2020.js';
 import addFormats from 'ajv-formats';
-import { parse } from 'csv-parse/sync';
 import { describe, expect, it } from 'vitest';
 import { packageRoot } from '../../src/paths.js';
 import { planReportJsonSchema, planReportSchema, type PlanValue } from '../../src/reconcile/plan-schema.js';
 import { renderReportText } from '../../src/reconcile/report/index.js';
 import { mdText } from '../../src/reconcile/report/markdown.js';
+import { csvRecords } from '../support/csv.js';
 import { asset, config, device, plan, record } from './support.js';
 
 const mac = (i: number): string => `00:1b:1b:00:${((i >> 8) & 0xff).toString(16).padStart(2, '0')}:${(i & 0xff).toString(16).padStart(2, '0')}`;
@@ -30,6 +30,7 @@ function richPlan(): PlanValue {
       device(6, 'old', [{ mac: mac(6), ips: ['10.1.0.6'], space: 1 }]),
       device(7, 'with-config', [{ mac: mac(7), ips: ['10.1.0.7'], space: 1 }]),
       device(8, '\tunknown\r\n=1+1', [{ ips: ['10.2.0.8'], space: 2 }]),
+      device(9, "harmless\n=cmd|' /C calc'!A0", [{ ips: ['10.2.0.9'], space: 2 }]),
     ],
     config: config({ allowDelete: true }),
     configFiles: new Map([['plc.xml', { ok: true, path: 'plc.xml', resolvedPath: '/cfg/plc.xml', contentHash: 'ab'.repeat(32), size: 3 }]]),
@@ -76,13 +77,14 @@ describe('CSV report', () => {
   it('one row per item, and no cell a spreadsheet would run as a formula', async () => {
     const value = richPlan();
     const text = await renderReportText('csv', value.header, value.items);
-    const rows = parse<Record<string, string>>(text, { columns: true, relax_column_count: false });
+    const rows = csvRecords(text);
     expect(rows.length).toBe(value.items.length);
     for (const row of rows) for (const cell of Object.values(row)) expect(cell).not.toMatch(/^[=+\-@\t\r\uFF1D\uFF0B\uFF0D\uFF20]/);
     const formula = rows.find((r) => r.device_name!.includes('HYPERLINK'))!;
     expect(formula.device_name).toBe(`'=HYPERLINK("http://evil","x")`);
     expect(formula.owner).toBe(`'+cmd|/c calc`);
-    expect(rows.find((r) => r.action === 'unknown')!.device_name).toBe("'\tunknown\r\n=1+1");
+    expect(rows.find((r) => r.kics_device_id === '8')!.device_name).toBe("'\tunknown\r\n=1+1");
+    expect(rows.find((r) => r.kics_device_id === '9')!.device_name).toBe("harmless\n=cmd|' /C calc'!A0");
     const update = rows.find((r) => r.action === 'update')!;
     expect(update.changes).toBe('name: upd -> renamed **bold** | pipe\ndescription: (empty) -> -2+3');
   });

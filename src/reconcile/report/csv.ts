@@ -3,13 +3,15 @@ import type { PlanHeader, PlanItem } from '../plan-schema.js';
 import { changeRows, sourcesText, spaceNames, type PlanItems } from './display.js';
 
 /**
- * The CSV report: one row per item, safe to open in Excel. csv-stringify's `escape_formulas` prefixes
- * a cell starting with = + - @ tab or CR (and their full-width forms) with a quote, so no cell is
- * ever read as a formula.
+ * The CSV report: one row per item, safe to open in Excel (UTF-8 BOM). csv-stringify's `escape_formulas`
+ * prefixes a cell starting with = + - @ tab or CR (and their full-width forms) with a quote, so no cell
+ * is ever read as a formula; `quoted_match` quotes every cell holding a CR or LF, which csv-stringify
+ * leaves bare when the record delimiter is CRLF, so a bare LF in a name can neither split a row nor
+ * start a line with a formula in a reader that ends rows at any line break.
  */
 const columns = ['seq', 'action', 'status', 'kics_device_id', 'device_name', 'address_space_id', 'address_space', 'owner', 'sources', 'match_keys', 'changed_fields', 'changes', 'reason', 'conflict_kind', 'last_error'];
 
-const options = { escape_formulas: true, bom: false, record_delimiter: 'windows' } as const;
+const options = { escape_formulas: true, record_delimiter: 'windows', quoted_match: /[\r\n]/ } as const;
 
 function row(item: PlanItem, spaces: ReadonlyMap<number, string>): (string | number)[] {
   const changes = changeRows(item);
@@ -34,7 +36,7 @@ function row(item: PlanItem, spaces: ReadonlyMap<number, string>): (string | num
 
 export async function* renderCsv(header: PlanHeader, items: PlanItems): AsyncGenerator<string> {
   const spaces = spaceNames(header);
-  yield stringify([columns], options);
+  yield `\uFEFF${stringify([columns], options)}`;
   let batch: (string | number)[][] = [];
   for await (const item of items) {
     batch.push(row(item, spaces));

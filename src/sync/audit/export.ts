@@ -4,7 +4,8 @@ import type { AuditRecord } from './store.js';
 /**
  * The audit as people read it: JSON lines (one record per line, for scripts and SIEMs), CSV (safe to
  * open in Excel: UTF-8 BOM, and csv-stringify's `escape_formulas` puts a quote before any cell that
- * starts with = + - @ tab or CR, so no value a device or a source supplied can run as a formula), and
+ * starts with = + - @ tab or CR, so no value a device or a source supplied can run as a formula, and every
+ * cell holding a line break is quoted), and
  * text lines for a terminal. Each renderer turns an async stream of records into text chunks.
  */
 
@@ -12,7 +13,8 @@ export const auditFormats = ['json', 'csv', 'text'] as const;
 export type AuditFormat = (typeof auditFormats)[number];
 
 const csvColumns = ['id', 'at', 'actor', 'run_id', 'plan_id', 'plan_item_id', 'device_id', 'operation', 'outcome', 'http_status', 'changes', 'request', 'kics_result', 'before', 'after'];
-const csvOptions = { escape_formulas: true, record_delimiter: 'windows' } as const;
+/** `quoted_match`: csv-stringify leaves a bare LF unquoted when the record delimiter is CRLF. */
+const csvOptions = { escape_formulas: true, record_delimiter: 'windows', quoted_match: /[\r\n]/ } as const;
 
 /** `field: before -> after` per field the record changed (or found changed). */
 export function changeLines(record: Pick<AuditRecord, 'before' | 'after'>): string[] {

@@ -1,7 +1,7 @@
-import { parse } from 'csv-parse/sync';
 import { beforeAll, expect, it } from 'vitest';
 import { renderAudit } from '../../../src/sync/audit/export.js';
 import { countAudit, insertAuditRecord, insertAuditRecords, readAudit, type AuditEntry, type AuditRecord } from '../../../src/sync/audit/store.js';
+import { csvRecords } from '../../support/csv.js';
 import { describeEachEngine } from '../../support/db.js';
 
 const entry = (patch: Partial<AuditEntry>): AuditEntry => ({
@@ -37,6 +37,7 @@ describeEachEngine('the audit: reading and exporting', (t) => {
     const { db } = t();
     await insertAuditRecord(db, entry({ deviceId: 10, runId: 1 }));
     await insertAuditRecord(db, entry({ deviceId: 11, runId: 1, actor: '=HYPERLINK("http://evil","x")', outcome: 'drifted', after: null, before: { name: 'PLC-11' } }));
+    await insertAuditRecord(db, entry({ deviceId: 12, runId: 1, before: { criticality: 1, influence: null }, after: { criticality: 2, influence: 3 } }));
     await insertAuditRecord(db, entry({ deviceId: 10, runId: 2, actor: 'ksc:cmd-7', operation: 'archive', before: { status: 'Recognized' }, after: { status: 'Archived' } }));
     await insertAuditRecords(db, Array.from({ length: 7 }, (_, i) => entry({ deviceId: 20 + i, runId: 3, operation: 'create', before: null, after: { name: `new-${i}\u0007` } })));
     await db.exec(`ALTER TABLE audit_record DISABLE TRIGGER audit_record_no_update_delete`);
@@ -50,19 +51,18 @@ describeEachEngine('the audit: reading and exporting', (t) => {
     expect((await all(readAudit(db, { runId: 3 }, { pageSize: 2 }))).map((r) => r.deviceId)).toEqual([20, 21, 22, 23, 24, 25, 26]);
     expect((await all(readAudit(db, { since: new Date('2021-01-01T00:00:00Z') }))).map((r) => r.runId)).toEqual([2, 3, 3, 3, 3, 3, 3, 3]);
     expect(await all(readAudit(db, { runId: 3 }, { limit: 3, pageSize: 2 }))).toHaveLength(3);
-    expect(await countAudit(db, { runId: 1 })).toEqual({ applied: 1, drifted: 1 });
+    expect(await countAudit(db, { runId: 1 })).toEqual({ applied: 2, drifted: 1 });
   });
 
-  it('CSV opens safely in Excel: UTF-8 BOM, every formula-like cell quoted, one row per record', async () => {
-    const csv = await text(renderAudit('csv', readAudit(t().db, { runId: 1 })));
-    expect(csv.startsWith('\uFEFF')).toBe(true);
-    const rows = parse<Record<string, string>>(csv.slice(1), { columns: true });
-    expect(rows).toHaveLength(2);
+  it('CSV opens safely in Excel: UTF-8 BOM, every formula-like cell quoted, one row per record even with line breaks in a cell', async () => {
+    const rows = csvRecords(await text(renderAudit('csv', readAudit(t().db, { runId: 1 }))));
+    expect(rows).toHaveLength(3);
     expect(rows[1]!.actor).toBe(`'=HYPERLINK("http://evil","x")`);
     expect(rows[1]!.changes).toBe('name: "PLC-11"');
     expect(JSON.parse(rows[1]!.before!)).toEqual({ name: 'PLC-11' });
     for (const row of rows) for (const cell of Object.values(row)) expect(cell).not.toMatch(/^[=+\-@]/);
     expect(rows[0]).toMatchObject({ actor: 'cron', device_id: '10', operation: 'update', outcome: 'applied', http_status: '200', changes: 'description: "old" -> "new"' });
+    expect(rows[2]!.changes!.split('\n').sort()).toEqual(['criticality: 1 -> 2', 'influence: null -> 3']);
   });
 
   it('JSON lines carry every field; text lines carry no control characters', async () => {

@@ -1,8 +1,9 @@
 import { createWriteStream, type WriteStream } from 'node:fs';
-import { mkdir, rename, rm } from 'node:fs/promises';
+import { copyFile, rename, rm } from 'node:fs/promises';
 import path from 'node:path';
 import { finished } from 'node:stream/promises';
 import { stringify, type Stringifier } from 'csv-stringify';
+import { makeDirectory, privateFileMode } from '../../../private-files.js';
 
 /**
  * The rejects file of a source: one CSV row per rejected record (and per note: a value normalisation
@@ -28,18 +29,36 @@ export class RejectsFile {
   private readonly out: WriteStream;
   private closed = false;
 
-  private constructor(readonly file: string) {
+  private constructor(
+    readonly file: string,
+    kept: boolean,
+  ) {
     this.temp = `${file}.${process.pid}.tmp`;
-    this.out = createWriteStream(this.temp, { encoding: 'utf8' });
+    // Raw asset data: for the owner only (0600), like the embedded database.
+    this.out = createWriteStream(this.temp, { encoding: 'utf8', mode: privateFileMode, flags: kept ? 'a' : 'w' });
     // A BOM so that Excel reads the file as UTF-8.
-    this.out.write('\uFEFF');
-    this.stringifier = stringify({ header: true, columns: ['kind', 'location', 'column', 'reason', 'record'], cast: { string: spreadsheetSafe } });
+    if (!kept) this.out.write('\uFEFF');
+    this.stringifier = stringify({ header: !kept, columns: ['kind', 'location', 'column', 'reason', 'record'], cast: { string: spreadsheetSafe } });
     this.stringifier.pipe(this.out);
   }
 
-  static async open(file: string): Promise<RejectsFile> {
-    await mkdir(path.dirname(file), { recursive: true });
-    return new RejectsFile(file);
+  /**
+   * Starts the file's next version. With `keep` (an incremental read, which adds to the rejects the
+   * database holds rather than replacing them), it starts as a copy of the present file, so the file
+   * keeps listing what `source_reject` still holds.
+   */
+  static async open(file: string, options: { keep?: boolean } = {}): Promise<RejectsFile> {
+    await makeDirectory(path.dirname(file));
+    let kept = false;
+    if (options.keep) {
+      try {
+        await copyFile(file, `${file}.${process.pid}.tmp`);
+        kept = true;
+      } catch (error) {
+        if ((error as NodeJS.ErrnoException).code !== 'ENOENT') throw error;
+      }
+    }
+    return new RejectsFile(file, kept);
   }
 
   /** Adds a row; waits when the disk is slower than the read. */

@@ -102,7 +102,8 @@ export async function stageSource(db: TransactionalSql, source: AssetSource, opt
     if (options.mode === 'incremental' && fingerprint !== undefined && unchangedSinceLastRead(sourceRow.lastSummary, fingerprint, rejectsPath)) {
       return await confirmUnchanged(db, source.name, sourceRow, { started, logger, rejectsPath });
     }
-    rejectsFile = rejectsPath ? await RejectsFile.open(rejectsPath) : null;
+    // An incremental read adds to the rejects staged so far (`source_reject` is cleared by a full read only): so does the file.
+    rejectsFile = rejectsPath ? await RejectsFile.open(rejectsPath, { keep: mode === 'incremental' }) : null;
     logger.debug({ source: source.name, mode, since: mode === 'incremental' ? sourceRow.watermark : undefined }, 'staging source');
     const summary = await db.transaction(async (tx) => {
       const existing = await loadExisting(tx, sourceRow.id);

@@ -1,5 +1,6 @@
-import { existsSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { existsSync, readFileSync, rmSync, statSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
+import { parse } from 'csv-parse/sync';
 import { expect, it } from 'vitest';
 import { CsvSource } from '../../../../src/adapters/csv/source.js';
 import { csvSourceSchema } from '../../../../src/config/sources.js';
@@ -201,6 +202,28 @@ describeEachEngine('staging', (t) => {
     expect(staged.get('1')?.missing_since).toBeNull();
     expect(staged.get('2')?.name).toBe('two renamed');
     expect((await sourceRow('cmdb')).watermark).toBe('2024-05-02T00:00:00Z');
+  });
+
+  it('an incremental read keeps the rejects file listing the rejects the database still holds, even when it reads nothing', async () => {
+    const { db, dataDir } = t();
+    const rejectsDir = path.join(dataDir, 'rejects-incremental');
+    const file = path.join(rejectsDir, 'delta.csv');
+    const fileRows = () => parse<Record<string, string>>(readFileSync(file, 'utf8').replace(/^\uFEFF/, ''), { columns: true }).map((r) => r.location);
+    const stagedRejects = async () => (await db.query<{ location: string }>(`SELECT location FROM source_reject r JOIN source s ON s.id = r.source_id WHERE s.name = 'delta' ORDER BY location`)).map((r) => r.location);
+    const bad = (key: string) => ({ location: `scripted ${key}`, reason: 'no usable MAC or IP', raw: { id: key } });
+    await stageSource(db, new ScriptedSource('delta', [{ records: [record('1', 'one', '00:1b:1b:00:00:01')], rejects: [bad('b1')], watermark: '2024-05-01T00:00:00Z' }]), { mode: 'incremental', logger, rejectsDir });
+    expect(fileRows()).toEqual(['scripted b1']);
+    await stageSource(db, new ScriptedSource('delta', [{ records: [], rejects: [], watermark: '2024-05-01T00:00:00Z' }]), { mode: 'incremental', logger, rejectsDir });
+    expect(await stagedRejects()).toEqual(['scripted b1']);
+    expect(fileRows()).toEqual(['scripted b1']);
+    await stageSource(db, new ScriptedSource('delta', [{ records: [], rejects: [bad('b2')], watermark: '2024-05-02T00:00:00Z' }]), { mode: 'incremental', logger, rejectsDir });
+    expect(await stagedRejects()).toEqual(['scripted b1', 'scripted b2']);
+    expect(fileRows()).toEqual(['scripted b1', 'scripted b2']);
+    expect(statSync(file).mode & 0o777).toBe(0o600);
+    // A full read starts both again.
+    await stageSource(db, new ScriptedSource('delta', [{ records: [record('1', 'one', '00:1b:1b:00:00:01')], rejects: [], watermark: '2024-05-03T00:00:00Z' }]), { mode: 'full', logger, rejectsDir });
+    expect(await stagedRejects()).toEqual([]);
+    expect(fileRows()).toEqual([]);
   });
 
   it('stages several sources, one failing not stopping the others', async () => {
