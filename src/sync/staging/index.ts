@@ -18,6 +18,7 @@ import {
   markMissing,
   recordFailure,
   recordSuccess,
+  stagedKeysMatching,
   upsertRecords,
   type RecordRow,
   type RejectRow,
@@ -133,7 +134,12 @@ export async function stageSource(db: TransactionalSql, source: AssetSource, opt
         await writer.push(batch);
       };
 
-      const readOptions: ReadOptions = { mode, since: mode === 'incremental' ? sourceRow.watermark : null, ...(signal ? { signal } : {}) };
+      const readOptions: ReadOptions = {
+        mode,
+        since: mode === 'incremental' ? sourceRow.watermark : null,
+        stagedKeys: (jsonPath, values) => stagedKeysMatching(tx, sourceRow.id, jsonPath, values),
+        ...(signal ? { signal } : {}),
+      };
       const batches = options.read?.(source, readOptions) ?? prepareBatches(source, source.read(readOptions));
       try {
         for await (const batch of batches) {

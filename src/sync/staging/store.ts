@@ -40,6 +40,16 @@ export async function loadExisting(tx: Sql, sourceId: number): Promise<Map<strin
   return map;
 }
 
+/** Keys of the source's present records whose raw JSON matches `jsonPath` with `$v` bound to `values`. */
+export async function stagedKeysMatching(tx: Sql, sourceId: number, jsonPath: string, values: readonly (string | number)[]): Promise<string[]> {
+  if (values.length === 0) return [];
+  const rows = await tx.query<{ external_key: string }>(
+    `SELECT external_key FROM source_record WHERE source_id = $1 AND missing_since IS NULL AND jsonb_path_exists(raw, $2::jsonpath, jsonb_build_object('v', $3::jsonb))`,
+    [sourceId, jsonPath, JSON.stringify(values)],
+  );
+  return rows.map((r) => r.external_key);
+}
+
 const recordColumns: BulkColumn[] = [
   { name: 'source_id', type: 'int4' },
   { name: 'external_key', type: 'text' },
