@@ -92,7 +92,7 @@ describe('NetBox source on each NetBox release', () => {
     expect(said).toMatchObject([{ msg: 'NetBox 4.4.3', netboxVersion: '4.4.3', source: 'netbox' }]);
   });
 
-  it('ignores nothing it needs and is not refused for a filter NetBox does not know (NetBox ignores unknown parameters)', async () => {
+  it('a filter NetBox does not know is ignored, as NetBox ignores unknown query parameters, not refused', async () => {
     const nb = await serve(recorded('4.5'));
     const records = await readAll(source(nb.url, { filters: { no_such_filter: 'x' } }));
     expect(records.map((r) => r.externalKey)).toEqual(['201', '202']);
