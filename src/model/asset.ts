@@ -83,10 +83,10 @@ export interface ReadOptions {
   /** The watermark of the last successful read, for incremental reads. */
   since?: string | null;
   /**
-   * Incremental reads: the keys of this source's present staged records whose raw record holds, at the
-   * SQL/JSON path, one of the values (`$v`), e.g. the devices that held IP address 5006 at the last read:
-   * `stagedKeys('$.interfaces[*].ips[*].id ? (@ == $v[*])', [5006])`. A source whose change feed names
-   * only where a thing is now learns from it where the thing was.
+   * Incremental reads: the keys of this source's present staged records whose raw record holds one of
+   * the values at the SQL/JSON path, e.g. the devices that held IP address 5006 at the last read:
+   * `stagedKeys('$.interfaces[*].ips[*].id', [5006])`. A source whose change feed names only where a
+   * thing is now learns from it where the thing was.
    */
   stagedKeys?: (jsonPath: string, values: readonly (string | number)[]) => Promise<string[]>;
   signal?: AbortSignal;

@@ -183,7 +183,8 @@ export class NetboxSource implements AssetSource {
       }
     }
     if (options.stagedKeys) {
-      const held = [...(await options.stagedKeys('$.interfaces[*].ips[*].id ? (@ == $v[*])', movedIps)), ...(await options.stagedKeys('$.interfaces[*].macs[*].id ? (@ == $v[*])', movedMacs))];
+      // The paths of `raw` as toRecord() writes it.
+      const held = [...(await options.stagedKeys('$.interfaces[*].ips[*].id', movedIps)), ...(await options.stagedKeys('$.interfaces[*].macs[*].id', movedMacs))];
       for (const key of held) if (/^\d+$/.test(key)) changed.add(Number(key));
     }
     const ids = [...changed].sort((a, b) => a - b);
