@@ -248,8 +248,6 @@ function withMacObjects(nic: Json, macs: readonly Json[]): Json {
 
 // ------------------------------------------------------------------------------------------ data
 
-let nextId = 1;
-
 /** A device as NetBox 4.x returns it from /api/dcim/devices/ (nested objects in their brief form). */
 export function netboxDevice(id: number, fields: { name: string | null; role?: string; site?: string; manufacturer?: string; model?: string; tenant?: string; status?: string; tags?: string[]; custom_fields?: Json; last_updated?: string; config_context?: Json }): Json {
   const base = 'http://netbox.example/api';
@@ -303,8 +301,8 @@ export function netboxInterface(id: number, deviceId: number, fields: { name: st
     type: { value: '1000base-t', label: '1000BASE-T (1GE)' },
     enabled: true,
     mac_address: fields.mac ?? null,
-    primary_mac_address: fields.mac ? { id: nextId++, url: `${base}/dcim/mac-addresses/${id}/`, display: fields.mac, mac_address: fields.mac } : null,
-    mac_addresses: fields.mac ? [{ id: id, mac_address: fields.mac }] : [],
+    primary_mac_address: fields.mac ? { id, url: `${base}/dcim/mac-addresses/${id}/`, display: fields.mac, mac_address: fields.mac, description: '' } : null,
+    mac_addresses: fields.mac ? [{ id, url: `${base}/dcim/mac-addresses/${id}/`, display: fields.mac, mac_address: fields.mac, description: '' }] : [],
     mode: fields.vid ? { value: 'access', label: 'Access' } : null,
     untagged_vlan: fields.vid ? { id: 50 + fields.vid, url: `${base}/ipam/vlans/${fields.vid}/`, display: `VLAN ${fields.vid}`, vid: fields.vid, name: `VLAN ${fields.vid}` } : null,
     vrf: null,
