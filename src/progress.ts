@@ -1,5 +1,6 @@
 import cliProgress from 'cli-progress';
 import type { Logger } from './log.js';
+import { terminal } from './terminal.js';
 
 /** Progress of a long step: a bar on a terminal, a log line every few seconds otherwise. */
 export interface Progress {
@@ -23,14 +24,22 @@ export function startProgress(label: string, options: ProgressOptions): Progress
   let total = options.total ?? 0;
   if (interactive) {
     const bar = new cliProgress.SingleBar(
-      { format: `${label.padEnd(24)} {bar} {value}/{total} {eta_formatted}`, stream: process.stderr, hideCursor: true, clearOnComplete: false, etaBuffer: 50 },
+      { format: `${label.padEnd(24)} {bar} {value}/{total} {eta_formatted}`, stream: process.stderr, hideCursor: true, clearOnComplete: false, etaBuffer: 50, forceRedraw: true },
       cliProgress.Presets.shades_classic,
     );
+    let stopped = false;
+    const stop = (): void => {
+      if (stopped) return;
+      stopped = true;
+      forget();
+      bar.stop();
+    };
+    const forget = terminal.addBar({ stop, redraw: () => bar.render() });
     bar.start(total, 0);
     return {
       increment: (by = 1) => bar.increment(by),
       setTotal: (t) => bar.setTotal(t),
-      stop: () => bar.stop(),
+      stop,
     };
   }
   const every = (options.logEverySeconds ?? 5) * 1000;

@@ -5,6 +5,7 @@ import { loadConfig, type Config } from '../config/index.js';
 import { openDatabase, type Database } from '../db/database.js';
 import { ExitCode, KicsSyncError, UsageError, errorMessage } from '../errors.js';
 import { createLogger, logLevels, type LogLevel, type Logger } from '../log.js';
+import { terminal } from '../terminal.js';
 
 /** Options every command accepts (set on the root program). */
 export interface GlobalOptions {
@@ -35,7 +36,7 @@ export class CommandContext {
     /** Whether the command prints JSON (then nothing but logs may go to stderr, and no progress bars). */
     readonly json = false,
   ) {
-    this.logger = createLogger({ level: globals.logLevel ?? (env.KICS_SYNC_LOG_LEVEL as LogLevel | undefined) ?? 'info' });
+    this.logger = createLogger({ level: globals.logLevel ?? (env.KICS_SYNC_LOG_LEVEL as LogLevel | undefined) });
     this.signal = this.abort.signal;
   }
 
@@ -62,12 +63,20 @@ export class CommandContext {
   /** The database, opened once and migrated to the current schema. */
   database(options: { migrate?: boolean } = {}): Promise<Database> {
     this.dbPromise ??= (async () => {
-      const db = await openDatabase({ url: await this.databaseUrl(), dataDir: await this.dataDir(), logger: this.logger, migrate: options.migrate ?? true });
+      const url = await this.databaseUrl();
+      const dataDir = await this.dataDir();
+      const opening = openDatabase({ url, dataDir, logger: this.logger, migrate: options.migrate ?? true });
+      const db = await terminal.while(url ? 'opening the database ...' : `opening the embedded database in ${dataDir} ...`, opening, this.showsStatus());
       this.closers.push(() => db.close());
       this.logger.debug({ database: db.location }, 'database open');
       return db;
     })();
     return this.dbPromise;
+  }
+
+  /** Whether transient status lines are shown: on a terminal, and not when printing JSON. */
+  showsStatus(): boolean {
+    return !this.json && Boolean(process.stderr.isTTY);
   }
 
   /** Who is acting, for runs and the audit: the OS user of this CLI run. */
@@ -137,6 +146,7 @@ export function runCommand<A extends unknown[]>(program: Command, action: Action
     let exitCode: number = ExitCode.ok;
     try {
       const result = await action(ctx, ...(args.slice(0, -1) as A));
+      terminal.settle();
       exitCode = result.exitCode ?? ExitCode.ok;
       if (json) process.stdout.write(`${JSON.stringify({ ok: exitCode === ExitCode.ok, ...result.summary }, jsonReplacer)}\n`);
       else if (result.text) process.stdout.write(result.text.endsWith('\n') ? result.text : `${result.text}\n`);
@@ -153,6 +163,7 @@ export function runCommand<A extends unknown[]>(program: Command, action: Action
 
 /** Prints one line for the user (and the JSON error object with --json); the stack only at debug level. */
 export function reportError(ctx: { logger: Logger }, error: unknown, json: boolean): number {
+  terminal.settle();
   const known = error instanceof KicsSyncError;
   const exitCode = known ? error.exitCode : ExitCode.failed;
   const message = errorMessage(error);

@@ -9,6 +9,7 @@ import { openDatabase } from '../db/database.js';
 import { UsageError } from '../errors.js';
 import { examplesDir } from '../paths.js';
 import { startProgress } from '../progress.js';
+import { terminal } from '../terminal.js';
 import { countsInOrder } from '../reconcile/summary.js';
 import { actionLabels } from '../reconcile/report/display.js';
 import type { PlanCounts } from '../reconcile/plan-schema.js';
@@ -42,6 +43,7 @@ export function registerDemoCommand(program: Command): void {
         const logger = ctx.logger;
         const sim = await startKicsSimulator({ ...demoSimulator, stateDir: path.join(dir, 'kics-simulator'), packagePassword: randomBytes(12).toString('base64url'), logger });
         ctx.onClose(() => sim.close());
+        const devicesAtStart = sim.store.size;
         logger.info({ url: sim.url, devices: sim.store.size }, 'demo: KICS simulator running');
 
         const config = parseConfig(
@@ -53,7 +55,7 @@ export function registerDemoCommand(program: Command): void {
           },
           { baseDir: dir, file: 'the demo configuration' },
         );
-        const db = await openDatabase({ dataDir: dir, logger });
+        const db = await terminal.while(`opening a new embedded database in ${dir} ...`, openDatabase({ dataDir: dir, logger }), ctx.showsStatus());
         ctx.onClose(() => db.close());
         const interactive = !ctx.json && Boolean(process.stderr.isTTY);
         const run: RunContext = {
@@ -86,7 +88,7 @@ export function registerDemoCommand(program: Command): void {
           seconds: Math.round(seconds * 10) / 10,
         };
         const lines = [
-          `kics-sync demo: a simulated KICS with ${sim.store.size} devices, the CMDB ${path.relative(process.cwd(), demoCsvFile) || demoCsvFile}, an embedded database in ${dir}`,
+          `kics-sync demo: a simulated KICS with ${devicesAtStart} devices, the CMDB ${path.relative(process.cwd(), demoCsvFile) || demoCsvFile}, an embedded database in ${dir}`,
           '',
           `1. plan ${planId}: ${countsLine(first.plan.plan.summary.counts)}`,
           `   rejected CMDB rows (and why): ${summary.rejects}`,

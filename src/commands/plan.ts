@@ -5,6 +5,7 @@ import { planStatuses, type PlanHeader, type PlanScope } from '../reconcile/plan
 import { formatOfFile, reportFormats, type ReportFormat } from '../reconcile/report/index.js';
 import { countsInOrder } from '../reconcile/summary.js';
 import { actionLabels, basisText, scopeText } from '../reconcile/report/display.js';
+import { resolveAddressSpace } from '../sync/plans/address-space.js';
 import { listPlans, loadPlanHeader, loadPlanItems } from '../sync/plans/load.js';
 import { writeReportFile, writeReportStream } from '../sync/plans/report-file.js';
 import type { RunPlanResult } from '../sync/plans/run.js';
@@ -19,7 +20,7 @@ export function registerPlanCommands(program: Command): void {
     .description('re-read the sources (incrementally) and KICS, work out what would change, store it as a plan and write its report; changes nothing in KICS')
     .option('--source <name...>', 'only assets these sources describe (and re-read only them)')
     .option('--owner <owner>', 'only assets this owner owns (from the sources)')
-    .option('--address-space <id>', 'only items in this KICS address space', parseNonNegativeInt('--address-space'))
+    .option('--address-space <id|name>', 'only items in this KICS address space (its id, or its name in KICS)')
     .option('--device <id>', 'only items concerning this KICS device', parsePositiveInt('--device'))
     .option('--report <file>', 'write the report here (format from the extension: .html .json .md .csv); default <reportDir>/plan-<id>.html')
     .option('--full', 'full re-read of the sources and KICS instead of incremental')
@@ -32,14 +33,18 @@ export function registerPlanCommands(program: Command): void {
     .action(
       runCommand(
         program,
-        async (ctx, options: { source?: string[]; owner?: string; addressSpace?: number; device?: number; report?: string; full?: boolean; refresh: boolean }) => {
+        async (ctx, options: { source?: string[]; owner?: string; addressSpace?: string; device?: number; report?: string; full?: boolean; refresh: boolean }) => {
           const scope: PlanScope = {};
           if (options.source && options.source.length > 0) scope.sources = options.source;
           if (options.owner !== undefined) {
             if (options.owner.trim() === '') throw new UsageError('--owner must not be empty');
             scope.owner = options.owner;
           }
-          if (options.addressSpace !== undefined) scope.addressSpaceId = options.addressSpace;
+          if (options.addressSpace !== undefined) {
+            const resolved = await resolveAddressSpace(await ctx.database(), options.addressSpace);
+            if ('problem' in resolved) throw new UsageError(`--address-space ${options.addressSpace}: ${resolved.problem}`);
+            scope.addressSpaceId = resolved.id;
+          }
           if (options.device !== undefined) scope.deviceId = options.device;
           let reportFormat: ReportFormat = 'html';
           if (options.report !== undefined) {
@@ -107,14 +112,6 @@ export function registerPlanCommands(program: Command): void {
         return { summary: { plans: plans.map((p) => ({ id: p.id, status: p.status, createdAt: p.createdAt, scope: p.scope, basis: p.basis, counts: p.summary.counts, reportPath: p.reportPath })) }, text: lines.join('\n') || 'no plans yet' };
       }),
     );
-}
-
-function parseNonNegativeInt(name: string): (value: string) => number {
-  return (value) => {
-    const n = Number(value);
-    if (!/^\d+$/.test(value) || !Number.isSafeInteger(n)) throw new UsageError(`${name} must be a non-negative integer; found ${JSON.stringify(value)}`);
-    return n;
-  };
 }
 
 function planSummary(result: RunPlanResult): Record<string, unknown> {

@@ -1,5 +1,6 @@
 import type { Command } from 'commander';
 import { createSource, normalizerFor, selectSources } from '../adapters/index.js';
+import { sourceTypeNames } from '../config/sources.js';
 import { ExitCode, KicsSyncError, UsageError, errorMessage } from '../errors.js';
 import { startSourcesProgress } from '../progress.js';
 import type { StageOutcome } from '../sync/staging/index.js';
@@ -8,7 +9,7 @@ import { runCommand } from './context.js';
 
 /** `kics-sync sources check|pull`: prove the sources can be read, and stage them into the database. */
 export function registerSourcesCommands(program: Command): void {
-  const sources = program.command('sources').description('the asset sources: CSV files, NetBox, ServiceNow');
+  const sources = program.command('sources').description(`the asset sources, by type: ${Object.entries(sourceTypeNames).map(([type, name]) => `${type} (${name})`).join(', ')}`);
   const collect = (value: string, previous: string[] = []): string[] => [...previous, value];
 
   sources

@@ -122,6 +122,14 @@ export const kscSourceSchema = z.strictObject({
 export const sourceConfigSchema = z.discriminatedUnion('type', [csvSourceSchema, netboxSourceSchema, servicenowSourceSchema, kscSourceSchema]);
 
 export type SourceConfig = z.infer<typeof sourceConfigSchema>;
+
+/** What each source `type` reads, as help texts name it (a new type does not compile without its line). */
+export const sourceTypeNames: Record<SourceConfig['type'], string> = {
+  csv: 'CSV files',
+  netbox: 'NetBox',
+  servicenow: 'ServiceNow',
+  ksc: 'Kaspersky Security Center managed hosts',
+};
 export type CsvSourceConfig = z.infer<typeof csvSourceSchema>;
 export type NetboxSourceConfig = z.infer<typeof netboxSourceSchema>;
 export type ServicenowSourceConfig = z.infer<typeof servicenowSourceSchema>;

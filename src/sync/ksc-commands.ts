@@ -50,6 +50,7 @@ import type { PlanScope } from '../reconcile/plan-schema.js';
 import { checkApplicable, isSystemic } from './apply/index.js';
 import { emitEvent } from './events/index.js';
 import { loadPlanHeader, loadPlanItems, PlanNotFoundError } from './plans/load.js';
+import { resolveAddressSpace } from './plans/address-space.js';
 import { writeReportFile } from './plans/report-file.js';
 import { runApply } from './runs/apply-run.js';
 import type { RunContext } from './runs/context.js';
@@ -301,19 +302,9 @@ function boolParam(params: KscParams, name: string): boolean | undefined {
 
 /** An address space given by id or by name (as KICS names it). */
 async function addressSpaceId(db: Sql, value: unknown): Promise<number> {
-  if (typeof value === 'number' || (typeof value === 'string' && /^\d+$/.test(value))) {
-    const id = Number(value);
-    if (Number.isSafeInteger(id) && id >= 0) return id;
-  }
-  if (typeof value !== 'string' || value.trim() === '') throw new CommandParamsError(`addressSpace must be an address space id or name; found ${describe(value)}`);
-  const rows = await db.query<{ id: number }>(`SELECT id FROM kics_address_space WHERE lower(name) = lower($1) AND missing_since IS NULL`, [value.trim()]);
-  if (rows.length === 1) return rows[0]!.id;
-  const known = await db.query<{ name: string }>(`SELECT name FROM kics_address_space WHERE missing_since IS NULL ORDER BY id LIMIT 20`);
-  throw new CommandParamsError(
-    rows.length === 0
-      ? `addressSpace ${JSON.stringify(value)}: KICS has no address space of that name (known: ${known.map((k) => JSON.stringify(k.name)).join(', ') || 'none staged yet'})`
-      : `addressSpace ${JSON.stringify(value)}: several address spaces have that name; give its id`,
-  );
+  const resolved = await resolveAddressSpace(db, value);
+  if ('problem' in resolved) throw new CommandParamsError(`addressSpace ${describe(value)}: ${resolved.problem}`);
+  return resolved.id;
 }
 
 function describe(value: unknown): string {

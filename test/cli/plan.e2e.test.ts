@@ -120,9 +120,13 @@ describeEachEngine('kics-sync plan / report / plans', (t) => {
   });
 
   it('rejects bad arguments with the usage code and a clear message', async () => {
-    const space = await cli(['plan', '--address-space', 'plant-a']);
+    const space = await cli(['plan', '--no-refresh', '--address-space', 'plant-a']);
     expect(space.code).toBe(ExitCode.usage);
-    expect(space.stderr).toContain('--address-space must be a non-negative integer; found "plant-a"');
+    expect(space.stderr).toMatch(/--address-space plant-a: KICS has no address space named "plant-a" \(known: .*"Plant A"/);
+    // By its name in KICS (any case), as well as by id.
+    const named = await cli(['plan', '--no-refresh', '--address-space', 'plant b', '--json']);
+    expect(named.code, named.stderr).toBe(0);
+    expect((parseJsonOutput(named) as { plan: { scope: unknown } }).plan.scope).toEqual({ addressSpaceId: 2 });
     const report = await cli(['plan', '--no-refresh', '--report', 'out.txt']);
     expect(report.code).toBe(ExitCode.usage);
     expect(report.stderr).toContain('the extension must say the format');

@@ -17,12 +17,20 @@ const haveChromium = existsSync(chromiumPath);
 if (!haveChromium && !ci) process.stderr.write(`\n!!! ${chromiumPath} not found: the HTML report browser test is SKIPPED. Install Debian's chromium package to run it. !!!\n\n`);
 
 const xss = '<script>alert(1)</script>';
+const launchOptions = {
+  executablePath: chromiumPath,
+  headless: true,
+  args: ['--no-sandbox', '--disable-gpu', '--disable-quic', '--no-first-run', '--disable-background-networking', '--disable-component-update', '--disable-sync'],
+};
 const mac = (i: number): string => `00:1b:1b:00:${((i >> 8) & 0xff).toString(16).padStart(2, '0')}:${(i & 0xff).toString(16).padStart(2, '0')}`;
 
 function reportPlan() {
-  const devices = Array.from({ length: 120 }, (_, i) => device(i + 1, `pump-${String(i).padStart(3, '0')}`, [{ mac: mac(i), ips: [`10.1.0.${i + 1}`], space: 1 }]));
+  const devices = [
+    ...Array.from({ length: 120 }, (_, i) => device(i + 1, `pump-${String(i).padStart(3, '0')}`, [{ mac: mac(i), ips: [`10.1.0.${i + 1}`], space: 1 }])),
+    device(121, 'intruder', [{ mac: mac(121), ips: ['10.1.0.250'], space: 1 }], { status: 'Unauthorized' }),
+  ];
   const records = [
-    ...Array.from({ length: 100 }, (_, i) => record('cmdb', `u${i}`, asset(`valve-${String(i).padStart(3, '0')}`, [{ mac: mac(i) }], { description: `line ${i % 4}` }))),
+    ...Array.from({ length: 100 }, (_, i) => record('cmdb', `u${i}`, asset(`valve-${String(i).padStart(3, '0')}`, [{ mac: mac(i) }], { description: `line ${i % 4}`, owner: i < 50 ? 'alice' : 'bob' }))),
     ...Array.from({ length: 110 }, (_, i) => record('cmdb', `n${i}`, asset(`motor-${String(i).padStart(3, '0')}`, [{ mac: mac(500 + i), ips: [`10.2.1.${i + 1}`] }]))),
     record('csv', 'evil', asset(xss, [{ mac: mac(900), ips: ['10.2.9.9'] }], { description: '"><img src=x onerror=alert(2)>' })),
     record('csv', 'split', asset('split', [{ mac: mac(100), ips: ['10.1.0.102'] }])),
@@ -47,11 +55,7 @@ function reportPlan() {
     dir = mkdtempSync(path.join(os.tmpdir(), 'kics-sync-html-'));
     const file = path.join(dir, 'plan-5.html');
     writeFileSync(file, await renderReportText('html', value.header, value.items));
-    context = await chromium.launchPersistentContext(path.join(dir, 'profile'), {
-      executablePath: chromiumPath,
-      headless: true,
-      args: ['--no-sandbox', '--disable-gpu', '--disable-quic', '--no-first-run', '--disable-background-networking', '--disable-component-update', '--disable-sync'],
-    });
+    context = await chromium.launchPersistentContext(path.join(dir, 'profile'), launchOptions);
     page = context.pages()[0] ?? (await context.newPage());
     page.on('dialog', (dialog) => {
       dialogs.push(dialog.message());
@@ -131,5 +135,69 @@ function reportPlan() {
     expect(ids).toEqual([...ids].sort((a, b) => a - b));
     expect(dialogs).toEqual([]);
     expect(errors).toEqual([]);
+  });
+
+  it('filters by owner, and the summary counts follow the filter', async () => {
+    await page.selectOption('#owner-filter', 'alice');
+    await expect.poll(() => page.textContent('#shown')).toBe(`50 of ${total} items`);
+    const card = (action: string) => page.textContent(`#summary .card[data-action="${action}"] b`);
+    expect(await card('update')).toBe('50');
+    expect(await card('create')).toBe('0');
+    expect(await card('unchanged')).toBe('–');
+    expect(new Set(await page.locator('#items tbody tr.item td:nth-child(6)').allTextContents())).toEqual(new Set(['alice']));
+    await page.selectOption('#owner-filter', { index: 0 });
+    await expect.poll(() => page.textContent('#shown')).toBe(`${total} of ${total} items`);
+    expect(await card('update')).toBe('100');
+    expect(await card('create')).toBe('111');
+  });
+
+  it('shows a device in no source as "no change: in KICS only", not as a diff, and flags the Recognized ones', async () => {
+    // pump-102 .. pump-119 are Recognized in KICS and in no source; intruder is Unauthorized.
+    expect(await page.textContent('#summary .card[data-action="recognized-unknown"] b')).toBe('18');
+    await page.fill('#filter', 'intruder');
+    await expect.poll(rowNames).toEqual(['intruder']);
+    await page.click('#items tbody tr.item');
+    expect(await page.textContent('tr.details')).toContain('no change: in KICS only');
+    expect(await page.textContent('tr.details')).not.toContain('Recognized there');
+    expect(await page.locator('tr.details .diff th').allTextContents()).toEqual(['field', 'in KICS']);
+    await page.fill('#filter', 'pump-119');
+    await expect.poll(rowNames).toEqual(['pump-119']);
+    expect(await page.textContent('#items tbody tr.item td.reason')).toContain('Recognized, in no source');
+    await page.click('#items tbody tr.item');
+    expect(await page.textContent('tr.details')).toContain('no change: in KICS only, and Recognized there although no source knows it');
+    expect(await page.locator('tr.details td.after').count()).toBe(0);
+    await page.fill('#filter', '');
+    await expect.poll(() => page.textContent('#shown')).toBe(`${total} of ${total} items`);
+  });
+
+  it('finds a conflict by what its details name, names its address spaces, and says how to settle it', async () => {
+    // pump-101 is the device holding the IP in the split conflict: named only in the conflict's details.
+    await page.fill('#filter', 'pump-101');
+    await expect.poll(rowNames).toEqual(['pump-100']);
+    await page.click('#items tbody tr.item');
+    const details = (await page.textContent('tr.details')) ?? '';
+    expect(details).toContain('(Plant A)');
+    expect(details).not.toMatch(/\bspace 1\b/);
+    expect(details).toMatch(/To settle it: .*correct the MAC or the IP in the source/);
+    await page.fill('#filter', '');
+    await expect.poll(() => page.textContent('#shown')).toBe(`${total} of ${total} items`);
+  });
+
+  it('without scripts, shows the items as a plain table', async () => {
+    const plain = await chromium.launchPersistentContext(path.join(dir, 'profile-noscript'), { ...launchOptions, javaScriptEnabled: false });
+    try {
+      const noScriptPage = plain.pages()[0] ?? (await plain.newPage());
+      await noScriptPage.goto(page.url());
+      expect(await noScriptPage.locator('noscript p.meta').textContent()).toBe(`Scripts are off: ${total} items, in plan order.`);
+      const rows = noScriptPage.locator('noscript table tbody tr');
+      expect(await rows.count()).toBe(total);
+      const texts = await rows.allTextContents();
+      expect(texts.filter((t) => t.includes('alice'))).toHaveLength(50);
+      expect(texts.filter((t) => t.includes('no change: in KICS only, and Recognized there'))).toHaveLength(18);
+      expect(await noScriptPage.locator('noscript table tbody script, noscript table tbody img').count()).toBe(0);
+      expect(texts.some((t) => t.includes(xss))).toBe(true);
+    } finally {
+      await plain.close();
+    }
   });
 });

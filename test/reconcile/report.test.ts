@@ -110,6 +110,17 @@ describe('Markdown report', () => {
     expect(text).toContain('renamed \\*\\*bold\\*\\* \\| pipe');
     expect(mdText('a'.repeat(300)).length).toBe(120);
   });
+
+  it('says how to settle each conflict, and shows devices in no source as unchanged, the Recognized ones in bold', async () => {
+    const value = richPlan();
+    const text = await renderReportText('md', value.header, value.items);
+    const conflicts = text.split('\n').filter((l) => l.includes('*mac_ip_split*'));
+    expect(conflicts).toHaveLength(1);
+    expect(conflicts[0]).toContain('To settle it: The asset\'s MAC is on one KICS device and its IP on another');
+    const unknown = text.slice(text.indexOf('## Unknown devices'));
+    expect(unknown).toContain('(device 8): **no change: in KICS only, and Recognized there although no source knows it**');
+    expect(unknown).not.toContain('in KICS, in no source');
+  });
 });
 
 describe('HTML report (markup)', () => {

@@ -47,3 +47,32 @@ export function parseJsonOutput(result: CliResult): Record<string, unknown> {
   if (lines.length !== 1) throw new Error(`expected exactly one JSON line on stdout, got ${lines.length}:\n${result.stdout}\nstderr:\n${result.stderr}`);
   return JSON.parse(lines[0]!) as Record<string, unknown>;
 }
+
+/**
+ * Runs the built `kics-sync` on a pseudo-terminal (util-linux `script`), as a user at a shell sees
+ * it: stdout and stderr both on the terminal, progress bars and colours on. `screen` is what was
+ * shown, with the terminal's control sequences taken out and each carriage return starting a line
+ * again (a bar redrawn in place leaves each of its states on a line of its own).
+ */
+export async function runCliOnTerminal(args: string[], options: CliOptions = {}): Promise<CliResult & { screen: string[] }> {
+  const command = [process.execPath, binPath, ...args].map((a) => `'${a.replace(/'/g, `'\\''`)}'`).join(' ');
+  const env: NodeJS.ProcessEnv = { ...process.env, KICS_SYNC_CONFIG: undefined, DATABASE_URL: undefined, KICS_SYNC_DATA_DIR: undefined, COLUMNS: '120', ...options.env };
+  for (const [k, v] of Object.entries(env)) if (v === undefined) delete env[k];
+  const result = await new Promise<CliResult>((resolve, reject) => {
+    const child = spawn('script', ['--quiet', '--return', '--command', command, '/dev/null'], { cwd: options.cwd ?? packageRoot, env, stdio: ['ignore', 'pipe', 'pipe'] });
+    let stdout = '';
+    let stderr = '';
+    child.stdout.on('data', (d: Buffer) => (stdout += d.toString()));
+    child.stderr.on('data', (d: Buffer) => (stderr += d.toString()));
+    const timer = setTimeout(() => child.kill('SIGKILL'), options.timeoutMs ?? 120_000);
+    child.on('error', reject);
+    child.on('close', (code, signal) => {
+      clearTimeout(timer);
+      resolve({ code, signal, stdout, stderr });
+    });
+  });
+  // eslint-disable-next-line no-control-regex
+  const plain = result.stdout.replace(/\x1b\[[0-9;?]*[A-Za-z]|\x1b[78]/g, '');
+  const screen = plain.split(/\r\n|\n|\r/).map((line) => line.trimEnd()).filter((line) => line !== '');
+  return { ...result, screen };
+}

@@ -1,4 +1,4 @@
-import type { ConflictAsset, ConflictDevice, PlanCounts, PlanHeader, PlanItem } from '../plan-schema.js';
+import type { ConflictAsset, ConflictDevice, ConflictKind, PlanCounts, PlanHeader, PlanItem } from '../plan-schema.js';
 
 /** Plain-text views of plan values shared by the report formats (each escapes them its own way). */
 
@@ -43,18 +43,51 @@ export function changeRows(item: Pick<PlanItem, 'before' | 'after'>): [string, s
   return fields.map((f) => [f, item.before && f in item.before ? displayValue(f, item.before[f]) : '', item.after && f in item.after ? displayValue(f, item.after[f]) : '']);
 }
 
-const spaceLabel = (space: number | null): string => (space === null ? 'no space' : `space ${space}`);
+/** Address space ids -> names, as the plan's summary has them; a space not listed is shown by its id. */
+export type SpaceNames = ReadonlyMap<number, string>;
 
-function interfacesText(interfaces: ConflictAsset['interfaces']): string {
-  return interfaces.map((i) => [i.mac ? `MAC ${i.mac} (${spaceLabel(i.macSpace)})` : null, ...i.ips.map((ip) => `IP ${ip.ip} (${spaceLabel(ip.space)})`)].filter(Boolean).join(', ')).join('; ');
+const spaceLabel = (space: number | null, names?: SpaceNames): string => (space === null ? 'no address space' : (names?.get(space) ?? `address space ${space}`));
+
+function interfacesText(interfaces: ConflictAsset['interfaces'], names?: SpaceNames): string {
+  return interfaces.map((i) => [i.mac ? `MAC ${i.mac} (${spaceLabel(i.macSpace, names)})` : null, ...i.ips.map((ip) => `IP ${ip.ip} (${spaceLabel(ip.space, names)})`)].filter(Boolean).join(', ')).join('; ');
 }
 
-export function assetSideText(side: ConflictAsset): string {
-  return `${side.source} ${JSON.stringify(side.key)}${side.name ? ` ${JSON.stringify(side.name)}` : ''}: ${interfacesText(side.interfaces) || 'no addresses'}`;
+export function assetSideText(side: ConflictAsset, names?: SpaceNames): string {
+  return `${side.source} ${JSON.stringify(side.key)}${side.name ? ` ${JSON.stringify(side.name)}` : ''}: ${interfacesText(side.interfaces, names) || 'no addresses'}`;
 }
 
-export function deviceSideText(side: ConflictDevice): string {
-  return `device ${side.id} ${JSON.stringify(side.name)}${side.status ? ` (${side.status})` : ''}: ${interfacesText(side.interfaces) || 'no addresses'}`;
+export function deviceSideText(side: ConflictDevice, names?: SpaceNames): string {
+  return `device ${side.id} ${JSON.stringify(side.name)}${side.status ? ` (${side.status})` : ''}: ${interfacesText(side.interfaces, names) || 'no addresses'}`;
+}
+
+/** How a person settles each kind of conflict: what to change, and where. */
+export const settleAdvice: Record<ConflictKind, string> = {
+  several_devices: 'KICS holds this asset as several devices: merge or archive the extra devices in KICS, or correct the MAC / IP in the source if it names the wrong one.',
+  several_assets: 'Several records match one KICS device: if they are one asset, give them the same MAC / IP (or remove the duplicate record) in the source; if not, correct the address that makes them collide.',
+  mac_ip_split: "The asset's MAC is on one KICS device and its IP on another: correct the MAC or the IP in the source, or, when KICS is wrong, fix the devices in KICS.",
+  sources_disagree: 'The sources describe this asset with different identities: correct the MAC / IP in the source that is wrong (the precedence order in reconcile.precedence decides values, not identities).',
+  duplicate_identity: 'Several records of one source claim the same MAC or IP: fix the duplicate in that source (a typo, or a record to remove).',
+  ambiguous_address_space: "The address fits several address spaces equally well: add an address space (or VLAN) column to the source, or map the source's sites / VRFs to address spaces in the configuration.",
+  unknown_address_space: 'The source names an address space KICS does not have: create it in KICS, or correct the name / mapping in the source or the configuration.',
+  duplicate_name: 'The name is held by another KICS device (names are unique in KICS): rename one of them in the source or in KICS.',
+  too_many_interfaces: 'KICS allows at most 64 interfaces per device: split the asset in the source, or drop interfaces that are not on the industrial network.',
+  incomplete_asset: 'KICS needs a name and at least one address to create a device: complete the record in the source.',
+  config_file_rejected: 'The industrial configuration file cannot be used: put it under the configured root (reconcile.industrialConfig.root) or correct its path in the source.',
+};
+
+/** An unknown item is a KICS device no source knows; the ones KICS has as Recognized matter most. */
+export function isRecognizedUnknown(item: Pick<PlanItem, 'action' | 'before'>): boolean {
+  return item.action === 'unknown' && item.before?.status === 'Recognized';
+}
+
+/** What the report says of a device that is in KICS only: it is not changed. */
+export function unknownText(item: Pick<PlanItem, 'action' | 'before'>): string {
+  return isRecognizedUnknown(item) ? 'no change: in KICS only, and Recognized there although no source knows it' : 'no change: in KICS only';
+}
+
+/** The values KICS holds for a device, field by field: [field, value]. */
+export function kicsRows(item: Pick<PlanItem, 'before'>): [string, string][] {
+  return Object.entries(item.before ?? {}).map(([f, v]) => [f, displayValue(f, v)]);
 }
 
 export function sourcesText(item: Pick<PlanItem, 'sourceKeys'>): string {

@@ -1,7 +1,7 @@
 import { createHash } from 'node:crypto';
 import type { PlanCounts, PlanHeader, PlanItem } from '../plan-schema.js';
 import { countsInOrder } from '../summary.js';
-import { actionLabels, assetSideText, basisText, changeRows, deviceSideText, planTitle, scopeText, sourcesText, spaceNames, type PlanItems } from './display.js';
+import { actionLabels, assetSideText, basisText, changeRows, deviceSideText, isRecognizedUnknown, kicsRows, planTitle, scopeText, settleAdvice, sourcesText, spaceNames, unknownText, type PlanItems, type SpaceNames } from './display.js';
 
 /**
  * The HTML report: one self-contained file (no external scripts, fonts, styles or images) that stays
@@ -45,11 +45,13 @@ interface HtmlItem {
   src: string;
   r: string | null;
   c: [string, string, string][];
-  k?: { kind: string; reason: string; assets: string[]; devices: string[] };
+  k?: { kind: string; reason: string; advice: string; assets: string[]; devices: string[] };
   e?: string;
+  /** A device in KICS only: what it says instead of a diff, and what KICS holds. */
+  u?: { note: string; kics: [string, string][]; recognized: boolean };
 }
 
-function htmlItem(item: PlanItem): HtmlItem {
+function htmlItem(item: PlanItem, names: SpaceNames): HtmlItem {
   const row: HtmlItem = {
     s: item.seq,
     a: item.action,
@@ -60,10 +62,17 @@ function htmlItem(item: PlanItem): HtmlItem {
     o: item.owner,
     src: sourcesText(item),
     r: item.reason,
-    c: changeRows(item),
+    c: item.action === 'unknown' ? [] : changeRows(item),
   };
+  if (item.action === 'unknown') row.u = { note: unknownText(item), kics: kicsRows(item), recognized: isRecognizedUnknown(item) };
   if (item.conflict) {
-    row.k = { kind: item.conflict.kind, reason: item.conflict.reason, assets: item.conflict.assets.map(assetSideText), devices: item.conflict.devices.map(deviceSideText) };
+    row.k = {
+      kind: item.conflict.kind,
+      reason: item.conflict.reason,
+      advice: settleAdvice[item.conflict.kind],
+      assets: item.conflict.assets.map((a) => assetSideText(a, names)),
+      devices: item.conflict.devices.map((d) => deviceSideText(d, names)),
+    };
   }
   if (item.lastError) row.e = item.lastError;
   return row;
@@ -85,6 +94,7 @@ th{background:#eef1f4;cursor:pointer;user-select:none;white-space:nowrap}th[aria
 tbody tr.item{cursor:pointer}tbody tr.item:hover{background:#f0f6ff}td.reason{color:#52606d;max-width:420px;overflow-wrap:anywhere}
 .pill{display:inline-block;padding:1px 7px;border-radius:9px;color:#fff;font-size:.8rem;background:var(--c)}
 tr.details td{background:#fafbfc}.diff td,.diff th{border:1px solid #e4e7eb;cursor:auto}.diff td.before{background:#fff1f0;overflow-wrap:anywhere}.diff td.after{background:#effaf0;overflow-wrap:anywhere}
+.flag{display:inline-block;margin-left:6px;padding:1px 7px;border-radius:9px;background:#fde8e8;color:#8a1c1c;font-weight:600;font-size:.8rem}.note{color:#52606d}
 .sides{display:flex;gap:16px}.sides div{flex:1}.sides ul{margin:.3em 0;padding-left:1.2em}
 nav{margin:10px 0;display:flex;gap:8px;align-items:center}
 `;
@@ -95,9 +105,10 @@ const client = `
   'use strict';
   var data = JSON.parse(document.getElementById('plan-data').textContent);
   var items = data.items, spaces = data.spaces, colors = data.colors, labels = data.labels;
-  var pageSize = 100, state = { text: '', action: '', key: 'seq', dir: 1, page: 0 }, view = items.slice();
+  var pageSize = 100, state = { text: '', action: '', owner: null, key: 'seq', dir: 1, page: 0 }, view = items.slice();
   var tbody = document.querySelector('#items tbody');
   var filter = document.getElementById('filter'), actionFilter = document.getElementById('action-filter');
+  var ownerFilter = document.getElementById('owner-filter'), summary = document.getElementById('summary');
   var shown = document.getElementById('shown'), pageText = document.getElementById('page');
   var prev = document.getElementById('prev'), next = document.getElementById('next');
   function spaceName(id) { return id === null ? '' : (spaces[id] || String(id)); }
@@ -109,7 +120,12 @@ const client = `
     }
   }
   function haystack(item) {
-    if (item.h === undefined) item.h = [labels[item.a], item.st, item.n, item.id, spaceName(item.sp), item.o, item.src, item.r, item.k ? item.k.kind : ''].join(' ').toLowerCase();
+    if (item.h === undefined) {
+      var parts = [labels[item.a], item.st, item.n, item.id, spaceName(item.sp), item.o, item.src, item.r];
+      if (item.k) parts.push(item.k.kind, item.k.reason, item.k.assets.join(' '), item.k.devices.join(' '));
+      if (item.u) parts.push(item.u.note);
+      item.h = parts.join(' ').toLowerCase();
+    }
     return item.h;
   }
   function compare(a, b) {
@@ -139,8 +155,21 @@ const client = `
       });
       td.appendChild(t);
     }
+    if (item.u) {
+      td.appendChild(el('p', item.u.note, item.u.recognized ? 'flag' : 'note'));
+      var held = el('table', null, 'diff'), top = el('tr');
+      top.appendChild(el('th', 'field')); top.appendChild(el('th', 'in KICS'));
+      held.appendChild(top);
+      item.u.kics.forEach(function (c) {
+        var r = el('tr');
+        r.appendChild(el('td', c[0])); r.appendChild(el('td', c[1]));
+        held.appendChild(r);
+      });
+      td.appendChild(held);
+    }
     if (item.k) {
       td.appendChild(el('p', item.k.kind + ': ' + item.k.reason));
+      td.appendChild(el('p', 'To settle it: ' + item.k.advice, 'note'));
       var sides = el('div', null, 'sides');
       [['Sources', item.k.assets], ['KICS', item.k.devices]].forEach(function (side) {
         var box = el('div'), list = el('ul');
@@ -153,7 +182,7 @@ const client = `
       td.appendChild(sides);
     }
     if (item.e) td.appendChild(el('p', 'last error: ' + item.e));
-    if (item.c.length === 0 && !item.k && !item.e) td.appendChild(el('p', item.r || ''));
+    if (item.c.length === 0 && !item.k && !item.e && !item.u) td.appendChild(el('p', item.r || ''));
     tr.appendChild(td);
     return tr;
   }
@@ -175,7 +204,9 @@ const client = `
       tr.appendChild(el('td', spaceName(item.sp)));
       tr.appendChild(el('td', item.o));
       tr.appendChild(el('td', item.src));
-      tr.appendChild(el('td', item.r, 'reason'));
+      var reason = el('td', item.r, 'reason');
+      if (item.u && item.u.recognized) reason.appendChild(el('span', 'Recognized, in no source', 'flag'));
+      tr.appendChild(reason);
       tr.addEventListener('click', function () {
         var open = tr.nextSibling && tr.nextSibling.className === 'details';
         if (open) tbody.removeChild(tr.nextSibling); else tbody.insertBefore(details(item), tr.nextSibling);
@@ -185,13 +216,27 @@ const client = `
     tbody.textContent = '';
     tbody.appendChild(fragment);
     shown.textContent = view.length + ' of ' + items.length + ' items';
+    counts();
     pageText.textContent = 'page ' + (state.page + 1) + ' of ' + pages;
     prev.disabled = state.page === 0;
     next.disabled = state.page >= pages - 1;
   }
+  function counts() {
+    var filtered = state.text !== '' || state.action !== '' || state.owner !== null, tally = {};
+    view.forEach(function (item) { tally[item.a] = (tally[item.a] || 0) + 1; });
+    Array.prototype.forEach.call(summary.querySelectorAll('.card'), function (card) {
+      var action = card.getAttribute('data-action'), number = card.querySelector('b');
+      if (action === 'recognized-unknown') number.textContent = String(view.filter(function (item) { return item.u && item.u.recognized; }).length);
+      else if (action === 'unchanged') { number.textContent = filtered ? '–' : card.getAttribute('data-total'); card.title = filtered ? 'unchanged devices are not listed as items, so no filter applies to them' : ''; }
+      else number.textContent = String(tally[action] || 0);
+    });
+    summary.setAttribute('data-filtered', filtered ? 'yes' : 'no');
+  }
   function refresh() {
     var text = state.text.toLowerCase();
-    view = items.filter(function (item) { return (!state.action || item.a === state.action) && (!text || haystack(item).indexOf(text) !== -1); });
+    view = items.filter(function (item) {
+      return (!state.action || item.a === state.action) && (state.owner === null || (item.o || '') === state.owner) && (!text || haystack(item).indexOf(text) !== -1);
+    });
     view.sort(compare);
     render();
   }
@@ -201,6 +246,14 @@ const client = `
     timer = setTimeout(function () { state.text = filter.value; state.page = 0; refresh(); }, 120);
   });
   actionFilter.addEventListener('change', function () { state.action = actionFilter.value; state.page = 0; refresh(); });
+  var owners = {};
+  items.forEach(function (item) { owners[item.o || ''] = (owners[item.o || ''] || 0) + 1; });
+  Object.keys(owners).sort().forEach(function (owner) {
+    var option = el('option', (owner || '(no owner)') + ' (' + owners[owner] + ')');
+    option.value = owner;
+    ownerFilter.appendChild(option);
+  });
+  ownerFilter.addEventListener('change', function () { state.owner = ownerFilter.selectedIndex === 0 ? null : ownerFilter.value; state.page = 0; refresh(); });
   Array.prototype.forEach.call(document.querySelectorAll('#items th[data-key]'), function (th) {
     th.addEventListener('click', function () {
       var key = th.getAttribute('data-key');
@@ -220,9 +273,13 @@ const client = `
 const scriptHash = createHash('sha256').update(client).digest('base64');
 
 function cards(counts: PlanCounts): string {
-  return countsInOrder(counts)
-    .map(({ action, count }) => `<div class="card" style="--c:${colors[action]}"><b>${count}</b><span>${escapeHtml(actionLabels[action])}</span></div>`)
-    .join('');
+  return (
+    countsInOrder(counts)
+      .map(({ action, count }) => `<div class="card" data-action="${action}" data-total="${count}" style="--c:${colors[action]}"><b>${count}</b><span>${escapeHtml(actionLabels[action])}</span></div>`)
+      .join('') +
+    // Filled in by the page's script (the items are counted as they stream, after this line is written).
+    `<div class="card flagged" data-action="recognized-unknown" style="--c:#b71c1c"><b>…</b><span>Recognized, in no source</span></div>`
+  );
 }
 
 function legend(actions: (keyof PlanCounts)[]): string {
@@ -274,10 +331,26 @@ function spaceChart(header: PlanHeader): string {
   return `<svg role="img" aria-label="items by address space" width="${width}" height="${spaces.length * 24}">${rows}</svg>${legend(actions)}`;
 }
 
+/** Without scripts, the page shows the first items as a plain table. */
+const noscriptRows = 1000;
+
+function plainRow(item: PlanItem, names: SpaceNames): string {
+  const space = item.addressSpaceId === null ? '' : (names.get(item.addressSpaceId) ?? String(item.addressSpaceId));
+  const reason = item.action === 'unknown' ? unknownText(item) : item.conflict ? `${item.conflict.kind}: ${item.conflict.reason}` : (item.reason ?? '');
+  const cells = [String(item.seq), actionLabels[item.action], item.deviceName ?? '', item.kicsDeviceId === null ? '' : String(item.kicsDeviceId), space, item.owner ?? '', sourcesText(item), reason];
+  return `<tr>${cells.map((c) => `<td>${escapeHtml(c)}</td>`).join('')}</tr>`;
+}
+
+function noscript(rows: string[], total: number): string {
+  const shown = total > rows.length ? `the first ${rows.length} of ${total} items (the CSV and JSON reports have them all)` : `${total} items`;
+  return `<noscript><section><h2>Items</h2><p class="meta">Scripts are off: ${shown}, in plan order.</p><table><thead><tr><th>#</th><th>action</th><th>device</th><th>KICS id</th><th>address space</th><th>owner</th><th>sources</th><th>reason</th></tr></thead><tbody>${rows.join('')}</tbody></table></section></noscript>`;
+}
+
 export async function* renderHtml(header: PlanHeader, items: PlanItems): AsyncGenerator<string> {
   const title = planTitle(header);
   const counts = header.summary.counts;
-  const spaces = Object.fromEntries(spaceNames(header));
+  const names = spaceNames(header);
+  const spaces = Object.fromEntries(names);
   const head = [
     '<!doctype html>',
     '<html lang="en"><head><meta charset="utf-8"><meta name="viewport" content="width=device-width,initial-scale=1">',
@@ -290,7 +363,8 @@ export async function* renderHtml(header: PlanHeader, items: PlanItems): AsyncGe
     `<section><h2>Summary</h2><div class="cards" id="summary">${cards(counts)}</div></section>`,
     `<section class="charts"><div class="chart"><h2>By action</h2>${actionChart(counts)}</div><div class="chart"><h2>By address space</h2>${spaceChart(header)}</div></section>`,
     '<section id="items"><h2>Items</h2><div class="controls">',
-    '<input id="filter" type="search" placeholder="Filter: name, id, owner, source, reason…" aria-label="filter items">',
+    '<input id="filter" type="search" placeholder="Filter: name, id, owner, source, reason, conflict…" aria-label="filter items">',
+    '<select id="owner-filter" aria-label="owner"><option value="">all owners</option></select>',
     `<select id="action-filter" aria-label="action"><option value="">all actions</option>${countsInOrder(counts)
       .filter((c) => c.action !== 'unchanged' && c.count > 0)
       .map((c) => `<option value="${c.action}">${escapeHtml(actionLabels[c.action])} (${c.count})</option>`)
@@ -302,14 +376,17 @@ export async function* renderHtml(header: PlanHeader, items: PlanItems): AsyncGe
   yield head.join('\n');
   let first = true;
   let batch: string[] = [];
+  const plain: string[] = [];
+  let count = 0;
   for await (const item of items) {
-    batch.push(`${first ? '' : ','}${scriptJson(htmlItem(item))}`);
+    batch.push(`${first ? '' : ','}${scriptJson(htmlItem(item, names))}`);
     first = false;
+    if (count++ < noscriptRows) plain.push(plainRow(item, names));
     if (batch.length >= 500) {
       yield batch.join('\n');
       batch = [];
     }
   }
   if (batch.length > 0) yield batch.join('\n');
-  yield `]}</script>\n<script>${client}</script>\n</body></html>\n`;
+  yield `]}</script>\n${noscript(plain, count)}\n<script>${client}</script>\n</body></html>\n`;
 }

@@ -1,5 +1,5 @@
 import type { PlanAction, PlanHeader, PlanItem } from '../plan-schema.js';
-import { actionLabels, basisText, changeRows, planTitle, scopeText, type PlanItems } from './display.js';
+import { actionLabels, basisText, changeRows, isRecognizedUnknown, planTitle, scopeText, settleAdvice, unknownText, type PlanItems } from './display.js';
 import { countsInOrder } from '../summary.js';
 
 /**
@@ -36,7 +36,11 @@ function itemLine(item: PlanItem): string {
       .join('; ');
     return `- ${who}: ${diff}`;
   }
-  if (item.action === 'conflict') return `- ${who}: *${item.conflict?.kind ?? 'conflict'}*: ${mdText(item.reason ?? '')}`;
+  if (item.action === 'conflict') {
+    const settle = item.conflict ? ` To settle it: ${mdText(settleAdvice[item.conflict.kind], 240)}` : '';
+    return `- ${who}: *${item.conflict?.kind ?? 'conflict'}*: ${mdText(item.reason ?? '')}.${settle}`;
+  }
+  if (item.action === 'unknown') return `- ${who}: ${isRecognizedUnknown(item) ? '**' : ''}${mdText(unknownText(item))}${isRecognizedUnknown(item) ? '**' : ''}`;
   return `- ${who}${item.reason ? `: ${mdText(item.reason)}` : ''}`;
 }
 
