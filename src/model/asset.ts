@@ -82,6 +82,13 @@ export interface ReadOptions {
   mode: 'full' | 'incremental';
   /** The watermark of the last successful read, for incremental reads. */
   since?: string | null;
+  /**
+   * Incremental reads: the keys of this source's present staged records whose raw record holds one of
+   * the values at the SQL/JSON path, e.g. the devices that held IP address 5006 at the last read:
+   * `stagedKeys('$.interfaces[*].ips[*].id', [5006])`. A source whose change feed names only where a
+   * thing is now learns from it where the thing was.
+   */
+  stagedKeys?: (jsonPath: string, values: readonly (string | number)[]) => Promise<string[]>;
   signal?: AbortSignal;
   /**
    * For incremental reads: the keys of the records staged from this source (present) that have one of

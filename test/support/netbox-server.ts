@@ -3,15 +3,29 @@ import { createServer as createTlsServer } from 'node:https';
 import type { AddressInfo } from 'node:net';
 
 /**
- * A small NetBox REST API on loopback, faithful to what the NetBox source uses (NetBox 4.x):
- * `Authorization: Token <t>` (or `Bearer nbt_...`); a missing or wrong token is 403 with
- * `{"detail": ...}` as NetBox answers; list pages `{count, next, previous, results}` with `limit` /
- * `offset` (default 50, capped at MAX_PAGE_SIZE 1000, `limit=0` meaning the maximum) and absolute
- * `next` links built from the request's Host; `ordering=id`; `brief`; `exclude=config_context`;
- * filters: devices `id`, `site`, `role`, `status`, `last_updated__gte`; interfaces `device_id`,
- * `last_updated__gte`; IP addresses `device_id`, `assigned_object_type`, `last_updated__gte`. An
- * unknown site slug is 400 with a field error, as NetBox's filter validation answers. Any route
- * can be made to fail on purpose (status, Retry-After, body) for the next N requests.
+ * A small NetBox REST API on loopback, faithful to what the NetBox source uses, per NetBox version
+ * (3.7 to 4.6; `version`, else the data's `/api/status/` answer), as NetBox's source at those tags defines it:
+ * - gunicorn in front (NetBox's contrib/gunicorn.py keeps limit_request_line at its default): a request
+ *   line over 4,094 bytes is 400 before NetBox sees it; every request line's length is recorded;
+ * - `Authorization: Token <t>` (or `Bearer nbt_...`); a missing or wrong token is 403 with
+ *   `{"detail": ...}` (netbox/netbox/api/authentication.py raises AuthenticationFailed and gives DRF no
+ *   `authenticate_header`, so it is 403, not 401);
+ * - `/api/status/` (the data's `status`, else `{"netbox-version": version}`);
+ * - list pages `{count, next, previous, results}` with `limit` / `offset` (default 50, capped at
+ *   MAX_PAGE_SIZE 1000, `limit=0` meaning the maximum) and absolute `next` links built from the
+ *   request's Host; `ordering=id`; `brief`; `exclude=config_context`;
+ * - filters (django-filter: an unknown query parameter is ignored): devices `id`, `site`, `role`,
+ *   `status`, `last_updated__gte`; interfaces `device_id`, `last_updated__gte`; IP addresses `device_id`
+ *   (addresses on that device's interfaces only, ipam/filtersets.py `filter_device`), `last_updated__gte`
+ *   and `assigned_object_type`: not a filter on 3.7 (ignored), a content-type id only on 4.0 to 4.4.3
+ *   (`dcim.interface` is 400 "Select a valid choice", the FK filter django-filter derives from
+ *   `Meta.fields`), `app_label.model` from 4.4.4 (`ContentTypeFilter`); MAC addresses (4.2+, else
+ *   404) `device_id`, `last_updated__gte`. An unknown site slug is 400 with a field error.
+ * - from 4.2, when the data has `macAddresses`, an interface's `mac_address`, `primary_mac_address` and
+ *   `mac_addresses` are rendered from those MAC objects (so editing a MAC object changes what the
+ *   interface shows without touching the interface's `last_updated`, as in NetBox).
+ * Guessed, not taken from NetBox: content-type ids (`contentTypeIds`), the `id` order of unordered lists.
+ * Any route can be made to fail on purpose (status, Retry-After, body) for the next N requests.
  */
 export type Json = Record<string, unknown>;
 
@@ -19,6 +33,12 @@ export interface NetboxData {
   devices: Json[];
   interfaces: Json[];
   ipAddresses: Json[];
+  /** MAC address objects (NetBox 4.2+). */
+  macAddresses?: Json[];
+  /** The `/api/status/` answer. */
+  status?: Json;
+  /** Where a recorded fixture came from. */
+  _source?: unknown;
   /** Site slugs that exist (for filter validation); default: those of the devices. */
   sites?: string[];
 }
@@ -27,6 +47,8 @@ export interface NetboxRequest {
   path: string;
   query: URLSearchParams;
   authorization: string | undefined;
+  /** Bytes of the request line (`GET <target> HTTP/1.1`). */
+  line: number;
 }
 
 export interface Failure {
@@ -51,10 +73,24 @@ export interface NetboxServer {
 
 const maxPageSize = 1000;
 const defaultPageSize = 50;
+/** gunicorn's default limit_request_line. */
+const maxRequestLine = 4094;
+/** Content-type ids for the 4.0 to 4.4.3 `assigned_object_type` filter (database-specific in NetBox; guessed). */
+const contentTypeIds: Record<string, number> = { 'dcim.interface': 9, 'virtualization.vminterface': 64 };
+
+/** (major, minor, patch) of a version text such as `4.4.3` or `4.2.0-beta1`. */
+function versionOf(text: string): [number, number, number] {
+  const m = /^(\d+)\.(\d+)(?:\.(\d+))?/.exec(text);
+  if (!m) throw new Error(`not a NetBox version: ${text}`);
+  return [Number(m[1]), Number(m[2]), Number(m[3] ?? 0)];
+}
+const atLeast = (v: [number, number, number], major: number, minor: number, patch = 0): boolean => v[0] !== major ? v[0] > major : v[1] !== minor ? v[1] > minor : v[2] >= patch;
 
 export async function startNetboxServer(options: {
   token: string;
   data: NetboxData;
+  /** The NetBox release answered as; default the data's `status`, else 4.6.0. */
+  version?: string;
   /** The origin NetBox believes it has (a reverse proxy that does not pass X-Forwarded-Proto makes it http://...). */
   publicOrigin?: string;
   /** Serve HTTPS with this certificate. */
@@ -63,6 +99,9 @@ export async function startNetboxServer(options: {
   const requests: NetboxRequest[] = [];
   const failures: (Failure & { left: number; skip: number })[] = [];
   const data = options.data;
+  const versionText = options.version ?? (data.status?.['netbox-version'] as string | undefined) ?? '4.6.0';
+  const version = versionOf(versionText);
+  const macObjects = atLeast(version, 4, 2);
 
   const send = (res: ServerResponse, status: number, body: unknown, headers: Record<string, string> = {}): void => {
     const text = typeof body === 'string' ? body : JSON.stringify(body);
@@ -72,7 +111,13 @@ export async function startNetboxServer(options: {
 
   const handle = (req: IncomingMessage, res: ServerResponse): void => {
     const url = new URL(req.url ?? '/', `http://${req.headers.host ?? 'localhost'}`);
-    requests.push({ path: url.pathname, query: url.searchParams, authorization: req.headers.authorization });
+    const line = Buffer.byteLength(`${req.method ?? 'GET'} ${req.url ?? '/'} HTTP/${req.httpVersion}`);
+    requests.push({ path: url.pathname, query: url.searchParams, authorization: req.headers.authorization, line });
+    if (line > maxRequestLine) {
+      res.writeHead(400, { 'content-type': 'text/html' });
+      res.end(`<html><head><title>Bad Request</title></head><body><h1><p>Bad Request</p></h1>Request Line is too large (${line} &gt; ${maxRequestLine})</body></html>`);
+      return;
+    }
 
     for (const f of failures) {
       if (f.left <= 0 || (f.path && !url.pathname.startsWith(f.path))) continue;
@@ -100,6 +145,8 @@ export async function startNetboxServer(options: {
 
     let items: Json[];
     switch (url.pathname) {
+      case '/api/status/':
+        return send(res, 200, data.status ?? { 'netbox-version': versionText });
       case '/api/dcim/devices/': {
         const ids = ints('id');
         const sites = q.getAll('site');
@@ -122,15 +169,28 @@ export async function startNetboxServer(options: {
       case '/api/dcim/interfaces/': {
         const devices = ints('device_id');
         items = data.interfaces.filter((i) => (!devices || devices.has((i.device as Json).id as number)) && updatedSince(i));
+        if (macObjects && data.macAddresses) items = items.map((i) => withMacObjects(i, data.macAddresses!));
+        break;
+      }
+      case '/api/dcim/mac-addresses/': {
+        if (!macObjects) return send(res, 404, { detail: 'Not found.' });
+        const devices = ints('device_id');
+        items = (data.macAddresses ?? []).filter(
+          (m) => (!devices || (m.assigned_object_type === 'dcim.interface' && devices.has(((m.assigned_object as Json | null)?.device as Json | undefined)?.id as number))) && updatedSince(m),
+        );
         break;
       }
       case '/api/ipam/ip-addresses/': {
         const devices = ints('device_id');
-        const type = q.get('assigned_object_type');
+        const types = atLeast(version, 4, 0) ? q.getAll('assigned_object_type') : [];
+        if (atLeast(version, 4, 0) && !atLeast(version, 4, 4, 4)) {
+          for (const t of types) if (!/^\d+$/.test(t)) return send(res, 400, { assigned_object_type: ['Select a valid choice. That choice is not one of the available choices.'] });
+        }
+        const typeOf = (a: Json): string => (atLeast(version, 4, 4, 4) ? String(a.assigned_object_type) : String(contentTypeIds[String(a.assigned_object_type)]));
         items = data.ipAddresses.filter(
           (a) =>
-            (!devices || devices.has(((a.assigned_object as Json | null)?.device as Json | undefined)?.id as number)) &&
-            (!type || a.assigned_object_type === type) &&
+            (!devices || (a.assigned_object_type === 'dcim.interface' && devices.has(((a.assigned_object as Json | null)?.device as Json | undefined)?.id as number))) &&
+            (types.length === 0 || types.includes(typeOf(a))) &&
             updatedSince(a),
         );
         break;
@@ -177,9 +237,16 @@ export async function startNetboxServer(options: {
   };
 }
 
-// ------------------------------------------------------------------------------------------ data
+/** An interface as NetBox 4.2+ serializes it: its MAC fields from the MAC objects assigned to it. */
+function withMacObjects(nic: Json, macs: readonly Json[]): Json {
+  const mine = macs.filter((m) => m.assigned_object_type === 'dcim.interface' && (m.assigned_object as Json | null)?.id === nic.id);
+  const primaryId = (nic.primary_mac_address as Json | null)?.id;
+  const primary = mine.find((m) => m.id === primaryId);
+  const brief = (m: Json): Json => ({ id: m.id, url: m.url, display: m.display, mac_address: m.mac_address, description: m.description ?? '' });
+  return { ...nic, mac_address: primary?.mac_address ?? null, primary_mac_address: primary ? brief(primary) : null, mac_addresses: mine.map(brief) };
+}
 
-let nextId = 1;
+// ------------------------------------------------------------------------------------------ data
 
 /** A device as NetBox 4.x returns it from /api/dcim/devices/ (nested objects in their brief form). */
 export function netboxDevice(id: number, fields: { name: string | null; role?: string; site?: string; manufacturer?: string; model?: string; tenant?: string; status?: string; tags?: string[]; custom_fields?: Json; last_updated?: string; config_context?: Json }): Json {
@@ -234,8 +301,8 @@ export function netboxInterface(id: number, deviceId: number, fields: { name: st
     type: { value: '1000base-t', label: '1000BASE-T (1GE)' },
     enabled: true,
     mac_address: fields.mac ?? null,
-    primary_mac_address: fields.mac ? { id: nextId++, url: `${base}/dcim/mac-addresses/${id}/`, display: fields.mac, mac_address: fields.mac } : null,
-    mac_addresses: fields.mac ? [{ id: id, mac_address: fields.mac }] : [],
+    primary_mac_address: fields.mac ? { id, url: `${base}/dcim/mac-addresses/${id}/`, display: fields.mac, mac_address: fields.mac, description: '' } : null,
+    mac_addresses: fields.mac ? [{ id, url: `${base}/dcim/mac-addresses/${id}/`, display: fields.mac, mac_address: fields.mac, description: '' }] : [],
     mode: fields.vid ? { value: 'access', label: 'Access' } : null,
     untagged_vlan: fields.vid ? { id: 50 + fields.vid, url: `${base}/ipam/vlans/${fields.vid}/`, display: `VLAN ${fields.vid}`, vid: fields.vid, name: `VLAN ${fields.vid}` } : null,
     vrf: null,

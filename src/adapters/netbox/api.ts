@@ -1,9 +1,12 @@
 import { z } from 'zod';
 
 /**
- * The parts of NetBox's REST API answers the source reads (NetBox 3.x and 4.x): list pages
- * `{count, next, previous, results}`, devices, interfaces (`mac_address`, or from 4.2 on
- * `primary_mac_address`), and IP addresses assigned to interfaces. Everything else is passed through.
+ * The parts of NetBox's REST API answers the source reads (NetBox 3.7 to 4.6): `/api/status/`, list pages
+ * `{count, next, previous, results}` (netbox/netbox/api/pagination.py), devices, interfaces (`mac_address`
+ * until 4.1; from 4.2 `mac_address` is the read-only primary MAC and `mac_addresses` every MAC object of
+ * the interface), IP addresses and, from 4.2, MAC address objects (dcim/api/serializers_/devices.py:
+ * `assigned_object_id` only from 4.2.1, so an assignment is read from `assigned_object`). Everything
+ * else is passed through.
  */
 const nested = z.looseObject({ id: z.number().optional(), name: z.string().nullish(), slug: z.string().nullish(), display: z.string().nullish() }).nullish();
 
@@ -39,7 +42,8 @@ export const interfaceSchema = z.looseObject({
   name: z.string().nullish(),
   device: z.looseObject({ id: z.number().int() }),
   mac_address: z.string().nullish(),
-  primary_mac_address: z.looseObject({ mac_address: z.string().nullish() }).nullish(),
+  primary_mac_address: z.looseObject({ id: z.number().int(), mac_address: z.string().nullish() }).nullish(),
+  mac_addresses: z.array(z.looseObject({ id: z.number().int(), mac_address: z.string().nullish() })).nullish(),
   untagged_vlan: z.looseObject({ vid: z.number().int().nullish() }).nullish(),
   vrf: nested,
   enabled: z.boolean().nullish(),
@@ -59,6 +63,19 @@ export const ipAddressSchema = z.looseObject({
   last_updated: z.string().nullish(),
 });
 export type NetboxIpAddress = z.infer<typeof ipAddressSchema>;
+
+/** A MAC address object (NetBox 4.2+, `/api/dcim/mac-addresses/`); `assigned_object` is the interface in its brief form. */
+export const macAddressSchema = z.looseObject({
+  id: z.number().int(),
+  mac_address: z.string().nullish(),
+  assigned_object_type: z.string().nullish(),
+  assigned_object: z.looseObject({ id: z.number().int().optional(), device: z.looseObject({ id: z.number().int() }).nullish() }).nullish(),
+  last_updated: z.string().nullish(),
+});
+export type NetboxMacAddress = z.infer<typeof macAddressSchema>;
+
+/** `/api/status/` (netbox/netbox/api/views.py `StatusView`): `netbox-version` is `3.7.8`, `4.5.0`, or with a designation (`4.2.0-beta1`) from 4.1 to 4.4. */
+export const statusSchema = z.looseObject({ 'netbox-version': z.string() });
 
 /** NetBox's error bodies: `{"detail": "..."}`, or field errors `{"field": ["..."]}` for a bad filter. */
 export function describeNetboxError(body: unknown): string | undefined {

@@ -139,7 +139,7 @@ describe('NetBox source', () => {
     const { records, batches } = await readAll(source(nb.url), { mode: 'incremental', since });
     expect(records.map((r) => r.externalKey)).toEqual(['102', '103', '104']);
     const withSince = nb.requests.filter((r) => r.query.get('last_updated__gte') === since).map((r) => r.path);
-    expect(withSince).toEqual(['/api/dcim/devices/', '/api/dcim/interfaces/', '/api/ipam/ip-addresses/']);
+    expect(withSince).toEqual(['/api/dcim/devices/', '/api/dcim/interfaces/', '/api/ipam/ip-addresses/', '/api/dcim/mac-addresses/']);
     const reread = nb.requests.filter((r) => r.path === '/api/dcim/devices/' && r.query.getAll('id').length > 0);
     expect(reread.map((r) => r.query.getAll('id'))).toEqual([['102', '103', '104']]);
     expect(Date.parse(batches[0]!.watermark!)).toBeGreaterThan(Date.parse(since));
@@ -164,7 +164,7 @@ describe('NetBox source', () => {
     const nb = await server();
     const error = await failure(readAll(source(nb.url, { token: 'wrong-token-value' })));
     expect(error.code).toBe('SOURCE_AUTH_FAILED');
-    expect(error.message).toMatch(/^netbox: GET http:\/\/127\.0\.0\.1:\d+\/api\/dcim\/devices\/\?.* answered 403 Forbidden: Invalid token \(check the credentials of source netbox/);
+    expect(error.message).toMatch(/^netbox: token refused by NetBox: GET http:\/\/127\.0\.0\.1:\d+\/api\/status\/: answered 403 Forbidden: Invalid token \(check the credentials of source netbox/);
     expect(error.message).not.toContain('wrong-token-value');
     expect(nb.requests).toHaveLength(1);
     await expect(source(nb.url, { token: 'wrong-token-value' }).check()).rejects.toMatchObject({ code: 'SOURCE_AUTH_FAILED' });
@@ -207,7 +207,7 @@ describe('NetBox source', () => {
     const error = await failure(readAll(source(nb.url, { filters: { site: 'no-such-site' } })));
     expect(error.code).toBe('SOURCE_HTTP_ERROR');
     expect(error.message).toContain('answered 400 Bad Request: site: Select a valid choice. no-such-site is not one of the available choices.');
-    expect(nb.requests).toHaveLength(1);
+    expect(nb.requests.map((r) => r.path)).toEqual(['/api/status/', '/api/dcim/devices/']);
   });
 
   it('verifies the TLS certificate: refused by default, accepted with its CA in caFile', async () => {

@@ -19,6 +19,7 @@ import {
   markMissing,
   recordFailure,
   recordSuccess,
+  stagedKeysMatching,
   upsertRecords,
   type RecordRow,
   type RejectRow,
@@ -135,7 +136,12 @@ export async function stageSource(db: TransactionalSql, source: AssetSource, opt
         await writer.push(batch);
       };
 
-      const readOptions: ReadOptions = { mode, since: mode === 'incremental' ? sourceRow.watermark : null, ...(signal ? { signal } : {}) };
+      const readOptions: ReadOptions = {
+        mode,
+        since: mode === 'incremental' ? sourceRow.watermark : null,
+        stagedKeys: (jsonPath, values) => stagedKeysMatching(tx, sourceRow.id, jsonPath, values),
+        ...(signal ? { signal } : {}),
+      };
       if (mode === 'incremental') readOptions.stagedHolders = ({ macs, ips }) => keysHoldingAddresses(tx, sourceRow.id, macs, ips);
       const batches = options.read?.(source, readOptions) ?? prepareBatches(source, source.read(readOptions));
       try {

@@ -40,6 +40,21 @@ export async function loadExisting(tx: Sql, sourceId: number): Promise<Map<strin
   return map;
 }
 
+/**
+ * Keys of the source's present records whose raw JSON holds one of `values` at `jsonPath`: one scan of the
+ * source's rows, the values matched as a set (a jsonpath filter holding the values would compare every
+ * value with every record's, which grows with their product).
+ */
+export async function stagedKeysMatching(tx: Sql, sourceId: number, jsonPath: string, values: readonly (string | number)[]): Promise<string[]> {
+  if (values.length === 0) return [];
+  const rows = await tx.query<{ external_key: string }>(
+    `SELECT DISTINCT r.external_key FROM source_record r CROSS JOIN LATERAL jsonb_path_query(r.raw, $2::jsonpath) AS held(value)
+      WHERE r.source_id = $1 AND r.missing_since IS NULL AND held.value IN (SELECT jsonb_array_elements($3::jsonb))`,
+    [sourceId, jsonPath, JSON.stringify(values)],
+  );
+  return rows.map((r) => r.external_key);
+}
+
 const recordColumns: BulkColumn[] = [
   { name: 'source_id', type: 'int4' },
   { name: 'external_key', type: 'text' },

@@ -303,4 +303,26 @@ describeEachEngine('staging', (t) => {
     expect(rewritten.unchangedSource).toBeUndefined();
     expect(readFileSync(path.join(rejectsDir, 'same.csv'), 'utf8')).toContain('zz');
   });
+  it('tells an incremental read which staged records held given values at a JSON path (present records only)', async () => {
+    const db = t().db;
+    const held = (key: string, ips: number[]) => ({ ...record(key, key.toUpperCase(), `00:1b:1b:00:00:0${key.charCodeAt(0) - 96}`), raw: { id: key, interfaces: [{ ips: ips.map((id) => ({ id })) }, { ips: [] }] } });
+    await stageSource(db, new ScriptedSource('holders', [{ records: [held('a', [5001, 5002]), held('b', [5003]), held('c', [5004])], rejects: [], watermark: '2024-06-01T00:00:00.000Z' }]), { mode: 'full', logger });
+    await stageSource(db, new ScriptedSource('holders', [{ records: [held('a', [5001, 5002]), held('b', [5003])], rejects: [], watermark: '2024-06-02T00:00:00.000Z' }]), { mode: 'full', logger });
+    const answers: string[][] = [];
+    const asking: AssetSource = {
+      name: 'holders',
+      kind: 'netbox',
+      incremental: true,
+      check: async () => {},
+      async *read(options) {
+        expect(options).toMatchObject({ mode: 'incremental', since: '2024-06-02T00:00:00.000Z' });
+        const ask = options.stagedKeys!;
+        answers.push(await ask('$.interfaces[*].ips[*].id', [5002, 5003, 5004, 9999]), await ask('$.interfaces[*].ips[*].id', []), await ask('$.interfaces[*].macs[*].id', [5001]));
+        yield { records: [], rejects: [] };
+      },
+    };
+    await stageSource(db, asking, { mode: 'incremental', logger });
+    // c, which held 5004, is missing since the last full read.
+    expect(answers.map((keys) => [...keys].sort())).toEqual([['a', 'b'], [], []]);
+  });
 });
