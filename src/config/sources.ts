@@ -148,8 +148,14 @@ export const servicenowSourceSchema = z.strictObject({
 export const kscSourceSchema = z.strictObject({
   ...common,
   type: z.literal('ksc'),
-  /** Hosts filter in KSC's search syntax; default: all managed hosts. */
+  /** Hosts filter in KSC's search syntax; default: every host, or the managed ones only when includeUnassigned is false. */
   filter: z.string().optional(),
+  /**
+   * Whether hosts in "Unassigned devices" are read (when no `filter` is given). KSC puts the hosts it
+   * discovers (KLSRV_EVENT_HOSTS_NEW_DETECTED, KLNAG_EV_NAC_DEVICE_DISCOVERED) there, so a plan those
+   * events start sees them only with this on.
+   */
+  includeUnassigned: z.boolean().default(true),
   /** KSC group id -> KICS address space id or name. */
   addressSpaces: z.record(z.string(), z.union([z.number().int().nonnegative(), z.string()])).default({}),
   chunkSize: z.number().int().min(1).max(10_000).default(500),

@@ -12,8 +12,13 @@ import { paramDate, paramNumber, paramString, type KscParams } from './params.js
 /** Host attributes read with `HostGroup.FindHosts` (`name` is the administration group's name). */
 export const hostFields = ['KLHST_WKS_HOSTNAME', 'KLHST_WKS_DN', 'KLHST_WKS_IP_LONG', 'KLHST_WKS_FQDN', 'KLHST_WKS_GROUPID', 'name', 'KLHST_WKS_LAST_VISIBLE'] as const;
 
-/** Managed hosts are the ones in administration groups, not the unassigned devices KSC discovered. */
-export const defaultHostFilter = '(KLHST_WKS_FROM_UNASSIGNED = 0)';
+/** Managed hosts only: the ones in administration groups, not the unassigned devices KSC discovered. */
+export const managedHostsFilter = '(KLHST_WKS_FROM_UNASSIGNED = 0)';
+
+/** The hosts a KSC source reads: its filter, else every host (empty filter), or managed hosts only. */
+export function hostFilter(source: Pick<KscSourceConfig, 'filter' | 'includeUnassigned'>): string {
+  return source.filter ?? (source.includeUnassigned ? '' : managedHostsFilter);
+}
 
 /**
  * Where MAC addresses come from: KSC has no MAC attribute on a host; the hardware inventory
@@ -62,7 +67,7 @@ export class KscHostSource implements AssetSource {
       const found = await client.call(
         'HostGroup.FindHosts',
         {
-          wstrFilter: this.source.filter ?? defaultHostFilter,
+          wstrFilter: hostFilter(this.source),
           vecFieldsToReturn: [...hostFields],
           vecFieldsToOrder: [{ Name: 'KLHST_WKS_HOSTNAME', Asc: true }],
           pParams: { KLGRP_FIND_FROM_CUR_VS_ONLY: true },

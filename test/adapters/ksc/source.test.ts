@@ -80,13 +80,15 @@ describe('KSC managed hosts as a source', () => {
     expect(odd.notes).toEqual(['hardware inventory MAC 01:00:5e:00:00:01 not used as identity: multicast MAC address']);
   });
 
-  it('reads managed hosts only by default, and the configured KSC filter when there is one', async () => {
+  it('reads the hosts KSC just discovered ("Unassigned devices") by default, managed hosts only when told, and the configured KSC filter when there is one', async () => {
     h.sim.core.addHosts([
       { id: 'a', displayName: 'IN-GROUP', ip: '10.1.0.1', groupId: 3 },
       { id: 'b', displayName: 'UNASSIGNED', ip: '10.1.0.2', unassigned: true },
       { id: 'c', displayName: 'OTHER-GROUP', ip: '10.1.0.3', groupId: 4 },
     ]);
-    expect((await readAll(source())).flatMap((b) => b.records.map((r) => r.externalKey))).toEqual(['a', 'c']);
+    // A host that fired KLSRV_EVENT_HOSTS_NEW_DETECTED sits in Unassigned devices: the plan that event starts must see it.
+    expect((await readAll(source())).flatMap((b) => b.records.map((r) => r.externalKey))).toEqual(['a', 'b', 'c']);
+    expect((await readAll(source({ includeUnassigned: false }))).flatMap((b) => b.records.map((r) => r.externalKey))).toEqual(['a', 'c']);
     expect((await readAll(source({ filter: '(&(KLHST_WKS_GROUPID = 4)(KLHST_WKS_DN = "OTHER*"))' }))).flatMap((b) => b.records.map((r) => r.externalKey))).toEqual(['c']);
   });
 
