@@ -4,7 +4,7 @@ import type { KicsClient } from '../../../adapters/kics/index.js';
 import { parseKicsTimestamp } from '../../../adapters/kics/index.js';
 import type { Database } from '../../../db/database.js';
 import { CopyRows, JsonText, type Sql } from '../../../db/sql.js';
-import { KicsSyncError, errorMessage } from '../../../errors.js';
+import { ExitCode, KicsSyncError, errorMessage } from '../../../errors.js';
 import type { Logger } from '../../../log.js';
 import { parseIp } from '../../../model/ip.js';
 import type { AddressSpace, KicsDevice } from '../../../model/kics.js';
@@ -297,7 +297,8 @@ export async function stageKics(db: Database, client: KicsClient, options: KicsS
     logger.info({ mode: done.mode, ...done.devices, addressSpaces: done.addressSpaces.read, generation: done.generation, ms: done.durationMs }, 'KICS staged');
     return done;
   } catch (error) {
-    const failure = error instanceof KicsSyncError ? error : new KicsSyncError(`reading KICS failed: ${errorMessage(error)}`, { code: 'KICS_STAGE_FAILED', cause: error });
+    // Whatever broke the read, the snapshot is the earlier one and the command says KICS could not be read (exit 3).
+    const failure = error instanceof KicsSyncError ? error : new KicsSyncError(`reading KICS failed: ${errorMessage(error)}`, { code: 'KICS_STAGE_FAILED', cause: error, exitCode: ExitCode.unavailable });
     await recordFailure(db, sourceRow.id, failure.message).catch((e: unknown) => logger.error({ err: errorMessage(e) }, 'could not record the failed KICS read'));
     throw signal?.aborted ? (signal.reason ?? failure) : failure;
   }

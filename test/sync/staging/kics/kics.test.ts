@@ -1,6 +1,7 @@
 import { beforeAll, afterAll, afterEach, expect, it } from 'vitest';
 import { KicsApiError, type KicsClient } from '../../../../src/adapters/kics/index.js';
 import type { Sql } from '../../../../src/db/sql.js';
+import { ExitCode, KicsSyncError } from '../../../../src/errors.js';
 import type { KicsDevice } from '../../../../src/model/kics.js';
 import { addressRows, deviceContent, stageKics, type KicsStageOptions, type KicsStageSummary } from '../../../../src/sync/staging/kics/stage.js';
 import { captureLog, clientFor } from '../../../adapters/kics/support.js';
@@ -257,6 +258,19 @@ describeEachEngine('KICS staging', (t) => {
     expect(recovered.devices.changed).toBe(30);
     expect((await sourceRow()).last_error).toBeNull();
     await expectSnapshotEqualsStore();
+  });
+
+  it('a read broken by something else than KICS keeps the earlier snapshot and says KICS could not be read (exit 3)', async () => {
+    const before = await rowVersions();
+    const error = await stage('full', {
+      pageSize: 200,
+      onProgress: () => {
+        throw new Error('no space left on device');
+      },
+    }).catch((e: unknown) => e);
+    expect(error).toBeInstanceOf(KicsSyncError);
+    expect(error).toMatchObject({ code: 'KICS_STAGE_FAILED', exitCode: ExitCode.unavailable, message: 'reading KICS failed: no space left on device' });
+    expect(await rowVersions()).toEqual(before);
   });
 
   it('a device whose name holds a NUL (seen from a real KICS) is staged with U+FFFD in its place and a warning naming it', async () => {
