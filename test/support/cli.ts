@@ -23,10 +23,20 @@ export interface CliOptions {
 /** Runs the built `kics-sync` executable exactly as a user would (npm test builds it first). */
 export function runCli(args: string[], options: CliOptions = {}): Promise<CliResult> {
   if (!existsSync(path.join(packageRoot, 'dist', 'cli.js'))) throw new Error('dist/ is missing: run `npm run build` (npm test does it)');
-  const env: NodeJS.ProcessEnv = { ...process.env, KICS_SYNC_CONFIG: undefined, DATABASE_URL: undefined, KICS_SYNC_DATA_DIR: undefined, ...options.env };
+  return collect(process.execPath, [binPath, ...args], cliEnv(options), options);
+}
+
+/** The environment of a CLI run: the caller's, without the variables that would point it elsewhere. */
+function cliEnv(options: CliOptions, extra: Record<string, string> = {}): NodeJS.ProcessEnv {
+  const env: NodeJS.ProcessEnv = { ...process.env, KICS_SYNC_CONFIG: undefined, DATABASE_URL: undefined, KICS_SYNC_DATA_DIR: undefined, ...extra, ...options.env };
   for (const [k, v] of Object.entries(env)) if (v === undefined) delete env[k];
+  return env;
+}
+
+/** Spawns a process and collects what it prints, killing it past `timeoutMs` (a hang guard). */
+function collect(command: string, args: string[], env: NodeJS.ProcessEnv, options: CliOptions): Promise<CliResult> {
   return new Promise((resolve, reject) => {
-    const child = spawn(process.execPath, [binPath, ...args], { cwd: options.cwd ?? packageRoot, env, stdio: ['ignore', 'pipe', 'pipe'] });
+    const child = spawn(command, args, { cwd: options.cwd ?? packageRoot, env, stdio: ['ignore', 'pipe', 'pipe'] });
     let stdout = '';
     let stderr = '';
     child.stdout.on('data', (d: Buffer) => (stdout += d.toString()));
@@ -56,21 +66,7 @@ export function parseJsonOutput(result: CliResult): Record<string, unknown> {
  */
 export async function runCliOnTerminal(args: string[], options: CliOptions = {}): Promise<CliResult & { screen: string[] }> {
   const command = [process.execPath, binPath, ...args].map((a) => `'${a.replace(/'/g, `'\\''`)}'`).join(' ');
-  const env: NodeJS.ProcessEnv = { ...process.env, KICS_SYNC_CONFIG: undefined, DATABASE_URL: undefined, KICS_SYNC_DATA_DIR: undefined, COLUMNS: '120', ...options.env };
-  for (const [k, v] of Object.entries(env)) if (v === undefined) delete env[k];
-  const result = await new Promise<CliResult>((resolve, reject) => {
-    const child = spawn('script', ['--quiet', '--return', '--command', command, '/dev/null'], { cwd: options.cwd ?? packageRoot, env, stdio: ['ignore', 'pipe', 'pipe'] });
-    let stdout = '';
-    let stderr = '';
-    child.stdout.on('data', (d: Buffer) => (stdout += d.toString()));
-    child.stderr.on('data', (d: Buffer) => (stderr += d.toString()));
-    const timer = setTimeout(() => child.kill('SIGKILL'), options.timeoutMs ?? 120_000);
-    child.on('error', reject);
-    child.on('close', (code, signal) => {
-      clearTimeout(timer);
-      resolve({ code, signal, stdout, stderr });
-    });
-  });
+  const result = await collect('script', ['--quiet', '--return', '--command', command, '/dev/null'], cliEnv(options, { COLUMNS: '120' }), options);
   // eslint-disable-next-line no-control-regex
   const plain = result.stdout.replace(/\x1b\[[0-9;?]*[A-Za-z]|\x1b[78]/g, '');
   const screen = plain.split(/\r\n|\n|\r/).map((line) => line.trimEnd()).filter((line) => line !== '');
