@@ -20,7 +20,7 @@ export function registerScheduleCommand(program: Command): void {
         const summary = await runScheduleService({ config, dataDir: await ctx.dataDir(), databaseUrl: await ctx.databaseUrl(), logger: ctx.logger, signal: ctx.signal });
         return {
           summary: { ...summary },
-          text: `schedule stopped: ${summary.runs} run(s), ${summary.skipped} skipped, ${summary.errors} failed to start`,
+          text: `schedule stopped: ${summary.runs} run(s), ${summary.skipped} skipped, ${summary.errors} failed, ${summary.interrupted} cut short by the stop`,
         };
       }),
     );

@@ -282,11 +282,15 @@ describeEachEngine('sync engine, end to end', (t) => {
     for (let i = 1; i < runs.length; i++) expect(runs[i - 1]!.finished!.getTime()).toBeLessThanOrEqual(runs[i]!.started.getTime());
     expect(await countEvents(t().db, { until: new Date('2021-01-01T00:00:00Z') })).toBe(0);
     expect(await countEvents(t().db, { types: ['KSYNC_EVENTS_PURGED'] })).toBeGreaterThan(0);
-    // A tick cut short by the SIGTERM that ends the test may count as "failed to start": never as a run.
-    const stopped = results.map((r) => /schedule stopped: (\d+) run\(s\), (\d+) skipped, \d+ failed to start/.exec(r.stdout));
+    // A tick cut short by the SIGTERM that ends the test counts as cut short, never as failed; it may
+    // or may not have recorded its run yet.
+    const stopped = results.map((r) => /schedule stopped: (\d+) run\(s\), (\d+) skipped, (\d+) failed, (\d+) cut short by the stop/.exec(r.stdout));
     expect(stopped.every(Boolean), results.map((r) => r.stdout).join('')).toBe(true);
-    expect(stopped.reduce((sum, m) => sum + Number(m![1]), 0)).toBe(runs.length);
-    expect(stopped.reduce((sum, m) => sum + Number(m![2]), 0)).toBeGreaterThan(0);
+    const total = (group: number): number => stopped.reduce((sum, m) => sum + Number(m![group]), 0);
+    expect(total(3), all).toBe(0);
+    expect(runs.length).toBeGreaterThanOrEqual(total(1));
+    expect(runs.length).toBeLessThanOrEqual(total(1) + total(4));
+    expect(total(2)).toBeGreaterThan(0);
   });
 
   it('refuses bad arguments with the usage code and a message naming the option', async () => {

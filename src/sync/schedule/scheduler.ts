@@ -38,19 +38,24 @@ export interface SchedulerStats {
   skipped: number;
   /** Runs that threw (the error is logged; the schedule goes on). */
   errors: number;
+  /** Runs cut short by the stop (SIGTERM / SIGINT) before they reached their end. */
+  interrupted: number;
 }
 
 export interface SchedulerOptions extends ScheduleSpec {
   /** One scheduled run. Throw `LockedError` when another process holds the run. */
   run: (tick: Date) => Promise<void>;
   logger?: Logger;
+  /** The stop signal the runs see: a run that throws once it has aborted was cut short, not failed. */
+  signal?: AbortSignal;
 }
 
 export class Scheduler {
   private readonly tasks: ScheduledTask[] = [];
   private running: Promise<void> | null = null;
   private readonly logger: Logger;
-  readonly stats: SchedulerStats = { runs: 0, skipped: 0, errors: 0 };
+  readonly stats: SchedulerStats = { runs: 0, skipped: 0, errors: 0, interrupted: 0 };
+  private stopping = false;
 
   constructor(private readonly options: SchedulerOptions) {
     validateSchedule(options);
@@ -94,6 +99,11 @@ export class Scheduler {
             this.logger.warn({ tick: at.toISOString(), reason: error.message }, 'schedule: another run holds the lock; this run is skipped');
             return;
           }
+          if (this.stopping || this.options.signal?.aborted) {
+            this.stats.interrupted += 1;
+            this.logger.warn({ tick: at.toISOString(), err: errorMessage(error) }, 'schedule: the run was cut short by the stop');
+            return;
+          }
           this.stats.errors += 1;
           this.logger.error({ tick: at.toISOString(), err: errorMessage(error) }, 'schedule: the run failed; the schedule goes on');
         },
@@ -107,6 +117,7 @@ export class Scheduler {
 
   /** Stops the ticks and waits for the run in progress (its apply finishes its in-flight items). */
   async stop(): Promise<void> {
+    this.stopping = true;
     for (const task of this.tasks.splice(0)) await task.destroy();
     await this.running;
   }

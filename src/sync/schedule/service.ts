@@ -59,6 +59,7 @@ export async function runScheduleService(options: ScheduleServiceOptions): Promi
     expressions,
     timezone: config.schedule.timezone,
     logger,
+    signal,
     run: (tick) =>
       withDatabase(async (db) => {
         const run: RunContext = { db, config, dataDir: options.dataDir, logger, signal, trigger: 'cron', actor: 'cron', cause: { tick: tick.toISOString() } };

@@ -59,4 +59,43 @@ describe('the scheduler', () => {
     }
     expect(scheduler.stats.errors).toBe(0);
   });
+
+  it('a run that throws because the schedule is stopping counts as cut short, not as failed', async () => {
+    const stop = new AbortController();
+    let started = false;
+    const scheduler = new Scheduler({
+      expressions: ['* * * * * *'],
+      timezone: 'UTC',
+      signal: stop.signal,
+      run: async () => {
+        started = true;
+        await new Promise<void>((_, reject) => stop.signal.addEventListener('abort', () => reject(new Error('aborted while planning')), { once: true }));
+      },
+    });
+    scheduler.start();
+    await until(() => started, 'a run to start');
+    stop.abort();
+    await scheduler.stop();
+    expect(scheduler.stats).toMatchObject({ runs: 0, errors: 0, interrupted: 1 });
+  });
+
+  it('a run that throws on its own counts as failed and the schedule goes on', async () => {
+    let calls = 0;
+    const scheduler = new Scheduler({
+      expressions: ['* * * * * *'],
+      timezone: 'UTC',
+      run: async () => {
+        calls += 1;
+        throw new Error('KICS unreachable');
+      },
+    });
+    scheduler.start();
+    try {
+      await until(() => calls >= 2, 'a second tick after the failed one');
+    } finally {
+      await scheduler.stop();
+    }
+    expect(scheduler.stats.errors).toBeGreaterThanOrEqual(1);
+    expect(scheduler.stats.interrupted).toBe(0);
+  });
 });
