@@ -128,6 +128,7 @@ function planSummary(result: RunPlanResult): Record<string, unknown> {
     refresh: result.refresh,
     expired: result.expired,
     failures: result.failures,
+    notes: result.notes,
     timings: result.timings,
   };
 }

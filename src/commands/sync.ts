@@ -1,6 +1,6 @@
 import type { Command } from 'commander';
 import { countsInOrder } from '../reconcile/summary.js';
-import { actionLabels } from '../reconcile/report/display.js';
+import { actionLabels, inputsText } from '../reconcile/report/display.js';
 import { claimantOf } from '../sync/apply/index.js';
 import { itemProblems } from '../sync/apply/claim.js';
 import { runSync, type SyncRunResult } from '../sync/runs/sync-run.js';
@@ -51,6 +51,7 @@ function syncText(result: SyncRunResult, problems: Parameters<typeof applyText>[
     .join(', ');
   const lines = [`sync run ${result.runId}: ${result.status}`, `plan ${plan.id}: ${counts || 'nothing'}; report: ${plan.reportPath}`];
   for (const failure of result.plan.failures) lines.push(`warning: ${failure}`);
+  for (const line of inputsText(plan).rejects) lines.push(`warning: ${line}`);
   if (result.apply) lines.push(applyText(result.runId, result.apply, problems));
   else {
     lines.push(`stopped after planning: ${result.heldBecause.join('; ')}`);

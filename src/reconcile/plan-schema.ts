@@ -178,7 +178,10 @@ const planInput = z.strictObject({
 });
 
 export const planInputsSchema = z.strictObject({
-  kics: planInput,
+  kics: planInput.extend({
+    /** What the user should know about the KICS read (e.g. devices staged with cleaned values). */
+    notes: z.array(z.string()).optional(),
+  }),
   sources: z.array(
     planInput.extend({
       name: z.string(),

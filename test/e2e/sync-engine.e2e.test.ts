@@ -204,6 +204,20 @@ describeEachEngine('sync engine, end to end', (t) => {
     expect(device(changed[0]!.id).description).toBe('inventory description 0');
   });
 
+  it('a KICS device holding a NUL is planned with the value cleaned, and the plan says so on the terminal and in its report', async () => {
+    cmdb();
+    const added = await plant.sim.admin('POST', '/admin/devices', { name: 'Pump\u0000 7', status: 'Unauthorized', category: 'Other', addressInformation: [{ macAddress: '02:00:00:ee:00:07', ipAddresses: [{ ip: '10.231.0.7' }] }] });
+    expect(added.status, added.text).toBe(201);
+    const id = (added.json as { id: number }).id;
+    const text = await cli(['plan', '--full']);
+    expect(text.code, text.stderr).toBe(0);
+    expect(text.stdout).toContain(`1 KICS device(s) hold values PostgreSQL cannot store, staged with U+FFFD in their place (device ${id} name: NUL character`);
+    const planId = /^plan (\d+) /m.exec(text.stdout)![1]!;
+    const md = await cli(['report', '--plan', planId, '--format', 'md']);
+    expect(md.code, md.stderr).toBe(0);
+    expect(md.stdout).toContain(`1 KICS device(s) hold values PostgreSQL cannot store`);
+  });
+
   it('a write whose answer was lost after KICS applied it is recognised as applied: not drifted, not failed, not duplicated', async () => {
     cmdb();
     const planned = await plan();

@@ -126,6 +126,7 @@ export function inputsText(header: PlanHeader): { stale: string[]; rejects: stri
   if (inputs.kics.refreshed === false) stale.push(`KICS was not re-read (${inputs.kics.error ?? 'unknown error'}); ${data(inputs.kics.readAt)}`);
   for (const s of inputs.sources) if (s.refreshed === false) stale.push(`source ${s.name} was not re-read (${s.error ?? 'unknown error'}); ${data(s.readAt)}`);
   const rejects = inputs.sources.filter((s) => s.rejected > 0).map((s) => `source ${s.name}: ${s.rejected} record(s) rejected${s.rejectsFile ? `, listed with the reason in ${s.rejectsFile}` : ''}`);
+  rejects.push(...(inputs.kics.notes ?? []));
   const readAt = [`KICS ${inputs.kics.readAt ?? 'never read'}`, ...inputs.sources.map((s) => `${s.name} ${s.readAt ?? 'never read'}`)];
   return { stale, rejects, readAt };
 }

@@ -1,5 +1,6 @@
 import type { Sql } from '../../db/sql.js';
 import type { PlanInputs } from '../../reconcile/plan-schema.js';
+import { cleanedText } from '../staging/kics/stage.js';
 import { kicsSourceName } from '../staging/kics/store.js';
 import type { RefreshResult } from './run.js';
 
@@ -18,10 +19,16 @@ export async function planInputs(db: Sql, sources: readonly { name: string; reje
   );
   const byName = new Map(rows.map((r) => [r.name, r]));
   const readAt = (name: string): string | null => byName.get(name)?.read_at?.toISOString() ?? null;
+  const cleaned = refresh?.kics.cleaned ? cleanedText(refresh.kics.cleaned) : null;
   const outcomes = new Map(refresh?.sources.map((o) => [o.source, o]) ?? []);
   return {
     // KICS is re-read only when a plan is given the means (a `kics` section): not re-read without a failure is null.
-    kics: { readAt: readAt(kicsSourceName), refreshed: refresh?.kics.error ? false : refresh?.kics.refreshed ? true : null, error: refresh?.kics.error?.message ?? null },
+    kics: {
+      readAt: readAt(kicsSourceName),
+      refreshed: refresh?.kics.error ? false : refresh?.kics.refreshed ? true : null,
+      error: refresh?.kics.error?.message ?? null,
+      ...(cleaned === null ? {} : { notes: [cleaned] }),
+    },
     sources: sources.map(({ name, rejectsFile }) => {
       const outcome = outcomes.get(name);
       const row = byName.get(name);

@@ -8,6 +8,7 @@ import { ouiVendor } from '../../model/oui.js';
 import type { PlanBasis, PlanHeader, PlanScope, PlanValue } from '../../reconcile/plan-schema.js';
 import { reconcile } from '../../reconcile/reconcile.js';
 import type { ReportFormat } from '../../reconcile/report/index.js';
+import { cleanedText, type KicsStageSummary } from '../staging/kics/stage.js';
 import type { StageMode, StageOutcome } from '../staging/source/stage.js';
 import { rejectsFileOf, stageConfiguredSources } from '../staging/sources.js';
 import { expireStalePlans } from './basis.js';
@@ -28,7 +29,7 @@ import { setPlanInputs, setPlanReportPath, storePlan } from './store.js';
  */
 
 /** Re-reads KICS into the snapshot (`source` row `kics`, `kics_device`, `kics_address_space`). */
-export type KicsRefresh = (db: Database, options: { mode: StageMode; logger: Logger; signal?: AbortSignal | undefined }) => Promise<unknown>;
+export type KicsRefresh = (db: Database, options: { mode: StageMode; logger: Logger; signal?: AbortSignal | undefined }) => Promise<Pick<KicsStageSummary, 'cleaned'>>;
 
 export interface RunPlanOptions {
   config: Config;
@@ -55,7 +56,7 @@ export interface RunPlanOptions {
 
 export interface RefreshResult {
   sources: StageOutcome[];
-  kics: { refreshed: boolean; error?: { code: string; message: string } };
+  kics: { refreshed: boolean; error?: { code: string; message: string }; cleaned?: KicsStageSummary['cleaned'] };
 }
 
 export interface RunPlanResult {
@@ -69,6 +70,8 @@ export interface RunPlanResult {
   timings: Record<string, number>;
   /** One line per input that failed to refresh. */
   failures: string[];
+  /** What the user should know about the inputs read, that did not fail them (e.g. values cleaned). */
+  notes: string[];
 }
 
 /** The enabled sources in precedence order: what every plan is computed from (a scope only filters items). */
@@ -98,6 +101,8 @@ export async function runPlan(db: Database, options: RunPlanOptions): Promise<Ru
 
   const refresh = options.refresh === 'none' ? null : await step('refresh', () => refreshInputs(db, scopedSources.map((s) => s.name), options));
   const failures = refresh ? describeFailures(refresh) : [];
+  const cleaned = refresh?.kics.cleaned ? cleanedText(refresh.kics.cleaned) : null;
+  const notes = cleaned === null ? [] : [cleaned];
 
   const expired = await step('expire', () => expireStalePlans(db));
   if (expired.length > 0) logger.info({ plans: expired }, 'plans expired: their inputs moved on');
@@ -121,7 +126,7 @@ export async function runPlan(db: Database, options: RunPlanOptions): Promise<Ru
   value.header.reportPath = reportPath;
 
   logger.info({ plan: id, ...value.header.summary.counts, report: reportPath, ms: timings, ...(reused ? { reusedItems: true } : {}) }, 'plan stored');
-  return { plan: { ...value.header, id }, value, refresh, expired, timings, failures };
+  return { plan: { ...value.header, id }, value, refresh, expired, timings, failures, notes };
 }
 
 /** Load, reconcile and store: the plan computed from the staged rows. */
@@ -174,8 +179,9 @@ async function refreshInputs(db: Database, sourceNames: readonly string[], optio
       return kics;
     }
     try {
-      await options.refreshKics(db, { mode, logger, signal });
+      const staged = await options.refreshKics(db, { mode, logger, signal });
       kics.refreshed = true;
+      kics.cleaned = staged.cleaned;
     } catch (error) {
       if (signal?.aborted) throw signal.reason ?? error;
       kics.error = { code: error instanceof KicsSyncError ? error.code : 'INTERNAL', message: errorMessage(error) };

@@ -2,6 +2,9 @@ import { afterAll, beforeAll, beforeEach, describe, expect, it } from 'vitest';
 import { KscHostSource, hostToRecord, ipFromLong } from '../../../src/adapters/ksc/source.js';
 import { parseConfig, type KscSourceConfig } from '../../../src/config/index.js';
 import type { SourceBatch, SourceRecord } from '../../../src/model/asset.js';
+import { silentLogger } from '../../../src/log.js';
+import { stageSource } from '../../../src/sync/staging/source/stage.js';
+import { describeEachEngine } from '../../support/db.js';
 import { startSimulator, type SimulatorHandle } from './simulator-handle.js';
 
 function sourceConfig(extra: Record<string, unknown> = {}): KscSourceConfig {
@@ -119,5 +122,31 @@ describe('KSC host records', () => {
   it('rejects a host without its KSC id', () => {
     const outcome = hostToRecord({ KLHST_WKS_DN: 'NO-ID' }, new Map(), { name: 'ksc', addressSpaces: {} }, 4);
     expect(outcome).toMatchObject({ location: 'ksc host #5', column: 'KLHST_WKS_HOSTNAME' });
+  });
+});
+
+describeEachEngine('KSC hosts staged', (t) => {
+  let h: SimulatorHandle;
+  beforeAll(async () => {
+    h = await startSimulator();
+  });
+  afterAll(async () => {
+    await h.close();
+  });
+
+  it('one NUL in one host costs that host only: the others are staged, the reject names the host and the field', async () => {
+    h.sim.core.hosts.clear();
+    h.sim.core.addHosts([
+      { id: 'h-good', displayName: 'HMI-01', ip: '192.168.10.21', macs: ['00:1b:1b:aa:bb:01'] },
+      { id: 'h-nul', displayName: 'EWS\u0000-02', ip: '192.168.10.22', macs: ['00:1b:1b:aa:bb:02'] },
+    ]);
+    const source = new KscHostSource(sourceConfig(), async () => h.client());
+    const summary = await stageSource(t().db, source, { mode: 'full', logger: silentLogger() });
+    expect(summary).toMatchObject({ read: 2, rejected: 1 });
+    expect(await t().db.query(`SELECT external_key FROM source_record ORDER BY external_key`)).toEqual([{ external_key: 'h-good' }]);
+    const rejects = await t().db.query<{ location: string; reason: string }>(`SELECT location, reason FROM source_reject`);
+    expect(rejects).toHaveLength(1);
+    expect(rejects[0]!.location).toContain('h-nul');
+    expect(rejects[0]!.reason).toMatch(/^name: NUL character \(U\+0000\)/);
   });
 });

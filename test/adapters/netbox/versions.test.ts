@@ -183,4 +183,22 @@ describeEachEngine('NetBox incremental staging', (t) => {
     expect(full).toMatchObject({ read: 2, new: 0, changed: 0, missing: 0 });
     expect(await staged()).toEqual(afterIncremental);
   });
+
+  it('one NUL in one device costs that device only: the rest is staged, the reject names the device and the field; a NUL in a field kept only as raw is cleaned', async () => {
+    const data = recorded('4.5');
+    // As NetBox's API would answer it: its models store what PostgreSQL takes, but a name holding
+    // a NUL reaches NetBox through imports on some backends; the source must survive it either way.
+    data.devices.find((d) => d.id === 202)!.name = 'HMI\u0000-2';
+    data.devices.find((d) => d.id === 201)!.custom_fields = { import_note: 'left by \u0000 an import' };
+    const nb = await serve(data);
+    const summary = await stageSource(t().db, source(nb.url), { mode: 'full', logger: silentLogger() });
+    expect(summary).toMatchObject({ read: 2, rejected: 1 });
+    expect((await staged()).map((r) => r.key)).toEqual(['201']);
+    const rejects = await t().db.query<{ location: string; reason: string }>(`SELECT location, reason FROM source_reject ORDER BY id`);
+    expect(rejects).toHaveLength(1);
+    expect(rejects[0]!.location).toContain('202');
+    expect(rejects[0]!.reason).toMatch(/^name: NUL character \(U\+0000\)/);
+    const [raw] = await t().db.query<{ note: string }>(`SELECT raw->'custom_fields'->>'import_note' AS note FROM source_record WHERE external_key = '201'`);
+    expect(raw!.note).toBe('left by \uFFFD an import');
+  });
 });

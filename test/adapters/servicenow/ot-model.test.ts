@@ -216,4 +216,18 @@ describeEachEngine('ServiceNow OT model staging', (t) => {
       { mac: '00:80:63:3a:20:07', ips: ['10.30.2.7'] },
     ]);
   });
+
+  it('one NUL in one CI costs that CI only: the others are staged with their adapters, the reject names the CI and the field', async () => {
+    const tables = otTables();
+    tables.cmdb_ci_ot.find((ci) => ci.sys_id === ot.hmi)!.short_description = 'panel\u0000 by the filler';
+    const sn = await server(tables);
+    const summary = await stageSource(t().db, source(sn.url), { mode: 'full', logger });
+    expect(summary).toMatchObject({ read: 3, rejected: 1, valid: 2 });
+    const keys = ((await staged()) as { external_key: string }[]).map((r) => r.external_key);
+    expect(keys).toEqual([ot.plc, ot.rtu].sort());
+    const rejects = await t().db.query<{ location: string; reason: string }>(`SELECT location, reason FROM source_reject ORDER BY id`);
+    expect(rejects).toHaveLength(1);
+    expect(rejects[0]!.location).toContain(ot.hmi);
+    expect(rejects[0]!.reason).toMatch(/^description: NUL character \(U\+0000\)/);
+  });
 });

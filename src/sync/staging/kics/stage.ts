@@ -86,6 +86,11 @@ export interface KicsStageSummary {
     missingTotal: number;
   };
   addressSpaces: { read: number; new: number; changed: number; unchanged: number; missing: number };
+  /**
+   * Devices staged with a value PostgreSQL cannot store (NUL, lone surrogate) replaced by U+FFFD: how
+   * many, and the first few (device, field, why), for the user to fix in KICS.
+   */
+  cleaned: { count: number; first: CleanedDevice[] };
   /** Address rows written (interfaces x IPs of new and changed devices). */
   addressRows: number;
   /** ISO time; incremental reads start from it (minus the overlap). */
@@ -95,6 +100,15 @@ export interface KicsStageSummary {
   generation: number;
   durationMs: number;
 }
+
+export interface CleanedDevice {
+  device: number;
+  field: string;
+  reason: string;
+}
+
+/** Cleaned devices named one by one in a summary (the count says how many there were). */
+const cleanedListed = 10;
 
 /** Id ranges of a full read paged side by side: KICS prepares one page while this process works on another. */
 const defaultStreams = 4;
@@ -112,11 +126,21 @@ const flushDevices = 2000;
  */
 const unstorableEscape = /\\u0000|\\ud[89a-f]/i;
 
-function storableDevice(device: KicsDevice, logger: Logger): KicsDevice {
+function storableDevice(device: KicsDevice, logger: Logger, cleaned: KicsStageSummary['cleaned']): KicsDevice {
   const found = findUnstorable(device);
   if (found === null) return device;
   logger.warn({ device: device.id, field: found.field, reason: found.reason }, `KICS device ${device.id}: ${found.field} holds a value PostgreSQL cannot store; staged with U+FFFD in its place`);
+  cleaned.count += 1;
+  if (cleaned.first.length < cleanedListed) cleaned.first.push({ device: device.id, field: found.field, reason: found.reason });
   return JSON.parse(storableJson(device)) as KicsDevice;
+}
+
+/** One line for the user about the devices staged with cleaned values, or null when there were none. */
+export function cleanedText(cleaned: KicsStageSummary['cleaned']): string | null {
+  if (cleaned.count === 0) return null;
+  const named = cleaned.first.map((c) => `device ${c.device} ${c.field}: ${c.reason}`).join('; ');
+  const more = cleaned.count > cleaned.first.length ? `; and ${cleaned.count - cleaned.first.length} more` : '';
+  return `${cleaned.count} KICS device(s) hold values PostgreSQL cannot store, staged with U+FFFD in their place (${named}${more})`;
 }
 
 /**
@@ -203,6 +227,7 @@ export async function stageKics(db: Database, client: KicsClient, options: KicsS
       const stored = await loadDeviceState(tx);
       const seen = new Set<number>();
       const counts = { read: 0, new: 0, changed: 0, unchanged: 0, reappeared: 0, archived: 0 };
+      const cleaned: KicsStageSummary['cleaned'] = { count: 0, first: [] };
       let newest: number | null = null;
       let readStartedAt: number | null = null;
       let addressCount = 0;
@@ -229,7 +254,7 @@ export async function stageKics(db: Database, client: KicsClient, options: KicsS
             let content = deviceContent(device);
             // JSON.stringify writes NUL and lone surrogates as escapes: only then is the device walked.
             if (unstorableEscape.test(content.json)) {
-              device = storableDevice(device, logger);
+              device = storableDevice(device, logger, cleaned);
               content = deviceContent(device);
             }
             const before = stored.get(device.id);
@@ -286,6 +311,7 @@ export async function stageKics(db: Database, client: KicsClient, options: KicsS
         mode,
         devices: { ...counts, missing, byStatus, missingTotal },
         addressSpaces: spaceSummary,
+        cleaned,
         addressRows: addressCount,
         watermark,
         since: since?.toISOString() ?? null,

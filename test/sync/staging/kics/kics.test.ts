@@ -3,7 +3,7 @@ import { KicsApiError, type KicsClient } from '../../../../src/adapters/kics/ind
 import type { Sql } from '../../../../src/db/sql.js';
 import { ExitCode, KicsSyncError } from '../../../../src/errors.js';
 import type { KicsDevice } from '../../../../src/model/kics.js';
-import { addressRows, deviceContent, stageKics, type KicsStageOptions, type KicsStageSummary } from '../../../../src/sync/staging/kics/stage.js';
+import { addressRows, cleanedText, deviceContent, stageKics, type KicsStageOptions, type KicsStageSummary } from '../../../../src/sync/staging/kics/stage.js';
 import { captureLog, clientFor } from '../../../adapters/kics/support.js';
 import { describeEachEngine } from '../../../support/db.js';
 import { startTestKicsSimulator, type TestKicsSimulator } from '../../../support/kics-simulator.js';
@@ -283,6 +283,11 @@ describeEachEngine('KICS staging', (t) => {
     expect(summary.devices.new).toBeGreaterThanOrEqual(1);
     expect(await t().db.query(`SELECT name, raw::jsonb->>'name' AS raw_name FROM kics_device WHERE id = $1`, [id])).toEqual([{ name: 'Pump\ufffd 7', raw_name: 'Pump\ufffd 7' }]);
     expect(capture.lines).toContainEqual(expect.objectContaining({ level: 40, device: id, field: 'name' }));
+    // Said where the user looks: the summary the commands print (kics pull, plan, sync) and the report.
+    expect(summary.cleaned.count).toBe(1);
+    expect(summary.cleaned.first).toMatchObject([{ device: id, field: 'name' }]);
+    expect(summary.cleaned.first[0]!.reason).toMatch(/^NUL character \(U\+0000\)/);
+    expect(cleanedText(summary.cleaned)).toMatch(new RegExp(`^1 KICS device\\(s\\) hold values PostgreSQL cannot store, staged with U\\+FFFD in their place \\(device ${id} name: NUL character`));
   });
 
   it('lastSeen alone is not a change: the content hash leaves it out, the stored JSON keeps it', () => {
