@@ -4,6 +4,8 @@ import { sourceTypeNames } from '../config/sources.js';
 import { ExitCode, KicsSyncError, UsageError, errorMessage } from '../errors.js';
 import { startSourcesProgress } from '../progress.js';
 import type { StageOutcome } from '../sync/staging/source/stage.js';
+import { emitEvent } from '../sync/events/index.js';
+import { sourceReadEvents } from '../sync/runs/lifecycle.js';
 import { stageConfiguredSources } from '../sync/staging/sources.js';
 import { runCommand } from './context.js';
 
@@ -64,6 +66,7 @@ export function registerSourcesCommands(program: Command): void {
           dataDir,
           onProgress: (p) => progress.report(p),
         }).finally(() => progress.stop());
+        for (const event of sourceReadEvents(outcomes)) await emitEvent(db, event.type, event.payload, { message: event.message });
         const failed = outcomes.filter((o) => !o.ok).length;
         return { summary: { sources: outcomes }, text: formatOutcomes(outcomes), exitCode: failed > 0 ? ExitCode.failed : ExitCode.ok };
       }),

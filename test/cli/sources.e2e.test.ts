@@ -76,6 +76,9 @@ describe('kics-sync sources', () => {
         { ok: true, source: 'netbox', unchanged: 25 },
       ],
     });
+    // And it is an engine event, for whoever watches those rather than this terminal.
+    const events = parseJsonOutput(await cli(['events', '--json', '--type', 'KSYNC_SOURCE_UNREACHABLE'])) as { events: { code: string; payload: { source: string } }[] };
+    expect(events.events.map((e) => [e.code, e.payload.source])).toEqual([['KSYNC_SOURCE_UNREACHABLE', 'plant-a']]);
     // The earlier staging of plant-a is untouched: the next good read finds all five records unchanged.
     copyFileSync(path.join(fixtures, 'excel-semicolon.csv'), path.join(dir, 'assets.csv'));
     const again = parseJsonOutput(await cli(['sources', 'pull', '--json', '--source', 'plant-a']));

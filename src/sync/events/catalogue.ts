@@ -54,10 +54,11 @@ export const engineEventTypes = [
   type(9201, 'KSYNC_SAFETY_THRESHOLD_HIT', 'warning', 'Safety threshold hit', 'A plan would change more devices than sync.maxChangeShare allows or create more than sync.maxCreates (payload: plan id, counts, thresholds). The run stopped after planning; the plan waits for review and an explicit apply.'),
   type(9202, 'KSYNC_CONFLICT_FOUND', 'warning', 'Conflict found', 'Sources and KICS disagree on the identity of a device, e.g. one MAC on two devices (payload: plan, kind, both sides). The device is not touched until the conflict is resolved at the source.'),
   type(9203, 'KSYNC_DRIFT_FOUND', 'warning', 'Drift found', 'A device changed in KICS between planning and applying (payload: plan item, device, field). The item was skipped as drifted; plan again to include the new state.'),
-  type(9204, 'KSYNC_PLAN_EXPIRED', 'warning', 'Plan expired', 'A plan was not applied because the data it was computed from changed since (payload: plan id). Plan again.'),
+  type(9204, 'KSYNC_PLAN_EXPIRED', 'warning', 'Plan expired', 'A plan can no longer be applied because the data it was computed from changed since: refused at apply, or expired by a newer plan (payload: plan id or ids). Plan again.'),
   type(9205, 'KSYNC_SOURCE_REJECTS', 'warning', 'Source records rejected', 'A source delivered records that could not be used (payload: source, count, rejects file). The valid records were staged; the rejects file names each rejected record and why.'),
   type(9206, 'KSYNC_SOURCE_STALE', 'warning', 'Source records stale', 'Records of a source were not confirmed within its staleAfterDays (payload: source, count). They lose their precedence until the source confirms them again.'),
   type(9207, 'KSYNC_RUN_INTERRUPTED', 'warning', 'Run interrupted', 'A run was stopped by SIGINT / SIGTERM (payload: run id, step). An interrupted apply resumes with the next apply of the same plan.'),
+  type(9208, 'KSYNC_KICS_SNAPSHOT_USED', 'warning', 'KICS snapshot used without re-read', 'A plan could not re-read KICS and was computed from the stored snapshot (payload: error, the time the snapshot was read). sync holds such a plan; its report carries a banner saying so. Check that KICS is reachable, then plan again.'),
 
   // Info
   type(9301, 'KSYNC_RUN_STARTED', 'info', 'Run started', 'A run started (payload: run id, trigger, actor, mode, scope).'),

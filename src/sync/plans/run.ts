@@ -1,5 +1,6 @@
 import path from 'node:path';
 import { selectSources } from '../../adapters/index.js';
+import { KicsApiError } from '../../adapters/kics/index.js';
 import type { Config } from '../../config/index.js';
 import type { Database } from '../../db/database.js';
 import { KicsSyncError, errorMessage } from '../../errors.js';
@@ -56,7 +57,8 @@ export interface RunPlanOptions {
 
 export interface RefreshResult {
   sources: StageOutcome[];
-  kics: { refreshed: boolean; error?: { code: string; message: string }; cleaned?: KicsStageSummary['cleaned'] };
+  /** `error.cause`: the code of the KICS API error behind the failed read (e.g. KICS_UNREACHABLE), when there is one. */
+  kics: { refreshed: boolean; error?: { code: string; message: string; cause?: string }; cleaned?: KicsStageSummary['cleaned'] };
 }
 
 export interface RunPlanResult {
@@ -184,7 +186,8 @@ async function refreshInputs(db: Database, sourceNames: readonly string[], optio
       kics.cleaned = staged.cleaned;
     } catch (error) {
       if (signal?.aborted) throw signal.reason ?? error;
-      kics.error = { code: error instanceof KicsSyncError ? error.code : 'INTERNAL', message: errorMessage(error) };
+      const cause = kicsApiCause(error);
+      kics.error = { code: error instanceof KicsSyncError ? error.code : 'INTERNAL', message: errorMessage(error), ...(cause ? { cause: cause.code } : {}) };
       logger.error({ code: kics.error.code, err: kics.error.message }, 'KICS not refreshed; planning against the stored snapshot');
     }
     return kics;
@@ -196,6 +199,12 @@ async function refreshInputs(db: Database, sourceNames: readonly string[], optio
   const outcomes = sourcesDone.value;
   const kics = kicsDone.value;
   return { sources: outcomes, kics };
+}
+
+/** The KICS API error in an error's cause chain. */
+function kicsApiCause(error: unknown): KicsApiError | null {
+  for (let e: unknown = error, depth = 0; e instanceof Error && depth < 5; e = e.cause, depth += 1) if (e instanceof KicsApiError) return e;
+  return null;
 }
 
 function describeFailures(refresh: RefreshResult): string[] {

@@ -3,7 +3,7 @@ import type { PlanScope } from '../../reconcile/plan-schema.js';
 import type { StageMode } from '../staging/source/stage.js';
 import { stageKics } from '../staging/kics/stage.js';
 import { runPlan, type RunPlanOptions, type RunPlanResult } from '../plans/run.js';
-import { endRun, failureEvents, openKics, planEvents, type RunContext } from './lifecycle.js';
+import { endRun, failureEvents, openKics, planEvents, planInputEvents, type RunContext } from './lifecycle.js';
 import { startRun } from './store.js';
 
 export interface PlanRunOptions extends Pick<RunPlanOptions, 'reportFile' | 'reportFormat' | 'onSourceProgress'> {
@@ -47,7 +47,7 @@ export async function runPlanRun(ctx: RunContext, options: PlanRunOptions): Prom
       counts: { ...plan.plan.summary.counts },
       timings: plan.timings,
       error: plan.failures.join('\n') || null,
-      events: await planEvents(db, runId, plan.plan),
+      events: [...(await planInputEvents(db, ctx.config, plan.refresh, new Date())), ...(await planEvents(db, runId, plan.plan, plan.expired))],
     });
     return { runId, plan };
   } catch (error) {

@@ -5,7 +5,7 @@ import { runPlan, type RunPlanResult } from '../plans/run.js';
 import { stageKics } from '../staging/kics/stage.js';
 import type { ApplyPlanResult } from '../apply/index.js';
 import { applyAndRecord } from './apply-run.js';
-import { endRun, failureEvents, openKics, planEvents, type RunContext } from './lifecycle.js';
+import { endRun, failureEvents, openKics, planEvents, planInputEvents, type RunContext } from './lifecycle.js';
 import { acquireRunLock } from './lock.js';
 import { closeAbandonedRuns, startRun } from './store.js';
 import { checkThreshold, type ThresholdCheck } from './threshold.js';
@@ -69,7 +69,7 @@ export async function runSync(ctx: RunContext, options: SyncRunOptions = {}): Pr
         await kics.close();
       }
       const planId = plan.plan.id;
-      for (const event of await planEvents(db, runId, plan.plan)) await emitEvent(db, event.type, { runId, ...event.payload }, { runId, message: event.message });
+      for (const event of [...(await planInputEvents(db, config, plan.refresh, new Date())), ...(await planEvents(db, runId, plan.plan, plan.expired))]) await emitEvent(db, event.type, { runId, ...event.payload }, { runId, message: event.message });
       step = 'threshold';
       const threshold = await checkThreshold(db, planId, plan.plan.summary, config.sync);
       const plannedCounts = { planId, planned: plan.plan.summary.counts, changes: plan.plan.summary.changes, failures: plan.failures };
