@@ -25,12 +25,12 @@ export function registerSourcesCommands(program: Command): void {
         const selected = selectSources(config, options.source);
         if (selected.length === 0) throw new UsageError('no enabled sources in the configuration (sources: [...])');
         const deps = { logger: ctx.logger, normalizer: normalizerFor(config.reconcile), config };
-        const results: { source: string; type: string; ok: boolean; durationMs: number; error?: { code: string; message: string } }[] = [];
+        const results: { source: string; type: string; ok: boolean; durationMs: number; details?: string[]; warnings?: string[]; error?: { code: string; message: string } }[] = [];
         for (const sourceConfig of selected) {
           const started = performance.now();
           try {
-            await createSource(sourceConfig, deps).check(ctx.signal);
-            results.push({ source: sourceConfig.name, type: sourceConfig.type, ok: true, durationMs: Math.round(performance.now() - started) });
+            const found = await createSource(sourceConfig, deps).check(ctx.signal);
+            results.push({ source: sourceConfig.name, type: sourceConfig.type, ok: true, durationMs: Math.round(performance.now() - started), ...(found ? found : {}) });
           } catch (error) {
             if (ctx.signal.aborted) throw ctx.signal.reason ?? error;
             const code = error instanceof KicsSyncError ? error.code : 'INTERNAL';
@@ -38,7 +38,11 @@ export function registerSourcesCommands(program: Command): void {
           }
         }
         const failed = results.filter((r) => !r.ok).length;
-        const lines = results.map((r) => `${r.ok ? 'ok    ' : 'FAILED'}  ${r.source} (${r.type})${r.error ? `: ${r.error.message}` : ''}`);
+        const lines = results.flatMap((r) => [
+          `${r.ok ? 'ok    ' : 'FAILED'}  ${r.source} (${r.type})${r.error ? `: ${r.error.message}` : ''}`,
+          ...(r.details ?? []).map((d) => `          ${d}`),
+          ...(r.warnings ?? []).map((w) => `warning: ${r.source}: ${w}`),
+        ]);
         return { summary: { sources: results }, text: lines.join('\n'), exitCode: failed > 0 ? ExitCode.unavailable : ExitCode.ok };
       }),
     );

@@ -100,6 +100,14 @@ export interface ReadOptions {
 
 export type SourceKind = 'csv' | 'netbox' | 'servicenow' | 'ksc';
 
+/** What a successful `check()` found, for the user: facts about the source, and what looks wrong. */
+export interface SourceCheck {
+  /** e.g. `delimiter: ";"`, `mac <- column "MAC Address"`. */
+  details: string[];
+  /** Things that will not stop a read but that the user should fix or know. */
+  warnings: string[];
+}
+
 /**
  * The contract every asset source follows (STYLE.md): `check()` proves it can connect, `read()`
  * streams batches. Nothing else about a source leaks out of its folder in src/adapters/.
@@ -114,7 +122,8 @@ export interface AssetSource {
    * its own words), so staging need not look for repeats again.
    */
   readonly uniqueKeys?: boolean;
-  check(signal?: AbortSignal): Promise<void>;
+  /** Proves the source can be read; may say what it found (e.g. a file's delimiter) and what looks wrong. */
+  check(signal?: AbortSignal): Promise<SourceCheck | void>;
   read(options: ReadOptions): AsyncIterable<SourceBatch>;
   /**
    * Optional: an identity of everything a full read would deliver now (for a file: its bytes and the

@@ -43,6 +43,31 @@ describe('kics-sync sources', () => {
     expect(parseJsonOutput(result)).toMatchObject({ ok: true, sources: [{ source: 'plant-a', type: 'csv', ok: true }, { source: 'netbox', type: 'netbox', ok: true }] });
   });
 
+  it('check shows how a CSV file is read (encoding, delimiter, which column fills which field) and warns when it has no MAC and no IP column', async () => {
+    const text = await cli(['sources', 'check', '--source', 'plant-a']);
+    expect(text.code, text.stderr).toBe(0);
+    expect(text.stdout).toContain('encoding: UTF-8 (from its byte order mark)');
+    expect(text.stdout).toContain('delimiter: ";" (detected from the header line)');
+    expect(text.stdout).toContain('mac <- column "MAC Address"');
+    expect(text.stdout).toContain('ip <- column "IP Address"');
+    expect(text.stdout).toContain('criticality <- column "Criticality"');
+    expect(text.stdout).not.toContain('warning');
+
+    writeFileSync(path.join(dir, 'names-only.csv'), 'Asset Tag\tHostname\tLocation\nA1\tplc-1\tHall 1\n', 'latin1');
+    writeFileSync(path.join(dir, 'names-only.yaml'), 'dataDir: ./data\nsources:\n  - { name: names, type: csv, path: ./names-only.csv, encoding: windows-1252 }\n');
+    const names = await cli(['--config', 'names-only.yaml', 'sources', 'check', '--json']);
+    expect(names.code, names.stderr).toBe(0);
+    const [found] = (parseJsonOutput(names) as { sources: { details: string[]; warnings: string[] }[] }).sources;
+    expect(found!.details).toEqual([
+      "encoding: WINDOWS-1252 (no byte order mark: the source's encoding setting, UTF-8 unless set)",
+      'delimiter: tab (detected from the header line)',
+      'id <- column "Asset Tag"',
+      'name <- column "Hostname"',
+      'location <- column "Location"',
+    ]);
+    expect(found!.warnings).toEqual([expect.stringMatching(/^names-only\.csv has neither a MAC nor an IP column/) as string]);
+  });
+
   it('pull stages every source and prints the counts; a second pull finds nothing changed', async () => {
     const first = await cli(['sources', 'pull', '--json']);
     expect(first.code).toBe(0);

@@ -91,3 +91,21 @@ export function mapColumns(header: readonly string[], columns: Partial<Record<Cs
   if (!identityFields.some((f) => fields[f] !== undefined)) problems.push({ kind: 'noIdentity' });
   return { map: { fields, attributes: attributeColumns, header: [...header] }, problems };
 }
+
+/** The column mapping as the user reads it: each field with the column that fills it. */
+export function columnMapDetails(map: ColumnMap): string[] {
+  const lines = Object.entries(map.fields).map(([field, index]) => `${field} <- column ${JSON.stringify(map.header[index])}`);
+  for (const [attribute, index] of map.attributes) lines.push(`user attribute ${JSON.stringify(attribute)} <- column ${JSON.stringify(map.header[index])}`);
+  const used = new Set([...Object.values(map.fields), ...map.attributes.map(([, i]) => i)]);
+  const unused = map.header.filter((h, i) => !used.has(i) && h !== '');
+  if (unused.length > 0) lines.push(`columns not read: ${unused.map((h) => JSON.stringify(h)).join(', ')}`);
+  return lines;
+}
+
+/** What a header lacks that a user should know before a read: no MAC and no IP column. */
+export function columnMapWarnings(file: string, map: ColumnMap): string[] {
+  if (map.fields.mac !== undefined || map.fields.ip !== undefined) return [];
+  return [
+    `${file} has neither a MAC nor an IP column: its rows can only be matched to KICS devices by name (reconcile.matchByName), and devices created from them have no address. Map the columns that hold them with columns.mac / columns.ip in the source's config`,
+  ];
+}

@@ -1,5 +1,5 @@
 import { createReadStream } from 'node:fs';
-import { stat } from 'node:fs/promises';
+import { open, stat } from 'node:fs/promises';
 import path from 'node:path';
 import { TextDecoder } from 'node:util';
 import { errorMessage } from '../../errors.js';
@@ -45,6 +45,23 @@ export async function statCsvFile(file: string): Promise<CsvFileInfo> {
   }
 }
 
+/** The encoding a read of the file uses: its byte order mark's, else the configured one. */
+export async function csvEncodingOf(file: string, configured: CsvEncoding): Promise<{ encoding: string; bom: boolean }> {
+  const handle = await open(file, 'r');
+  try {
+    const head = Buffer.alloc(3);
+    const { bytesRead } = await handle.read(head, 0, 3, 0);
+    const bom = bomEncoding(head.subarray(0, bytesRead));
+    return bom ? { encoding: bom, bom: true } : { encoding: configured, bom: false };
+  } finally {
+    await handle.close();
+  }
+}
+
+function bomEncoding(chunk: Buffer): string | null {
+  return startsWith(chunk, [0xef, 0xbb, 0xbf]) ? 'utf-8' : startsWith(chunk, [0xff, 0xfe]) ? 'utf-16le' : startsWith(chunk, [0xfe, 0xff]) ? 'utf-16be' : null;
+}
+
 /** The file's text in chunks, decoded; throws CSV_NOT_CSV for binary content or text in another encoding. */
 export async function* readCsvText(file: string, encoding: CsvEncoding, signal?: AbortSignal, progress?: { bytes: number }): AsyncGenerator<string> {
   const name = path.basename(file);
@@ -62,7 +79,7 @@ export async function* readCsvText(file: string, encoding: CsvEncoding, signal?:
         for (const [signature, what] of signatures) {
           if (startsWith(chunk, signature)) throw new SourceError(`${name} is not a CSV file: it is ${what}`, { code: 'CSV_NOT_CSV' });
         }
-        const bom = startsWith(chunk, [0xef, 0xbb, 0xbf]) ? 'utf-8' : startsWith(chunk, [0xff, 0xfe]) ? 'utf-16le' : startsWith(chunk, [0xfe, 0xff]) ? 'utf-16be' : null;
+        const bom = bomEncoding(chunk);
         decoder = new TextDecoder(bom ?? encoding, { fatal: true });
       }
       let text: string;

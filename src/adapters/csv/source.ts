@@ -5,7 +5,7 @@ import Papa from 'papaparse';
 import type { CsvField, CsvSourceConfig } from '../../config/sources.js';
 import type { Logger } from '../../log.js';
 import { packageVersion } from '../../paths.js';
-import type { AssetInterface, AssetSource, CanonicalAsset, ReadOptions, RecordReject, SourceBatch, SourceRecord } from '../../model/asset.js';
+import type { AssetInterface, AssetSource, CanonicalAsset, ReadOptions, RecordReject, SourceBatch, SourceCheck, SourceRecord } from '../../model/asset.js';
 import {
   addressSpaceRef,
   cleanText,
@@ -21,8 +21,8 @@ import {
 } from '../../model/normalize.js';
 import { csvScalarFields } from '../../model/fields.js';
 import { SourceError } from '../source-error.js';
-import { identityFields, mapColumns, type ColumnMap } from './columns.js';
-import { detectDelimiter, firstLine, readCsvText, statCsvFile } from './file.js';
+import { columnMapDetails, columnMapWarnings, identityFields, mapColumns, type ColumnMap } from './columns.js';
+import { csvEncodingOf, detectDelimiter, firstLine, readCsvText, statCsvFile } from './file.js';
 
 /**
  * A CSV file as an asset source. The file is streamed (PapaParse; never whole in memory), the header
@@ -95,15 +95,36 @@ export class CsvSource implements AssetSource {
   }
 
   /** Proves the file can be read and its header has what a read needs. */
-  async check(signal?: AbortSignal): Promise<void> {
+  async check(signal?: AbortSignal): Promise<SourceCheck> {
     await statCsvFile(this.file);
     const rows = this.parseRows(signal);
+    let map: ColumnMap;
     try {
       const first = await rows.next();
-      this.headerMap(first.done ? null : first.value[0]!.cells);
+      map = this.headerMap(first.done ? null : first.value[0]!.cells);
     } finally {
       await rows.return(undefined);
     }
+    return { details: [...(await this.fileDetails(signal)), ...columnMapDetails(map)], warnings: columnMapWarnings(this.label, map) };
+  }
+
+  /** The encoding and delimiter a read uses, and whether each was detected or configured. */
+  private async fileDetails(signal?: AbortSignal): Promise<string[]> {
+    const { encoding, bom } = await csvEncodingOf(this.file, this.config.encoding);
+    let delimiter = this.config.delimiter;
+    if (delimiter === undefined) {
+      let head = '';
+      for await (const text of readCsvText(this.file, this.config.encoding, signal)) {
+        head += text;
+        if (firstLine(head, false) !== null) break;
+      }
+      delimiter = detectDelimiter(firstLine(head, true) ?? '');
+    }
+    const delimiterName = delimiter === '\t' ? 'tab' : JSON.stringify(delimiter);
+    return [
+      `encoding: ${encoding.toUpperCase()} (${bom ? 'from its byte order mark' : "no byte order mark: the source's encoding setting, UTF-8 unless set"})`,
+      `delimiter: ${delimiterName} (${this.config.delimiter === undefined ? 'detected from the header line' : 'configured'})`,
+    ];
   }
 
   /**
