@@ -9,6 +9,7 @@ import { CsvSource } from './csv/source.js';
 import { createKscSource } from './ksc/source.js';
 import { NetboxSource } from './netbox/source.js';
 import { ServicenowSource } from './servicenow/source.js';
+import { requireSettings } from '../config/load.js';
 
 /** What a source needs besides its own config section. */
 export interface SourceDeps {
@@ -34,6 +35,7 @@ export function normalizerFor(reconcile: Pick<ReconcileConfig, 'categoryMap' | '
 
 /** One asset source from its config section. */
 export function createSource(config: SourceConfig, deps: SourceDeps): AssetSource {
+  requireSettings(config);
   const retry = {
     ...(deps.minRetryDelayMs === undefined ? {} : { minRetryDelayMs: deps.minRetryDelayMs }),
     ...(deps.maxRetryDelayMs === undefined ? {} : { maxRetryDelayMs: deps.maxRetryDelayMs }),

@@ -6,6 +6,7 @@ import { openDatabase, type Database } from '../db/database.js';
 import { ExitCode, KicsSyncError, UsageError, errorMessage } from '../errors.js';
 import { createLogger, logLevels, type LogLevel, type Logger } from '../log.js';
 import { terminal } from '../terminal.js';
+import { requireSettings } from '../config/load.js';
 
 /** Options every command accepts (set on the root program). */
 export interface GlobalOptions {
@@ -52,12 +53,16 @@ export class CommandContext {
   /** --data-dir, else KICS_SYNC_DATA_DIR, else the config's dataDir. */
   async dataDir(): Promise<string> {
     const fromCli = this.globals.dataDir ?? this.env.KICS_SYNC_DATA_DIR;
-    return fromCli ? path.resolve(fromCli) : (await this.config()).dataDir;
+    if (fromCli) return path.resolve(fromCli);
+    return (await this.config()).dataDir;
   }
 
   /** DATABASE_URL, else the config's database.url, else undefined (embedded PGlite). */
   async databaseUrl(): Promise<string | undefined> {
-    return this.env.DATABASE_URL || (await this.config()).database.url;
+    if (this.env.DATABASE_URL) return this.env.DATABASE_URL;
+    const { url } = (await this.config()).database;
+    requireSettings(url);
+    return url;
   }
 
   /** The database, opened once and migrated to the current schema. */

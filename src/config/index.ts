@@ -1,4 +1,4 @@
-export { loadConfig, parseConfig, formatPath, defaultConfigFile, type LoadedConfig, type LoadConfigOptions } from './load.js';
+export { loadConfig, parseConfig, requireSettings, formatPath, defaultConfigFile, type LoadedConfig, type LoadConfigOptions } from './load.js';
 export { configSchema, type Config } from './schema.js';
 export type { KicsConfig } from './kics.js';
 export type { KscConfig } from './ksc.js';

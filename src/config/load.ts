@@ -39,7 +39,7 @@ export async function loadConfig(options: LoadConfigOptions = {}): Promise<Loade
     else throw new ConfigError(`cannot read config file ${file}: ${code === 'ENOENT' ? 'no such file' : (error as Error).message}`, { cause: error, details: { file } });
   }
 
-  if (text === null) return { config: parseConfig({}, { env, baseDir: cwd, file: null }), file: null };
+  if (text === null) return { config: parseConfig({}, { env, baseDir: cwd, file: null, deferUnset: true }), file: null };
   // `${NAME}` may stand anywhere, even where YAML would not allow `${` (a flow map such as
   // `{ password: ${PW} }`). Each one becomes a plain token before parsing and its value is put back
   // into the parsed strings, so no value from the environment can change the document's structure.
@@ -62,7 +62,7 @@ export async function loadConfig(options: LoadConfigOptions = {}): Promise<Loade
   } catch (error) {
     throw new ConfigError(`${file}: not usable YAML: ${errorMessage(error)}`, { cause: error, details: { file } });
   }
-  return { config: parseConfig(raw, { env, baseDir: path.dirname(file), file, references }), file };
+  return { config: parseConfig(raw, { env, baseDir: path.dirname(file), file, references, deferUnset: true }), file };
 }
 
 interface Reference {
@@ -83,27 +83,75 @@ export interface ParseConfigOptions {
   file?: string | null;
   /** `${NAME}` references that loadConfig replaced by tokens before parsing the YAML. */
   references?: Reference[];
+  /**
+   * A reference to an unset variable is not an error until the setting is used: a command that reads
+   * only the database needs no KICS password. The value stands as a marker that `requireSettings()`
+   * (called where a system is opened) turns into the error naming the setting and the variable.
+   */
+  deferUnset?: boolean;
+}
+
+/** Sections of the outside systems, whose settings are checked where the system is opened (`requireSettings()`). */
+const deferredSections = new Set(['kics', 'ksc', 'sources', 'database']);
+
+/** Marks a setting whose environment variable was not set (NUL never comes from a YAML file or the environment). */
+// eslint-disable-next-line no-control-regex -- NUL is the marker: no YAML file or environment value holds one.
+const unsetMarker = /\u0000unset:([A-Za-z_][A-Za-z0-9_]*)@([^@\u0000]*)@([^\u0000]*)\u0000/;
+
+/**
+ * Throws the configuration error for the first setting under `section` that refers to an unset
+ * environment variable; call it where the system the section describes is opened.
+ */
+export function requireSettings(section: unknown): void {
+  const found = findMarker(section);
+  if (found) throw new ConfigError(`${found.where}: ${found.key} refers to environment variable ${found.variable}, which is not set`, { details: { key: found.key, variable: found.variable } });
+}
+
+function findMarker(value: unknown): { key: string; variable: string; where: string } | null {
+  if (typeof value === 'string') {
+    const m = unsetMarker.exec(value);
+    return m ? { variable: m[1]!, key: m[2]!, where: m[3]! } : null;
+  }
+  if (Array.isArray(value)) {
+    for (const item of value) {
+      const found = findMarker(item);
+      if (found) return found;
+    }
+    return null;
+  }
+  if (value !== null && typeof value === 'object') {
+    for (const item of Object.values(value)) {
+      const found = findMarker(item);
+      if (found) return found;
+    }
+  }
+  return null;
 }
 
 /** Validates an already-parsed config object (used by tests and by `loadConfig`). */
 export function parseConfig(raw: unknown, options: ParseConfigOptions = {}): Config {
   const env = options.env ?? process.env;
   const where = options.file ?? 'configuration';
-  const interpolated = interpolate(raw, env, options.references ?? [], where);
+  const interpolated = interpolate(raw, env, options.references ?? [], where, options.deferUnset ?? false);
   const result = configSchema.safeParse(interpolated.value);
-  if (!result.success) throw new ConfigError(describeIssues(result.error.issues, interpolated.value, interpolated.secretPaths, where), { details: { file: options.file ?? null } });
+  if (!result.success) {
+    // A setting left unset that its check refuses is reported as unset, as it would have been at once.
+    for (const issue of result.error.issues) requireSettings(valueAt(interpolated.value, issue.path as Path).value);
+    throw new ConfigError(describeIssues(result.error.issues, interpolated.value, interpolated.secretPaths, where), { details: { file: options.file ?? null } });
+  }
   return resolvePaths(result.data, options.baseDir ?? process.cwd());
 }
 
 type Path = (string | number)[];
 
 /** `${NAME}` and `${NAME:-default}` in string values; `$${` escapes a literal `${`. */
-function interpolate(value: unknown, env: NodeJS.ProcessEnv, references: Reference[], where: string): { value: unknown; secretPaths: Set<string> } {
+function interpolate(value: unknown, env: NodeJS.ProcessEnv, references: Reference[], where: string, deferUnset: boolean): { value: unknown; secretPaths: Set<string> } {
   const secretPaths = new Set<string>();
   const resolve = (p: Path, ref: Reference): string => {
     const found = env[ref.name];
     if (found !== undefined && found !== '') return found;
     if (ref.fallback !== undefined) return ref.fallback;
+    if (deferUnset && deferredSections.has(String(p[0]))) return `\u0000unset:${ref.name}@${formatPath(p)}@${where}\u0000`;
     throw new ConfigError(`${where}: ${formatPath(p)} refers to environment variable ${ref.name}, which is not set`, { details: { key: formatPath(p), variable: ref.name } });
   };
   const walk = (v: unknown, p: Path): unknown => {

@@ -2,7 +2,7 @@ import { mkdtempSync, writeFileSync } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { describe, expect, it } from 'vitest';
-import { loadConfig, parseConfig } from '../../src/config/index.js';
+import { loadConfig, parseConfig, requireSettings } from '../../src/config/index.js';
 import { ConfigError } from '../../src/errors.js';
 import { examplesDir } from '../../src/paths.js';
 
@@ -38,9 +38,14 @@ describe('configuration', () => {
     expect(netbox.type === 'netbox' && netbox.token).toBe('nb-token');
   });
 
-  it('names the environment variable and the key when a secret is not set', async () => {
+  it('names the environment variable and the key when a secret is not set, once the setting is used', async () => {
     const file = path.join(examplesDir, 'kics-sync.yaml');
-    await expect(loadConfig({ file, env: { NETBOX_TOKEN: 'x', SERVICENOW_PASSWORD: 'y' } })).rejects.toThrow(/kics\.package\.password refers to environment variable KICS_PACKAGE_PASSWORD, which is not set/);
+    // Loading does not need it: a command that only reads the database never uses it.
+    const { config } = await loadConfig({ file, env: { NETBOX_TOKEN: 'x', SERVICENOW_PASSWORD: 'y' } });
+    expect(() => requireSettings(config.sources)).not.toThrow();
+    expect(() => requireSettings(config.kics)).toThrow(new RegExp(`^${file.replace(/[.*+?^${}()|[\]\\]/g, '\\$&')}: kics\\.package\\.password refers to environment variable KICS_PACKAGE_PASSWORD, which is not set$`));
+    // A setting whose check refuses the missing value is reported as unset at once.
+    expect(() => parseConfig({ kics: { ...kics, url: '${KICS_URL}' } }, { env: {}, deferUnset: true })).toThrow(/kics\.url refers to environment variable KICS_URL, which is not set/);
   });
 
   it('names the key path, what was expected and what was found', () => {

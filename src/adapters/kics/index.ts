@@ -4,6 +4,7 @@ import { KicsClient } from './client.js';
 import { loadConnectorTls } from './package.js';
 import { resolveRoutes } from './routes.js';
 import { createKicsAgent } from './tls.js';
+import { requireSettings } from '../../config/load.js';
 
 export { KicsClient, type DeleteOutcome, type DeviceCreateOutcome, type IterateDevicesOptions, type PatchOptions, type PatchOutcome } from './client.js';
 export { KicsApiError, KicsPackageError, kicsErrorCodes, type KicsEndpoint, type KicsErrorCode, type KicsErrorItem, type KicsPackageErrorCode } from './errors.js';
@@ -28,6 +29,7 @@ export interface CreateKicsClientOptions {
  */
 export async function createKicsClient(config: KicsConfig, options: CreateKicsClientOptions): Promise<KicsClient> {
   const { logger } = options;
+  requireSettings(config);
   const routes = resolveRoutes(config.apiVersion, config.routes);
   const tls = await loadConnectorTls(config, options.now ? new Date(options.now()) : new Date());
   if (config.insecure) {

@@ -8,6 +8,7 @@ import { ConfigError, errorMessage } from '../../errors.js';
 import { silentLogger, type Logger } from '../../log.js';
 import { KscError, KscPxgError, parsePxgError } from './errors.js';
 import { decodeValue, encodeParams, encodeValue, KscDouble, KscLong, type KscInput, type KscParams, type KscValue, type KscWire } from './params.js';
+import { requireSettings } from '../../config/load.js';
 
 /** How the client proves who it is: a KSC user (`KSCBasic`) or a KSC token (`KSCT`). */
 export type KscCredentials = { kind: 'basic'; user: string; password: string; domain?: string | undefined; internal: boolean } | { kind: 'token'; token: string };
@@ -80,6 +81,7 @@ export class KscClient {
 
   /** A client from the `ksc` config section; reads the CA file and warns when verification is off. */
   static async fromConfig(config: KscConfig, logger: Logger): Promise<KscClient> {
+    requireSettings(config);
     let ca: string | undefined;
     if (config.ca) {
       try {
