@@ -2,12 +2,10 @@ import { mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'nod
 import os from 'node:os';
 import path from 'node:path';
 import { parse } from 'csv-parse/sync';
-import { afterAll, describe, expect, it, vi } from 'vitest';
+import { afterAll, describe, expect, it } from 'vitest';
 import { ExitCode } from '../../src/errors.js';
 import { parseJsonOutput, runCli } from '../support/cli.js';
 import { csvRecords } from '../support/csv.js';
-
-vi.setConfig({ testTimeout: 180_000 });
 
 interface DemoOut {
   ok: boolean;

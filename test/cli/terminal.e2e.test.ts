@@ -1,13 +1,11 @@
 import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
-import { afterAll, describe, expect, it, vi } from 'vitest';
+import { afterAll, describe, expect, it } from 'vitest';
 import { demoSimulator } from '../../src/commands/demo.js';
 import { ExitCode } from '../../src/errors.js';
 import { sourceConfigSchema } from '../../src/config/sources.js';
 import { runCli, runCliOnTerminal } from '../support/cli.js';
-
-vi.setConfig({ testTimeout: 180_000 });
 
 /** What a user at a terminal sees: results, progress and warnings; not log dumps. */
 describe('on a terminal', () => {

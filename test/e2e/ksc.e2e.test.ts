@@ -3,13 +3,11 @@ import os from 'node:os';
 import path from 'node:path';
 import type { ChildProcess } from 'node:child_process';
 import { request } from 'undici';
-import { afterEach, beforeEach, expect, it, vi } from 'vitest';
+import { afterEach, beforeEach, expect, it } from 'vitest';
 import { startKscSimulator, type KscSimulator } from '../../src/simulator/ksc/index.js';
 import type { CliResult } from '../support/cli.js';
 import { describeEachEngine } from '../support/db.js';
 import { cliRaw, reopen, startPlant, type Plant } from './plant.js';
-
-vi.setConfig({ testTimeout: 180_000 });
 
 interface CommandView {
   status: 'pending' | 'result' | 'error';

@@ -3,15 +3,13 @@ import path from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
 import type { ChildProcess } from 'node:child_process';
 import { parse } from 'csv-parse/sync';
-import { afterEach, beforeEach, expect, it, vi } from 'vitest';
+import { afterEach, beforeEach, expect, it } from 'vitest';
 import { ExitCode } from '../../src/errors.js';
 import { countEvents, emitEvent } from '../../src/sync/events/index.js';
 import type { SimDevice } from '../../src/simulator/kics/index.js';
 import { parseJsonOutput, type CliResult } from '../support/cli.js';
 import { describeEachEngine } from '../support/db.js';
 import { cliOn, cliRaw, startPlant, type Plant } from './plant.js';
-
-vi.setConfig({ testTimeout: 180_000 });
 
 interface PlanOut {
   plan: { id: number; scope: Record<string, unknown> };

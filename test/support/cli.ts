@@ -33,10 +33,29 @@ function cliEnv(options: CliOptions, extra: Record<string, string> = {}): NodeJS
   return env;
 }
 
+/** CLI processes still running: a test that timed out must not leave them (or the database locks they hold) behind. */
+const live = new Set<ChildProcess>();
+
+/** Kills every CLI process a test started and did not see end (test/support/cleanup.ts, after each test). */
+export async function killLiveChildren(): Promise<number> {
+  const left = [...live];
+  await Promise.all(
+    left.map(
+      (child) =>
+        new Promise<void>((resolve) => {
+          child.once('close', () => resolve());
+          child.kill('SIGKILL');
+        }),
+    ),
+  );
+  return left.length;
+}
+
 /** Spawns a process and collects what it prints, killing it past `timeoutMs` (a hang guard). */
 function collect(command: string, args: string[], env: NodeJS.ProcessEnv, options: CliOptions): Promise<CliResult> {
   return new Promise((resolve, reject) => {
     const child = spawn(command, args, { cwd: options.cwd ?? packageRoot, env, stdio: ['ignore', 'pipe', 'pipe'] });
+    live.add(child);
     let stdout = '';
     let stderr = '';
     child.stdout.on('data', (d: Buffer) => (stdout += d.toString()));
@@ -44,6 +63,7 @@ function collect(command: string, args: string[], env: NodeJS.ProcessEnv, option
     const timer = setTimeout(() => child.kill('SIGKILL'), options.timeoutMs ?? 120_000);
     child.on('error', reject);
     child.on('close', (code, signal) => {
+      live.delete(child);
       clearTimeout(timer);
       resolve({ code, signal, stdout, stderr });
     });
