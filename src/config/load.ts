@@ -202,8 +202,9 @@ function describeIssues(issues: z.core.$ZodIssue[], input: unknown, secretPaths:
         expected = 'discriminator' in issue && issue.discriminator ? `${String(issue.discriminator)} one of ${JSON.stringify((issue as { options?: unknown[] }).options ?? [])}` : 'one of the allowed shapes';
         break;
       default:
-        expected = issue.message;
+        expected = describeExpected(issue);
     }
+    if (issue.code === 'invalid_type' && issue.expected === 'number' && typeof found.value === 'number') expected = 'a finite number';
     return `${key || '(top level)'}: expected ${expected}, found ${shown}`;
   });
   const more = issues.length > 10 ? `\n  (${issues.length - 10} more)` : '';
@@ -219,7 +220,39 @@ function valueAt(input: unknown, p: Path): { present: boolean; value?: unknown }
   return { present: true, value: cur };
 }
 
+/**
+ * What a check wanted, in words: a message the schema wrote itself is kept; zod's defaults ("Invalid ISO
+ * datetime", "Too small: expected number to be >=1") are put as the value that was expected.
+ */
+function describeExpected(issue: z.core.$ZodIssue): string {
+  const own = !/^(Invalid|Too (small|big))\b/.test(issue.message);
+  if (own) return issue.message;
+  switch (issue.code) {
+    case 'invalid_format': {
+      const formats: Record<string, string> = {
+        datetime: 'an ISO 8601 date and time with its offset, such as 2027-01-31T08:00:00Z',
+        date: 'an ISO 8601 date, such as 2027-01-31',
+        url: 'a URL, such as https://kics.plant.example:8080',
+        regex: `text matching ${'pattern' in issue ? String(issue.pattern) : 'the expected pattern'}`,
+      };
+      return formats[issue.format] ?? `a value in ${issue.format} format`;
+    }
+    case 'too_small':
+    case 'too_big': {
+      const bound = issue.code === 'too_small' ? issue.minimum : issue.maximum;
+      const inclusive = issue.inclusive !== false;
+      const op = issue.code === 'too_small' ? (inclusive ? 'at least' : 'more than') : inclusive ? 'at most' : 'less than';
+      if (issue.origin === 'string') return `text of ${op} ${String(bound)} character(s)`;
+      if (issue.origin === 'array' || issue.origin === 'set') return `${op} ${String(bound)} item(s)`;
+      return `a number of ${op} ${String(bound)}`;
+    }
+    default:
+      return issue.message;
+  }
+}
+
 function preview(value: unknown): string {
+  if (typeof value === 'number' && !Number.isFinite(value)) return `${String(value)} (beyond what a number can hold)`;
   const text = typeof value === 'string' ? JSON.stringify(value) : JSON.stringify(value) ?? String(value);
   return text.length > 80 ? `${text.slice(0, 77)}...` : text;
 }

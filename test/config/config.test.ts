@@ -48,6 +48,19 @@ describe('configuration', () => {
     expect(() => parseConfig({ kics: { ...kics, url: '${KICS_URL}' } }, { env: {}, deferUnset: true })).toThrow(/kics\.url refers to environment variable KICS_URL, which is not set/);
   });
 
+  it('says what was expected in words, not in the validator\'s: a date and time, a bound, a number too large to hold', async () => {
+    const dir = mkdtempSync(path.join(os.tmpdir(), 'kics-sync-config-'));
+    const file = path.join(dir, 'kics-sync.yaml');
+    writeFileSync(file, ['sync:', '  maxChangeShare: 1e309', '  maxCreates: -1', 'ksc:', '  url: https://ksc.plant.example', '  user: u', '  password: p', '  commands:', '    tokens:', '      - { token: abcdefghij, expiresAt: "next tuesday" }'].join('\n'));
+    const error = await loadConfig({ file, env: {} }).catch((e: unknown) => e as Error);
+    expect(error).toBeInstanceOf(ConfigError);
+    const message = (error as Error).message;
+    expect(message).toContain('sync.maxChangeShare: expected a finite number, found Infinity (beyond what a number can hold)');
+    expect(message).toContain('sync.maxCreates: expected a number of at least 0, found -1');
+    expect(message).toContain('ksc.commands.tokens[0].expiresAt: expected an ISO 8601 date and time with its offset, such as 2027-01-31T08:00:00Z, found "next tuesday"');
+    expect(message).not.toMatch(/expected (Invalid|Too)/);
+  });
+
   it('names the key path, what was expected and what was found', () => {
     const error = (() => {
       try {
