@@ -18,7 +18,7 @@ import type {
   QueryRequest,
   QueryResponse,
 } from '../../model/kics.js';
-import { KicsApiError, describeEndpoint } from './errors.js';
+import { KicsApiError, describeEndpoint, outcomeStillUnknown } from './errors.js';
 import { deviceFilter } from './filter.js';
 import { KicsHttp } from './http.js';
 import type { ConnectorTls } from './package.js';
@@ -358,15 +358,26 @@ export class KicsClient {
    * returns the result if the call took effect, or null, and only then is it sent again.
    */
   private async verifiedOnce<T>(route: 'deviceCreate' | 'deviceDelete', signal: AbortSignal | undefined, send: () => Promise<T>, verify: () => Promise<T | null>): Promise<T> {
+    // Once an attempt's answer was lost, every later attempt looks before it sends; a look that fails
+    // leaves the outcome unknown (and says so), never a plain failure the next apply would resend.
+    let lost: KicsApiError | null = null;
     return pRetry(
       async () => {
+        if (lost !== null) {
+          let found: T | null;
+          try {
+            found = await verify();
+          } catch (error) {
+            throw outcomeStillUnknown(lost, error);
+          }
+          if (found !== null) return found;
+        }
         try {
           return await send();
         } catch (error) {
-          if (!(error instanceof KicsApiError) || !error.outcomeUnknown) throw error;
+          if (!(error instanceof KicsApiError) || !error.outcomeUnknown) throw lost === null ? error : outcomeStillUnknown(lost, error);
+          lost = error;
           this.logger.warn({ route, err: error.message }, 'KICS call outcome unknown; checking KICS before sending it again');
-          const found = await verify();
-          if (found !== null) return found;
           throw error;
         }
       },

@@ -87,6 +87,24 @@ export class KicsApiError extends KicsSyncError {
 }
 
 /**
+ * The error of a write whose outcome stays unknown: `lost` is an attempt whose answer never came (the
+ * write may have been applied); `then` is what ended the call afterwards (a later attempt's error, or a
+ * failed check of whether it landed). The next apply looks before it sends again.
+ */
+export function outcomeStillUnknown(lost: KicsApiError, then: unknown): KicsApiError {
+  const after = then instanceof Error ? then.message : String(then);
+  return new KicsApiError(`${after}; an earlier attempt's answer was lost (${lost.message}), so it may have been applied`, {
+    code: then instanceof KicsApiError ? then.code : lost.code,
+    endpoint: lost.endpoint,
+    status: then instanceof KicsApiError ? then.status : lost.status,
+    errors: then instanceof KicsApiError ? then.errors : [],
+    outcomeUnknown: true,
+    retryable: true,
+    cause: then,
+  });
+}
+
+/**
  * The connector's communication data package (or its PEM files) cannot be used: a file is missing, the
  * password does not open it, a certificate is not valid now, the files do not belong together.
  */

@@ -6,7 +6,7 @@ import type { z } from 'zod';
 import { ExitCode, errorMessage } from '../../errors.js';
 import type { Logger } from '../../log.js';
 import { errorCode, retryAfterMs } from '../network.js';
-import { KicsApiError, describeEndpoint, describeErrorItems, kicsErrorItems, type KicsEndpoint } from './errors.js';
+import { KicsApiError, describeEndpoint, outcomeStillUnknown, describeErrorItems, kicsErrorItems, type KicsEndpoint } from './errors.js';
 import type { ConnectorTls } from './package.js';
 import { pathOf, type KicsRouteName, type RouteTable } from './routes.js';
 import { describeZodIssues, tokenSchema } from './schemas.js';
@@ -142,6 +142,8 @@ export class KicsHttp {
     const own = (error: unknown): error is KicsApiError => error instanceof KicsApiError && error.endpoint.route === spec.route;
     const retryable = (error: unknown): boolean => own(error) && error.retryable && (spec.safety === 'repeatable' || !error.outcomeUnknown) && (error.retryAfterMs ?? 0) <= maxRetryAfterMs;
     let attempts = 0;
+    // An attempt whose answer was lost: whatever ends the call later, it may have been applied.
+    let lost: KicsApiError | null = null;
     const run = (): Promise<CallAnswer<T>> => {
       attempts += 1;
       return this.attempt(spec, endpoint);
@@ -155,6 +157,7 @@ export class KicsHttp {
       signal: spec.signal,
       shouldRetry: ({ error }) => retryable(error),
       onFailedAttempt: async ({ error, attemptNumber, retriesLeft }) => {
+        if (own(error) && error.outcomeUnknown) lost ??= error;
         if (!retryable(error) || retriesLeft === 0) return;
         spec.onRetry?.(error as KicsApiError);
         const wait = (error as KicsApiError).retryAfterMs;
@@ -166,6 +169,7 @@ export class KicsHttp {
         error.message = `${error.message}; KICS asks to wait ${Math.ceil(error.retryAfterMs / 1000)} s, longer than the ${maxRetryAfterMs / 1000} s a call waits`;
       }
       if (own(error) && attempts > 1) error.message = `${error.message} (${attempts} attempts)`;
+      if (lost !== null && lost !== error && !(own(error) && error.outcomeUnknown)) throw outcomeStillUnknown(lost, error);
       throw error;
     });
   }

@@ -31,6 +31,12 @@ export interface ClaimedItem {
   previousStatus: 'pending' | 'in_progress' | 'failed';
   /** Claimed by a process that died: its write may have reached KICS. */
   orphaned: boolean;
+  /**
+   * An earlier attempt may have written to KICS: its process died (`orphaned`), or it failed with an
+   * unknown outcome (an answer lost, even if later attempts got plain errors). The apply finds out
+   * from KICS before it sends anything again.
+   */
+  mayHaveLanded: boolean;
   previousClaimant: string | null;
 }
 
@@ -47,6 +53,7 @@ interface ClaimRow {
   attempts: number;
   previous_status: ClaimedItem['previousStatus'];
   previous_claimant: string | null;
+  outcome_unknown: boolean;
 }
 
 export interface ClaimOptions {
@@ -67,7 +74,8 @@ export async function claimItems(db: Sql, options: ClaimOptions): Promise<Claime
   const rows = await db.query<ClaimRow>(
     `UPDATE plan_item p
         SET status = 'in_progress', claimed_by = $3, claimed_at = now(), attempts = p.attempts + 1
-       FROM (SELECT id, status::text AS previous_status, claimed_by AS previous_claimant
+       FROM (SELECT id, status::text AS previous_status, claimed_by AS previous_claimant,
+                    COALESCE(status = 'failed' AND result->'error'->>'outcomeUnknown' = 'true', false) AS outcome_unknown
                FROM plan_item
               WHERE plan_id = $1
                 AND action::text = ANY($2::text[])
@@ -77,7 +85,7 @@ export async function claimItems(db: Sql, options: ClaimOptions): Promise<Claime
                 FOR UPDATE SKIP LOCKED) c
       WHERE p.id = c.id
   RETURNING p.id, p.seq, p.action::text AS action, p.kics_device_id, p.device_name, p.before, p.after, p.ops, p.request, p.attempts,
-            c.previous_status, c.previous_claimant`,
+            c.previous_status, c.previous_claimant, c.outcome_unknown`,
     [options.planId, [...options.actions], options.claimant, options.limit],
   );
   return rows
@@ -94,6 +102,7 @@ export async function claimItems(db: Sql, options: ClaimOptions): Promise<Claime
       attempts: r.attempts,
       previousStatus: r.previous_status,
       orphaned: r.previous_status === 'in_progress',
+      mayHaveLanded: r.previous_status === 'in_progress' || r.outcome_unknown,
       previousClaimant: r.previous_claimant,
     }))
     .sort((a, b) => a.seq - b.seq);

@@ -89,11 +89,11 @@ async function createDevice(ctx: ExecuteContext, item: ClaimedItem): Promise<Ite
   const summary = { method: 'POST', route: 'deviceCreate', body: request } as Record<string, unknown>;
   const { whatIfDuplicate: _w, allowProcessControlSettingsLoss: _a, ...fields } = request;
   try {
-    if (item.orphaned) {
+    if (item.mayHaveLanded) {
       const macs = request.addressInformation.flatMap((i) => (i.macAddress ? [i.macAddress] : []));
       const found = (await ctx.client.findDevices({ name: request.name, macs })).find((d) => d.name === request.name);
       if (found) {
-        ctx.logger.info({ seq: item.seq, deviceId: found.id, claimant: item.previousClaimant }, 'create of a process that died had landed: device found in KICS by name');
+        ctx.logger.info({ seq: item.seq, deviceId: found.id, claimant: item.previousClaimant, orphaned: item.orphaned }, 'an earlier attempt of this create had landed: device found in KICS by name');
         return {
           status: 'applied',
           message: null,
@@ -152,7 +152,7 @@ async function patchDevice(ctx: ExecuteContext, item: ClaimedItem): Promise<Item
     if (!device) return gone(item, operation, summary, answer.results);
     const held = plannedValuesHeld(device, after);
     if (held.held) {
-      const landed = answer.resent || item.orphaned;
+      const landed = answer.resent || item.mayHaveLanded;
       if (landed) ctx.logger.info({ seq: item.seq, deviceId, resent: answer.resent, orphaned: item.orphaned }, 'an earlier attempt of this PATCH had landed: KICS holds the planned values');
       return {
         status: landed ? 'applied' : 'skipped',
@@ -218,7 +218,7 @@ async function deleteDevice(ctx: ExecuteContext, item: ClaimedItem): Promise<Ite
     audit: { operation: 'delete', deviceId, request: summary, httpStatus, kicsResult: { recovered }, before: item.before, after: null },
   });
   try {
-    if (item.orphaned && (await ctx.client.findDevice(deviceId)) === null) return done(true, null);
+    if (item.mayHaveLanded && (await ctx.client.findDevice(deviceId)) === null) return done(true, null);
     const answer = await ctx.client.deleteDevice(deviceId);
     return done(answer.recovered, answer.recovered ? null : 204);
   } catch (error) {

@@ -95,6 +95,7 @@ export async function applyPlan(options: ApplyPlanOptions): Promise<ApplyPlanRes
   }
 
   const ctx = { client, db, planId, industrialConfigRoot: options.industrialConfigRoot, logger };
+  const health = { lostInARow: 0 };
   const writer = new OutcomeWriter(db, { planId, runId, actor, claimant });
 
   // An item holds its slot while it talks to KICS; its outcome is then committed by the writer
@@ -113,9 +114,9 @@ export async function applyPlan(options: ApplyPlanOptions): Promise<ApplyPlanRes
       logger.info({ seq: item.seq, action: item.action, claimant: item.previousClaimant }, 're-examining an item a process that died had claimed');
     }
     const result = await executeItem(ctx, item);
-    if (result.systemic && !state.stopped) {
-      state.stopped = { reason: 'kics_unavailable', error: result.systemic };
-      logger.error({ code: result.systemic.code, err: result.systemic.message }, 'KICS cannot be used; no further items are started');
+    if (kicsUnusable(health, result.systemic) && !state.stopped) {
+      state.stopped = { reason: 'kics_unavailable', error: result.systemic! };
+      logger.error({ code: result.systemic!.code, err: result.systemic!.message }, 'KICS cannot be used; no further items are started');
     }
     const write: Promise<void> = writer
       .record(item, result)
@@ -172,4 +173,22 @@ export async function applyPlan(options: ApplyPlanOptions): Promise<ApplyPlanRes
   const result: ApplyPlanResult = { planId, header, status: finished.status, outcome, items: finished.items, resumed, stopped, durationMs: Math.round(performance.now() - started) };
   logger.info({ plan: planId, status: finished.status, ...outcome, resumed, stopped: stopped?.reason, ms: result.durationMs }, 'apply finished');
   return result;
+}
+
+/** Items in a row whose answers were lost before the apply takes KICS for unusable. */
+const lostAnswersToStop = 3;
+
+/**
+ * Whether an item's error says KICS as a whole cannot be used, so that no further item is started. A
+ * refused connection, TLS or the connector refused: at once. An answer lost mid-way (a reset after a
+ * 200) is that item's problem, until several items in a row lose theirs.
+ */
+function kicsUnusable(health: { lostInARow: number }, systemic: KicsApiError | undefined): boolean {
+  if (systemic === undefined) {
+    health.lostInARow = 0;
+    return false;
+  }
+  if (!systemic.outcomeUnknown) return true;
+  health.lostInARow += 1;
+  return health.lostInARow >= lostAnswersToStop;
 }

@@ -204,6 +204,69 @@ describeEachEngine('apply', (t) => {
     expect(landed).toMatchObject({ outcome: 'applied', httpStatus: null });
   });
 
+  /** Writes of this route that KICS executed, from its own request log (an answer cut off or reset after the fact counts). */
+  const executed = (route: string, since: number): number =>
+    plant.sim.sim.requests.list(since).filter((r) => r.route === route && r.status >= 200 && r.status < 300 && !['error500', 'error503', 'rateLimit'].includes(r.fault ?? '')).length;
+
+  it('a create whose answer was lost, then every check failed: the next apply finds it in KICS and records it as applied, never sends it again', async () => {
+    plant.writeCmdb([plant.rowOf(plant.devices[0]!), plant.newAsset(1)]);
+    const planned = await plan();
+    expect(planned.summary.counts).toMatchObject({ create: 1 });
+    const since = plant.sim.sim.requests.lastSeq;
+    // KICS creates the device, the answer is cut off; then every look for it is answered 500.
+    plant.sim.sim.faults.addRule({ kind: 'truncate', times: 1 }, 'deviceCreate');
+    plant.sim.sim.faults.addRule({ kind: 'error500', times: 10_000 }, 'devicesQuery');
+    const first = await runApply(runContextFor(plant, t().db), { planId: planned.id, allowDraft: true });
+    expect(first.apply.outcome.failed).toBe(1);
+    const [failedItem] = (await items(planned.id)).filter((r) => r.action === 'create');
+    expect(failedItem!.last_error).toMatch(/may have been applied/);
+    plant.sim.sim.faults.clear();
+
+    const second = await runApply(runContextFor(plant, t().db), { planId: planned.id, allowDraft: true });
+    expect(second.apply.outcome).toEqual({ applied: 1, skipped: 0, drifted: 0, failed: 0 });
+    expect(named('NEW-ASSET-001')).toHaveLength(1);
+    expect(executed('deviceCreate', since)).toBe(1);
+    const audit = (await auditOf({ planId: planned.id })).filter((r) => r.operation === 'create');
+    expect(audit.filter((r) => r.outcome === 'applied')).toHaveLength(executed('deviceCreate', since));
+    expect(audit.find((r) => r.outcome === 'applied')).toMatchObject({ deviceId: named('NEW-ASSET-001')[0]!.id, request: { method: 'POST', route: 'deviceCreate' }, actor: 'tester' });
+  });
+
+  it('a PATCH whose answer was lost, then 500s: the next apply records it as applied by the engine, not as set in KICS by someone else', async () => {
+    const { updated } = standardCmdb();
+    const planned = await plan();
+    const since = plant.sim.sim.requests.lastSeq;
+    plant.sim.sim.faults.addRule({ kind: 'reset', times: 1 }, 'devicePatch');
+    plant.sim.sim.faults.addRule({ kind: 'error500', times: 10_000 }, 'devicePatch');
+    const first = await runApply(runContextFor(plant, t().db), { planId: planned.id, allowDraft: true, concurrency: 1 });
+    expect(first.apply.outcome.failed).toBeGreaterThanOrEqual(1);
+    // KICS executed the PATCH whose answer was reset: that device already holds its planned description.
+    const lost = plant.sim.sim.requests.list(since).find((r) => r.route === 'devicePatch' && r.fault === 'reset')!;
+    const target = Number(/\/devices\/(\d+)/.exec(lost.path)![1]);
+    const planned0 = { [updated[0]!.id]: 'Boiler feed pump PLC', [updated[1]!.id]: 'Line 2 filler HMI', [updated[2]!.id]: 'Mixer drive' }[target]!;
+    expect(device(target).description).toBe(planned0);
+    plant.sim.sim.faults.clear();
+
+    const second = await runApply(runContextFor(plant, t().db), { planId: planned.id, allowDraft: true });
+    expect(second.apply.outcome.skipped).toBe(0);
+    expect(second.apply.outcome.drifted).toBe(0);
+    const audit = await auditOf({ planId: planned.id, deviceId: target });
+    expect(audit.filter((r) => r.outcome === 'applied')).toHaveLength(1);
+    expect(audit.find((r) => r.outcome === 'applied')).toMatchObject({ operation: 'update', after: { description: planned0 } });
+    expect(executed('devicePatch', since)).toBeGreaterThanOrEqual(3);
+  });
+
+  it('one answer lost mid-apply is that item\'s problem: the apply goes on with the others', async () => {
+    standardCmdb();
+    const planned = await plan();
+    plant.sim.sim.faults.addRule({ kind: 'truncate', times: 1 }, 'devicePatch');
+    plant.sim.sim.faults.addRule({ kind: 'error500', times: 10_000 }, 'devicePatch');
+    const ctx = runContextFor(plant, t().db);
+    // Only the first PATCH's answer is lost and its retries refused; the creates still go through.
+    const result = await runApply(ctx, { planId: planned.id, allowDraft: true, concurrency: 1 });
+    expect(result.apply.stopped).toBeNull();
+    expect(result.apply.outcome.applied).toBeGreaterThanOrEqual(2);
+  });
+
   it('a failed item does not stop the others; the apply exits 1, and applying again retries only what failed', async () => {
     standardCmdb();
     const planned = await plan();
