@@ -1,4 +1,4 @@
-import { access, constants, readFile, writeFile, rm } from 'node:fs/promises';
+import { access, constants, readFile, rm, utimes, writeFile } from 'node:fs/promises';
 import os from 'node:os';
 import { setTimeout as delay } from 'node:timers/promises';
 import path from 'node:path';
@@ -171,8 +171,9 @@ const lockStaleMs = 15_000;
 /**
  * Takes the data directory's lock (proper-lockfile: a lock directory whose mtime the holder keeps
  * fresh). The holder's pid and host are written beside it. A lock held by a live process fails at
- * once; one left by a process that died on this host (SIGKILL, power cut of the process) is waited
- * for until it goes stale, instead of failing: resuming after a crash just works.
+ * once; one left by a process that died on this host (SIGKILL, power cut of the process) is taken
+ * over at once, instead of failing: resuming after a crash just works. (A holder that was in fact
+ * alive would find its lock compromised at its next refresh and stop, never write beside us.)
  */
 async function lockDataDir(dataDir: string, dir: string, logger?: Logger, signal?: AbortSignal): Promise<() => Promise<void>> {
   const lockPath = path.join(dataDir, 'db.lock');
@@ -200,8 +201,15 @@ async function lockDataDir(dataDir: string, dir: string, logger?: Logger, signal
         );
       }
       if (!announced) {
-        logger?.warn({ pid: owner.pid }, `the embedded database was left locked by a kics-sync process that ended (pid ${owner.pid}); waiting up to ${lockStaleMs / 1000} s for the lock to expire`);
+        logger?.warn({ pid: owner.pid }, `the embedded database was left locked by a kics-sync process that ended (pid ${owner.pid}); taking the lock over`);
         announced = true;
+        // Its holder is gone, so nothing will refresh it: marked stale, it is taken by the next try
+        // (proper-lockfile's own takeover of a stale lock) instead of after the stale period.
+        const marked = await utimes(lockPath, new Date(0), new Date(0)).then(
+          () => true,
+          () => false,
+        );
+        if (marked) continue;
       }
       await delay(1_000, undefined, { signal }).catch(() => {
         throw signal?.reason ?? new Error('aborted');
