@@ -23,6 +23,11 @@ export const kicsConfigSchema = z
         maxTimeoutMs: z.number().int().positive().default(10_000),
       })
       .prefault({}),
+    /**
+     * The connector's external source identifier in KICS, sent as `sourceId` with every PATCH so that
+     * KICS attributes the changes to it (connector API: PATCH /devices/{id}, query parameter sourceId).
+     */
+    sourceId: z.number().int().min(0).optional(),
     /** Refresh the token when less than this share of its lifetime is left. */
     tokenRefreshMargin: z.number().min(0).max(0.9).default(0.2),
   })

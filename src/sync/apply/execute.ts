@@ -37,6 +37,8 @@ export interface ExecuteContext {
   planId: number;
   /** `reconcile.industrialConfig.root`: uploads read files only from under it. */
   industrialConfigRoot: string | undefined;
+  /** `kics.sourceId`: sent with every PATCH so that KICS attributes the change to the connector. */
+  sourceId?: number | undefined;
   logger: Logger;
 }
 
@@ -137,7 +139,7 @@ async function patchDevice(ctx: ExecuteContext, item: ClaimedItem): Promise<Item
   const summary = { method: 'PATCH', route: 'devicePatch', deviceId, ops };
   const after = item.after ?? {};
   try {
-    const answer = await ctx.client.patchDevice(deviceId, ops);
+    const answer = await ctx.client.patchDevice(deviceId, ops, ctx.sourceId === undefined ? {} : { sourceId: ctx.sourceId });
     if (answer.ok) {
       return { status: 'applied', message: null, result: { results: answer.results }, audit: { operation, deviceId, request: summary, httpStatus: 200, kicsResult: answer.results, before: item.before, after: item.after } };
     }

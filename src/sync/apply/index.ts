@@ -45,6 +45,8 @@ export interface ApplyPlanOptions {
   /** Apply a draft without a prior approval (`--yes`, `sync`). */
   allowDraft: boolean;
   industrialConfigRoot?: string | undefined;
+  /** `kics.sourceId`, sent with every PATCH. */
+  sourceId?: number | undefined;
   logger: Logger;
   signal?: AbortSignal | undefined;
   /** Told the number of items to process, then of each outcome (progress bars). */
@@ -94,7 +96,7 @@ export async function applyPlan(options: ApplyPlanOptions): Promise<ApplyPlanRes
     await client.authenticate(signal);
   }
 
-  const ctx = { client, db, planId, industrialConfigRoot: options.industrialConfigRoot, logger };
+  const ctx = { client, db, planId, industrialConfigRoot: options.industrialConfigRoot, sourceId: options.sourceId, logger };
   const health = { lostInARow: 0 };
   const writer = new OutcomeWriter(db, { planId, runId, actor, claimant });
 

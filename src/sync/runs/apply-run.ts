@@ -70,6 +70,7 @@ export async function applyAndRecord(ctx: RunContext, runId: number, options: Ap
       concurrency: options.concurrency ?? config.sync.concurrency,
       allowDraft: options.allowDraft,
       industrialConfigRoot: config.reconcile.industrialConfig.root,
+      sourceId: config.kics?.sourceId,
       logger,
       signal: ctx.signal,
       onStart: (total) => {

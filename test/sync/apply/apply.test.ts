@@ -267,6 +267,17 @@ describeEachEngine('apply', (t) => {
     expect(result.apply.outcome.applied).toBeGreaterThanOrEqual(2);
   });
 
+  it('sends kics.sourceId with every PATCH, so that KICS attributes the changes to the connector', async () => {
+    standardCmdb();
+    const planned = await plan();
+    const since = plant.sim.sim.requests.lastSeq;
+    const config = plant.config({ kics: { url: plant.sim.url, package: { dir: plant.sim.packageDir, password: plant.sim.packagePassword }, sourceId: 42 } });
+    await runApply(runContextFor(plant, t().db, { config }), { planId: planned.id, allowDraft: true });
+    const patches = plant.sim.sim.requests.list(since).filter((r) => r.route === 'devicePatch');
+    expect(patches).toHaveLength(3);
+    expect(patches.map((r) => r.sourceId)).toEqual([42, 42, 42]);
+  });
+
   it('a failed item does not stop the others; the apply exits 1, and applying again retries only what failed', async () => {
     standardCmdb();
     const planned = await plan();
