@@ -3,7 +3,7 @@ import { createKicsClient, type KicsClient } from '../adapters/kics/index.js';
 import type { Config } from '../config/index.js';
 import { ConfigError } from '../errors.js';
 import { startProgress } from '../progress.js';
-import { cleanedText, stageKics, type KicsStageSummary } from '../sync/staging/kics/stage.js';
+import { cleanedText, fallbackText, stageKics, type KicsStageSummary } from '../sync/staging/kics/stage.js';
 import { runCommand, type CommandContext } from './context.js';
 
 /** `kics-sync kics check|pull`: prove KICS can be reached with the connector package, and read it into the snapshot. */
@@ -120,5 +120,6 @@ function pullText(s: KicsStageSummary): string {
     `KICS read (${s.mode}${s.since ? ` since ${s.since}` : ''}) in ${(s.durationMs / 1000).toFixed(1)} s: ${n(d.read)} devices: ${changes.join(', ')}`,
     `snapshot: ${statuses.join(', ') || 'no devices'}${d.missingTotal > 0 ? `; ${n(d.missingTotal)} missing` : ''}; ${n(spaces.read)} address spaces${spaces.new + spaces.changed + spaces.missing > 0 ? ` (${spaces.new} new, ${spaces.changed} changed, ${spaces.missing} gone)` : ''}; generation ${s.generation}`,
     ...(cleaned === null ? [] : [`warning: ${cleaned}`]),
+    ...(s.filterFallback ? [`warning: ${fallbackText(s.filterFallback)}`] : []),
   ].join('\n');
 }

@@ -6,6 +6,7 @@ import type { TokenService } from './auth.js';
 import { parseCreateRequest, parseEditRequest } from './device-input.js';
 import type { SimDevice } from './device.js';
 import type { EventStore, SimEvent } from './events.js';
+import { applyDeviceFilterBehaviour, type SimulatorBehaviour } from './behaviour.js';
 import { addressSpaceFields, deviceFields, eventFields } from './fields.js';
 import { SimulatorHttpError, booleanParam, httpError, readJsonBody, validationError } from './http.js';
 import { applyIndustrialConfiguration, readIndustrialConfigUpload } from './industrial-config.js';
@@ -22,6 +23,8 @@ export interface ApiState {
   tokens: TokenService;
   about: AboutResponse;
   connectorConfiguration: Record<string, unknown>;
+  /** What it does where the document is silent (src/simulator/kics/behaviour.ts). */
+  behaviour: SimulatorBehaviour;
 }
 
 export interface Answer {
@@ -102,7 +105,7 @@ export const handlers: Record<Exclude<KicsRouteName, 'token'>, Handler> = {
   },
 
   async devicesQuery(ctx) {
-    const body = await readJsonBody(ctx.req, jsonLimit, { required: false });
+    const body = applyDeviceFilterBehaviour(await readJsonBody(ctx.req, jsonLimit, { required: false }), ctx.state.behaviour);
     const query = compileQuery(body, deviceFields);
     return ok(runQuery(deviceSource(ctx.state.store), query));
   },

@@ -27,6 +27,7 @@ import { FaultInjector } from './faults.js';
 import { generateDevices } from './generator.js';
 import { documentsOf, loadDevices, openDeviceFile } from './loader.js';
 import { RequestLog } from './request-log.js';
+import type { SimulatorBehaviour } from './behaviour.js';
 import { createApiServer } from './server.js';
 import { DeviceStore, type DeviceLimits } from './store.js';
 import { MonotonicClock } from './time.js';
@@ -96,6 +97,8 @@ export interface KicsSimulator {
   tokens: TokenService;
   faults: FaultInjector;
   requests: RequestLog;
+  /** What it does where the connector API document is silent; tests change it (src/simulator/kics/behaviour.ts). */
+  behaviour: SimulatorBehaviour;
   /** The connector identity written to the package (PEM). */
   identity: ClientIdentity;
   /** The simulator's CA and server certificate. */
@@ -195,6 +198,7 @@ export async function startKicsSimulator(options: KicsSimulatorOptions = {}): Pr
     ],
   };
   const state: ApiState = {
+    behaviour: { undocumentedDeviceFilters: 'honour' },
     store,
     events,
     addressSpaces,
@@ -239,6 +243,7 @@ export async function startKicsSimulator(options: KicsSimulatorOptions = {}): Pr
       tokens,
       faults,
       requests,
+      behaviour: state.behaviour,
       identity,
       server: { caCert: serverIdentity.ca.cert, cert: serverIdentity.server.cert },
       setLatency: (ms) => faults.setLatency(ms),

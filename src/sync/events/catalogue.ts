@@ -59,6 +59,7 @@ export const engineEventTypes = [
   type(9206, 'KSYNC_SOURCE_STALE', 'warning', 'Source records stale', 'Records of a source were not confirmed within its staleAfterDays (payload: source, count). They lose their precedence until the source confirms them again.'),
   type(9207, 'KSYNC_RUN_INTERRUPTED', 'warning', 'Run interrupted', 'A run was stopped by SIGINT / SIGTERM (payload: run id, step). An interrupted apply resumes with the next apply of the same plan.'),
   type(9208, 'KSYNC_KICS_SNAPSHOT_USED', 'warning', 'KICS snapshot used without re-read', 'A plan could not re-read KICS and was computed from the stored snapshot (payload: error, the time the snapshot was read). sync holds such a plan; its report carries a banner saying so. Check that KICS is reachable, then plan again.'),
+  type(9209, 'KSYNC_KICS_INCREMENTAL_FALLBACK', 'warning', 'Incremental KICS read done in full', 'KICS refused or ignored the LastModified filter of an incremental read (the connector API document names no device filter fields), so every device was read (payload: refused or ignored, the time asked for). Nothing is lost; reads of a large KICS take longer.'),
 
   // Info
   type(9301, 'KSYNC_RUN_STARTED', 'info', 'Run started', 'A run started (payload: run id, trigger, actor, mode, scope).'),

@@ -1,6 +1,6 @@
 import type { Sql } from '../../db/sql.js';
 import type { PlanInputs } from '../../reconcile/plan-schema.js';
-import { cleanedText } from '../staging/kics/stage.js';
+import { cleanedText, fallbackText } from '../staging/kics/stage.js';
 import { kicsSourceName } from '../staging/kics/store.js';
 import type { RefreshResult } from './run.js';
 
@@ -20,6 +20,7 @@ export async function planInputs(db: Sql, sources: readonly { name: string; reje
   const byName = new Map(rows.map((r) => [r.name, r]));
   const readAt = (name: string): string | null => byName.get(name)?.read_at?.toISOString() ?? null;
   const cleaned = refresh?.kics.cleaned ? cleanedText(refresh.kics.cleaned) : null;
+  const notes = [...(cleaned === null ? [] : [cleaned]), ...(refresh?.kics.filterFallback ? [fallbackText(refresh.kics.filterFallback)] : [])];
   const outcomes = new Map(refresh?.sources.map((o) => [o.source, o]) ?? []);
   return {
     // KICS is re-read only when a plan is given the means (a `kics` section): not re-read without a failure is null.
@@ -27,7 +28,7 @@ export async function planInputs(db: Sql, sources: readonly { name: string; reje
       readAt: readAt(kicsSourceName),
       refreshed: refresh?.kics.error ? false : refresh?.kics.refreshed ? true : null,
       error: refresh?.kics.error?.message ?? null,
-      ...(cleaned === null ? {} : { notes: [cleaned] }),
+      ...(notes.length === 0 ? {} : { notes }),
     },
     sources: sources.map(({ name, rejectsFile }) => {
       const outcome = outcomes.get(name);

@@ -9,7 +9,7 @@ import { ouiVendor } from '../../model/oui.js';
 import type { PlanBasis, PlanHeader, PlanScope, PlanValue } from '../../reconcile/plan-schema.js';
 import { reconcile } from '../../reconcile/reconcile.js';
 import type { ReportFormat } from '../../reconcile/report/index.js';
-import { cleanedText, type KicsStageSummary } from '../staging/kics/stage.js';
+import { cleanedText, fallbackText, type KicsStageSummary } from '../staging/kics/stage.js';
 import type { StageMode, StageOutcome } from '../staging/source/stage.js';
 import { rejectsFileOf, stageConfiguredSources } from '../staging/sources.js';
 import { expireStalePlans } from './basis.js';
@@ -30,7 +30,7 @@ import { setPlanInputs, setPlanReportPath, storePlan } from './store.js';
  */
 
 /** Re-reads KICS into the snapshot (`source` row `kics`, `kics_device`, `kics_address_space`). */
-export type KicsRefresh = (db: Database, options: { mode: StageMode; logger: Logger; signal?: AbortSignal | undefined }) => Promise<Pick<KicsStageSummary, 'cleaned'>>;
+export type KicsRefresh = (db: Database, options: { mode: StageMode; logger: Logger; signal?: AbortSignal | undefined }) => Promise<Pick<KicsStageSummary, 'cleaned' | 'filterFallback'>>;
 
 export interface RunPlanOptions {
   config: Config;
@@ -58,7 +58,7 @@ export interface RunPlanOptions {
 export interface RefreshResult {
   sources: StageOutcome[];
   /** `error.cause`: the code of the KICS API error behind the failed read (e.g. KICS_UNREACHABLE), when there is one. */
-  kics: { refreshed: boolean; error?: { code: string; message: string; cause?: string }; cleaned?: KicsStageSummary['cleaned'] };
+  kics: { refreshed: boolean; error?: { code: string; message: string; cause?: string }; cleaned?: KicsStageSummary['cleaned']; filterFallback?: KicsStageSummary['filterFallback'] };
 }
 
 export interface RunPlanResult {
@@ -104,7 +104,7 @@ export async function runPlan(db: Database, options: RunPlanOptions): Promise<Ru
   const refresh = options.refresh === 'none' ? null : await step('refresh', () => refreshInputs(db, scopedSources.map((s) => s.name), options));
   const failures = refresh ? describeFailures(refresh) : [];
   const cleaned = refresh?.kics.cleaned ? cleanedText(refresh.kics.cleaned) : null;
-  const notes = cleaned === null ? [] : [cleaned];
+  const notes = [...(cleaned === null ? [] : [cleaned]), ...(refresh?.kics.filterFallback ? [fallbackText(refresh.kics.filterFallback)] : [])];
 
   const expired = await step('expire', () => expireStalePlans(db));
   if (expired.length > 0) logger.info({ plans: expired }, 'plans expired: their inputs moved on');
@@ -183,7 +183,8 @@ async function refreshInputs(db: Database, sourceNames: readonly string[], optio
     try {
       const staged = await options.refreshKics(db, { mode, logger, signal });
       kics.refreshed = true;
-      kics.cleaned = staged.cleaned;
+      if (staged.cleaned.count > 0) kics.cleaned = staged.cleaned;
+      if (staged.filterFallback) kics.filterFallback = staged.filterFallback;
     } catch (error) {
       if (signal?.aborted) throw signal.reason ?? error;
       const cause = kicsApiCause(error);

@@ -193,7 +193,10 @@ describeEachEngine('NetBox incremental staging', (t) => {
     const nb = await serve(data);
     const summary = await stageSource(t().db, source(nb.url), { mode: 'full', logger: silentLogger() });
     expect(summary).toMatchObject({ read: 2, rejected: 1 });
-    expect((await staged()).map((r) => r.key)).toEqual(['201']);
+    // 201 is staged; 202 is not staged from this read (an earlier read's record of it, if any, is kept as it was).
+    const rows = await staged();
+    expect(rows.map((r) => r.key)).toContain('201');
+    expect(JSON.stringify(rows)).not.toContain('HMI\\u0000');
     const rejects = await t().db.query<{ location: string; reason: string }>(`SELECT location, reason FROM source_reject ORDER BY id`);
     expect(rejects).toHaveLength(1);
     expect(rejects[0]!.location).toContain('202');

@@ -14,13 +14,14 @@ import { runContextFor, startPlant, type Plant } from '../../e2e/plant.js';
  * in this process against the KICS simulator, on both databases.
  */
 const raisedHere = new Set<string>();
-/** Events whose situation is a KSC service or a scheduled purge: raised in the tests named. */
+/** Events whose situation is a KSC service, a scheduled purge or a KICS read: raised in the tests named. */
 const raisedElsewhere: Record<string, string> = {
   KSYNC_KSC_UNREACHABLE: 'test/sync/ksc/service.test.ts',
   KSYNC_KSC_COMMAND_FAILED: 'test/sync/ksc/service.test.ts',
   KSYNC_KSC_COMMAND_RECEIVED: 'test/sync/ksc/service.test.ts',
   KSYNC_KSC_TRIGGER_FIRED: 'test/sync/ksc/service.test.ts',
   KSYNC_EVENTS_PURGED: 'test/sync/events/cli.e2e.test.ts',
+  KSYNC_KICS_INCREMENTAL_FALLBACK: 'test/sync/staging/kics/kics.test.ts',
 };
 
 describeEachEngine('engine events raised where they happen', (t) => {

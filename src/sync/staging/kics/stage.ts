@@ -1,7 +1,7 @@
 import { createHash, hash as digest } from 'node:crypto';
 import { setImmediate as nextTurn } from 'node:timers/promises';
 import type { KicsClient } from '../../../adapters/kics/index.js';
-import { parseKicsTimestamp } from '../../../adapters/kics/index.js';
+import { KicsApiError, parseKicsTimestamp } from '../../../adapters/kics/index.js';
 import type { Database } from '../../../db/database.js';
 import { CopyRows, JsonText, type Sql } from '../../../db/sql.js';
 import { ExitCode, KicsSyncError, errorMessage } from '../../../errors.js';
@@ -11,6 +11,7 @@ import type { AddressSpace, KicsDevice } from '../../../model/kics.js';
 import { parseMac } from '../../../model/mac.js';
 import { findUnstorable, storableJson } from '../../../model/storable.js';
 import type { StageMode } from '../source/stage.js';
+import { emitEvent } from '../../events/index.js';
 import { BatchWriter } from '../batch-writer.js';
 import { countChange } from '../change.js';
 import {
@@ -70,6 +71,11 @@ export interface KicsStageSummary {
   source: 'kics';
   /** The mode used: an incremental request without a watermark reads everything. */
   mode: StageMode;
+  /**
+   * An incremental read that became a full one: KICS refused its LastModified filter, or ignored it
+   * (answered devices older than asked). The connector API document names no device filter fields.
+   */
+  filterFallback?: 'refused' | 'ignored';
   devices: {
     read: number;
     new: number;
@@ -107,6 +113,14 @@ export interface CleanedDevice {
   reason: string;
 }
 
+/** A 400 to a device query: KICS does not take the filter (the document names no device filter fields). */
+function filterRefused(error: unknown): boolean {
+  for (let e: unknown = error, depth = 0; e instanceof Error && depth < 5; e = e.cause, depth += 1) {
+    if (e instanceof KicsApiError) return e.endpoint.route === 'devicesQuery' && e.status === 400;
+  }
+  return false;
+}
+
 /** Cleaned devices named one by one in a summary (the count says how many there were). */
 const cleanedListed = 10;
 
@@ -133,6 +147,13 @@ function storableDevice(device: KicsDevice, logger: Logger, cleaned: KicsStageSu
   cleaned.count += 1;
   if (cleaned.first.length < cleanedListed) cleaned.first.push({ device: device.id, field: found.field, reason: found.reason });
   return JSON.parse(storableJson(device)) as KicsDevice;
+}
+
+/** One line for the user about an incremental read that became a full one. */
+export function fallbackText(fallback: 'refused' | 'ignored'): string {
+  return fallback === 'refused'
+    ? 'KICS refused the LastModified filter of the incremental read (the connector API document names no device filter fields): every device was read instead'
+    : 'KICS ignored the LastModified filter of the incremental read (it answered devices older than asked): the read counted as a full read';
 }
 
 /** One line for the user about the devices staged with cleaned values, or null when there were none. */
@@ -216,6 +237,7 @@ export async function stageKics(db: Database, client: KicsClient, options: KicsS
   const mode: StageMode = options.mode === 'incremental' && previousWatermark !== null && !Number.isNaN(previousWatermark) ? 'incremental' : 'full';
   const since = mode === 'incremental' ? new Date(previousWatermark! - (options.overlapMs ?? defaultOverlapMs)) : null;
   logger.debug({ mode, since }, 'reading KICS');
+  let filterFallback: 'refused' | 'ignored' | null = null;
 
   try {
     const summary = await db.transaction(async (tx) => {
@@ -235,11 +257,17 @@ export async function stageKics(db: Database, client: KicsClient, options: KicsS
       // (on PostgreSQL the server parses the JSON meanwhile); up to three batches queued.
       const writer = new BatchWriter<DeviceBatch>((batch) => writeDevices(tx, batch), 3);
       let batch = emptyBatch();
+      // The connector API document names no device filter fields: a KICS that refuses the LastModified
+      // filter gets a full read instead; one that ignores it answers every device, and the read counts as full.
+      let readSince = since;
+      let olderThanAsked = false;
       try {
+        for (;;) {
+          try {
         for await (const page of client.iterateDevices({
-          ...(since ? { modifiedSince: since } : {}),
+          ...(readSince ? { modifiedSince: readSince } : {}),
           ...(options.pageSize ? { pageSize: options.pageSize } : {}),
-          streams: mode === 'full' ? (options.streams ?? defaultStreams) : 1,
+          streams: readSince === null ? (options.streams ?? defaultStreams) : 1,
           signal,
         })) {
           signal?.throwIfAborted();
@@ -251,6 +279,7 @@ export async function stageKics(db: Database, client: KicsClient, options: KicsS
             seen.add(device.id);
             const modified = device.lastModified ? parseKicsTimestamp(device.lastModified) : null;
             if (modified !== null && (newest === null || modified > newest)) newest = modified;
+            if (readSince !== null && modified !== null && modified < readSince.getTime()) olderThanAsked = true;
             let content = deviceContent(device);
             // JSON.stringify writes NUL and lone surrogates as escapes: only then is the device walked.
             if (unstorableEscape.test(content.json)) {
@@ -277,6 +306,19 @@ export async function stageKics(db: Database, client: KicsClient, options: KicsS
           // A page fetched ahead resolves as a microtask: give the write in flight a turn of the event loop.
           await nextTurn();
         }
+            break;
+          } catch (error) {
+            if (readSince === null || counts.read > 0 || !filterRefused(error)) throw error;
+            logger.warn({ err: errorMessage(error) }, 'KICS refused the LastModified filter of an incremental read; reading every device instead');
+            filterFallback = 'refused';
+            readSince = null;
+          }
+        }
+        if (olderThanAsked) {
+          logger.warn({ since: readSince?.toISOString() }, 'KICS answered devices older than the LastModified filter asked for (the filter is ignored); the read counts as a full read');
+          filterFallback = 'ignored';
+          readSince = null;
+        }
         addressCount += batch.addresses.count;
         await writer.push(batch);
       } finally {
@@ -290,7 +332,7 @@ export async function stageKics(db: Database, client: KicsClient, options: KicsS
       for (const [id, device] of stored) {
         if (seen.has(id)) continue;
         if (device.missing) missingTotal += 1;
-        else if (mode === 'full') gone.push(id);
+        else if (readSince === null) gone.push(id);
       }
       const missing = await markDevicesMissing(tx, gone);
       missingTotal += missing;
@@ -306,9 +348,11 @@ export async function stageKics(db: Database, client: KicsClient, options: KicsS
       const changed = counts.new + counts.changed + counts.reappeared + missing + spaceCounts.new + spaceCounts.changed + spaceCounts.reappeared + spaceCounts.missing > 0;
       const byStatus = await countDevicesByStatus(tx);
       const { reappeared: _spacesBack, ...spaceSummary } = spaceCounts;
+      const readMode: StageMode = readSince === null ? 'full' : 'incremental';
       const result = {
         source: 'kics' as const,
-        mode,
+        mode: readMode,
+        ...(filterFallback ? { filterFallback } : {}),
         devices: { ...counts, missing, byStatus, missingTotal },
         addressSpaces: spaceSummary,
         cleaned,
@@ -316,10 +360,15 @@ export async function stageKics(db: Database, client: KicsClient, options: KicsS
         watermark,
         since: since?.toISOString() ?? null,
       };
-      const generation = await recordSuccess(tx, sourceRow.id, { changed, watermark, full: mode === 'full', summary: result });
+      const generation = await recordSuccess(tx, sourceRow.id, { changed, watermark, full: readMode === 'full', summary: result });
       return { ...result, generation };
     });
     const done: KicsStageSummary = { ...summary, durationMs: Math.round(performance.now() - started) };
+    if (done.filterFallback) {
+      await emitEvent(db, 'KSYNC_KICS_INCREMENTAL_FALLBACK', { fallback: done.filterFallback, since: since?.toISOString() ?? null }, { message: fallbackText(done.filterFallback) }).catch((e: unknown) =>
+        logger.error({ err: errorMessage(e) }, 'could not record the engine event'),
+      );
+    }
     logger.info({ mode: done.mode, ...done.devices, addressSpaces: done.addressSpaces.read, generation: done.generation, ms: done.durationMs }, 'KICS staged');
     return done;
   } catch (error) {

@@ -3,7 +3,8 @@ import { KicsApiError, type KicsClient } from '../../../../src/adapters/kics/ind
 import type { Sql } from '../../../../src/db/sql.js';
 import { ExitCode, KicsSyncError } from '../../../../src/errors.js';
 import type { KicsDevice } from '../../../../src/model/kics.js';
-import { addressRows, cleanedText, deviceContent, stageKics, type KicsStageOptions, type KicsStageSummary } from '../../../../src/sync/staging/kics/stage.js';
+import { listEvents } from '../../../../src/sync/events/index.js';
+import { addressRows, cleanedText, deviceContent, fallbackText, stageKics, type KicsStageOptions, type KicsStageSummary } from '../../../../src/sync/staging/kics/stage.js';
 import { captureLog, clientFor } from '../../../adapters/kics/support.js';
 import { describeEachEngine } from '../../../support/db.js';
 import { startTestKicsSimulator, type TestKicsSimulator } from '../../../support/kics-simulator.js';
@@ -305,5 +306,34 @@ describeEachEngine('KICS staging', (t) => {
     const error = await stage('full', { signal: abort.signal, onProgress: () => abort.abort(new Error('stop requested')) }).catch((e: unknown) => e);
     expect((error as Error).message).toBe('stop requested');
     expect(await rowVersions()).toEqual(before);
+  });
+
+  // Last: it deletes devices from the simulator the tests above count on.
+  it.each(['refuse', 'ignore'] as const)('a KICS that %ss the LastModified filter (the document names no device filter fields): the incremental read becomes a full one, said and recorded', async (behaviour) => {
+    await stage('full');
+    const all = ids().sort((a, b) => a - b);
+    await change(all[5]!, { description: `changed while KICS ${behaviour}s the filter` });
+    expect((await sim.admin('DELETE', `/admin/devices/${all[6]!}`)).status).toBe(200);
+    sim.sim.behaviour.undocumentedDeviceFilters = behaviour;
+    try {
+      const summary = await stage('incremental', { overlapMs: 0 });
+      expect(summary.filterFallback).toBe(behaviour === 'refuse' ? 'refused' : 'ignored');
+      expect(summary.mode).toBe('full');
+      // Nothing lost: the change is read, and the deleted device is seen gone as a full read sees it.
+      expect(summary.devices).toMatchObject({ changed: 1, missing: 1 });
+      const stored = await t().db.query<{ id: number; description: string | null; missing: boolean }>(
+        `SELECT id, raw::jsonb->>'description' AS description, missing_since IS NOT NULL AS missing FROM kics_device WHERE id = ANY($1::int8[]) ORDER BY id`,
+        [[all[5]!, all[6]!]],
+      );
+      expect(stored).toEqual([
+        { id: all[5]!, description: `changed while KICS ${behaviour}s the filter`, missing: false },
+        { id: all[6]!, description: expect.anything() as unknown, missing: true },
+      ]);
+      const [event] = await listEvents(t().db, { types: ['KSYNC_KICS_INCREMENTAL_FALLBACK'] }, 1);
+      expect(event!.payload).toMatchObject({ fallback: summary.filterFallback });
+      expect(fallbackText(summary.filterFallback!)).toMatch(behaviour === 'refuse' ? /refused the LastModified filter/ : /ignored the LastModified filter/);
+    } finally {
+      sim.sim.behaviour.undocumentedDeviceFilters = 'honour';
+    }
   });
 });

@@ -1,0 +1,40 @@
+import { httpError } from './http.js';
+
+/**
+ * Where the connector API document is silent, what the simulator does. The document's device query
+ * names no filter fields; its one example filters on `Id` and `Category`. By default the simulator
+ * filters on every device field (invented, for tests and the demo); a real KICS may refuse such a
+ * filter (400) or ignore it. Tests switch the behaviour to check that the engine copes either way.
+ */
+export type UndocumentedFilters = 'honour' | 'refuse' | 'ignore';
+
+export interface SimulatorBehaviour {
+  /** Device query filters on fields the document does not show. */
+  undocumentedDeviceFilters: UndocumentedFilters;
+}
+
+/** Device filter fields the document's `devices/query` example uses. */
+export const documentedDeviceFilterFields: ReadonlySet<string> = new Set(['Id', 'Category']);
+
+/** The query as this behaviour lets it through: refused with 400, or its undocumented conditions dropped. */
+export function applyDeviceFilterBehaviour(body: unknown, behaviour: SimulatorBehaviour): unknown {
+  if (behaviour.undocumentedDeviceFilters === 'honour' || body === null || typeof body !== 'object' || Array.isArray(body)) return body;
+  const record = body as Record<string, unknown>;
+  const nested = record.query !== null && typeof record.query === 'object' && !Array.isArray(record.query);
+  const query = (nested ? record.query : record) as Record<string, unknown>;
+  if (!Array.isArray(query.filter)) return body;
+  const undocumented = (condition: unknown): boolean => {
+    const field = (condition as { field?: unknown } | null)?.field;
+    return typeof field === 'string' && !documentedDeviceFilterFields.has(field);
+  };
+  const found = (query.filter as unknown[]).flat().find(undocumented) as { field: string } | undefined;
+  if (found === undefined) return body;
+  if (behaviour.undocumentedDeviceFilters === 'refuse') {
+    throw httpError(400, `Filtering devices by ${JSON.stringify(found.field)} is not supported.`, 'field', 'filter');
+  }
+  const kept = (query.filter as unknown[])
+    .map((c) => (Array.isArray(c) ? c.filter((x) => !undocumented(x)) : c))
+    .filter((c) => (Array.isArray(c) ? c.length > 0 : !undocumented(c)));
+  const filtered = { ...query, filter: kept };
+  return nested ? { ...record, query: filtered } : filtered;
+}
