@@ -71,7 +71,8 @@ export async function* pagesById<S extends z.ZodType<{ id: number }>>(http: Kics
     for (const [i, value] of values.entries()) {
       if (value.id <= previous || (cursor.upTo !== null && value.id > cursor.upTo)) {
         // A server that ignored the Id filter or the sort would make this loop forever or skip items.
-        const range = cursor.upTo === null ? `after ${cursor.after}` : `after ${cursor.after} up to ${cursor.upTo}`;
+        const from = cursor.after < 0 ? 'from the first id' : `after ${cursor.after}`;
+        const range = cursor.upTo === null ? from : `${from} up to ${cursor.upTo}`;
         throw new KicsApiError(`${describeEndpoint(endpoint)}: values[${i}] has id ${value.id} after id ${previous}; a page sorted by Id ${range} was expected`, {
           code: 'KICS_BAD_RESPONSE',
           endpoint,
@@ -83,12 +84,13 @@ export async function* pagesById<S extends z.ZodType<{ id: number }>>(http: Kics
     return { values, serverDate: answer.serverDate };
   };
 
-  let cursors: Cursor[] = [{ after: 0, upTo: null }];
+  // Ids start at 0 for address spaces (the document: "integer >= 0"), at 1 for devices: the first page is of ids above -1.
+  let cursors: Cursor[] = [{ after: -1, upTo: null }];
   const streams = Math.max(1, Math.floor(options.streams ?? 1));
   if (streams > 1) {
     const top = (await query(options.filter ?? [], 'Desc', 1)).value.values[0] as { id: number } | undefined;
     const ranges = top ? Math.min(streams, Math.ceil(top.id / pageSize)) : 1;
-    if (ranges > 1) cursors = Array.from({ length: ranges }, (_, i) => ({ after: Math.floor((top!.id * i) / ranges), upTo: i === ranges - 1 ? null : Math.floor((top!.id * (i + 1)) / ranges) }));
+    if (ranges > 1) cursors = Array.from({ length: ranges }, (_, i) => ({ after: i === 0 ? -1 : Math.floor((top!.id * i) / ranges), upTo: i === ranges - 1 ? null : Math.floor((top!.id * (i + 1)) / ranges) }));
   }
 
   const inFlight = new Map<Cursor, Promise<[Cursor, Page<z.infer<S>>]>>();

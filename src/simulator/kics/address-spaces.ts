@@ -149,7 +149,7 @@ const ruleSchema = z.object({
 const spacesSchema = z
   .array(
     z.object({
-      id: z.number().int().min(1),
+      id: z.number().int().min(0),
       name: z.string().min(1).max(kicsLimits.nameLength),
       description: z.string().max(kicsLimits.textLength).nullable().default(null),
       readOnly: z.boolean().default(false),

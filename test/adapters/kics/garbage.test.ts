@@ -86,7 +86,7 @@ describe('KICS client and answers that are garbage', () => {
     const error = await failure(async () => {
       for await (const _page of client.iterateDevices({ pageSize: 2 })) void _page;
     });
-    expect(error.message).toBe('KICS devicesQuery (POST /kics/api/v4/devices/query): values[1] has id 3 after id 9; a page sorted by Id after 0 was expected');
+    expect(error.message).toBe('KICS devicesQuery (POST /kics/api/v4/devices/query): values[1] has id 3 after id 9; a page sorted by Id from the first id was expected');
   });
 
   it('a PATCH answer without one result per operation is refused', async () => {
