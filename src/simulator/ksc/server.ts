@@ -522,6 +522,11 @@ export class KscSimulatorCore {
       if (typeof error.CMD_ERR_DESCR !== 'string') throw new Pxg('STDE_BADPARAM', 'pError.CMD_ERR_DESCR (string) is required');
       if (error.CMD_ERR_STR_ID !== undefined && (typeof error.CMD_ERR_STR_ID !== 'string' || !commandErrorIds.has(error.CMD_ERR_STR_ID))) throw new Pxg('STDE_BADPARAM', `pError.CMD_ERR_STR_ID ${JSON.stringify(error.CMD_ERR_STR_ID)} is not a known error id`);
       if (error.CMD_ERR_ID !== undefined && !Number.isInteger(error.CMD_ERR_ID)) throw new Pxg('STDE_BADPARAM', 'pError.CMD_ERR_ID must be an integer');
+      // The optional fields of the document's error container, typed as it types them.
+      for (const name of ['CMD_ERR_LOC_DESCR', 'CMD_ERR_FNAME'] as const) {
+        if (error[name] !== undefined && typeof error[name] !== 'string') throw new Pxg('STDE_BADPARAM', `pError.${name} must be a string`);
+      }
+      if (error.CMD_ERR_LNUMBER !== undefined && !Number.isInteger(error.CMD_ERR_LNUMBER)) throw new Pxg('STDE_BADPARAM', 'pError.CMD_ERR_LNUMBER must be an integer');
       command.status = 'error';
       command.error = error;
       command.answeredAt = new Date();

@@ -1,8 +1,10 @@
 import { createHash, timingSafeEqual } from 'node:crypto';
+import path from 'node:path';
 import pLimit from 'p-limit';
 import type { Database } from '../../db/database.js';
 import { KicsSyncError, errorMessage } from '../../errors.js';
 import { silentLogger, type Logger } from '../../log.js';
+import { packageRoot } from '../../paths.js';
 import type { KicsErrorCode } from '../../adapters/kics/index.js';
 import type { KscClient } from '../../adapters/ksc/client.js';
 import { KscPxgError } from '../../adapters/ksc/errors.js';
@@ -110,6 +112,11 @@ export interface CommandErrorContainer {
   CMD_ERR_ORIGINATOR_ID: string;
   CMD_ERR_ID: number;
   CMD_ERR_DESCR: string;
+  /** Localized description: kics-sync speaks English only, so the description again. */
+  CMD_ERR_LOC_DESCR: string;
+  /** Where in kics-sync the error was raised (its source file, relative to the package), when an error object says. */
+  CMD_ERR_FNAME?: string;
+  CMD_ERR_LNUMBER?: number;
 }
 
 type Answer = { kind: 'result'; result: Record<string, KscInput> } | { kind: 'error'; error: CommandErrorContainer };
@@ -308,19 +315,36 @@ export class ServiceConsole {
   }
 }
 
-export function errorContainer(id: CommandErrorId | 'FAILED' | 'INTERRUPTED' | 'BAD_PARAMS', description: string): CommandErrorContainer {
-  const container: CommandErrorContainer = { CMD_ERR_ORIGINATOR_ID: originator, CMD_ERR_ID: errorNumbers[id], CMD_ERR_DESCR: description };
+export function errorContainer(id: CommandErrorId | 'FAILED' | 'INTERRUPTED' | 'BAD_PARAMS', description: string, raised?: unknown): CommandErrorContainer {
+  const container: CommandErrorContainer = { CMD_ERR_ORIGINATOR_ID: originator, CMD_ERR_ID: errorNumbers[id], CMD_ERR_DESCR: description, CMD_ERR_LOC_DESCR: description };
   if (id.startsWith('ERR_')) container.CMD_ERR_STR_ID = id as CommandErrorId;
+  const where = raised instanceof Error ? raisedAt(raised) : null;
+  if (where) {
+    container.CMD_ERR_FNAME = where.file;
+    container.CMD_ERR_LNUMBER = where.line;
+  }
   return container;
+}
+
+/** The first frame of an error's stack inside kics-sync: file relative to the package, and line. */
+function raisedAt(error: Error): { file: string; line: number } | null {
+  for (const frame of (error.stack ?? '').split('\n').slice(1)) {
+    const m = /\(?(?:file:\/\/)?([^()\s]+):(\d+):\d+\)?\s*$/.exec(frame);
+    if (!m || m[1]!.includes('node_modules') || !path.isAbsolute(m[1]!)) continue;
+    const file = path.relative(packageRoot, m[1]!);
+    if (file.startsWith('..')) continue;
+    return { file, line: Number(m[2]) };
+  }
+  return null;
 }
 
 function handlerErrorContainer(error: unknown): CommandErrorContainer {
   if (error instanceof BackendUnreachableError || (error instanceof KicsSyncError && error.code === 'KICS_UNREACHABLE')) {
-    return errorContainer('ERR_NO_BACKEND', `KICS for Networks cannot be reached: ${errorMessage(error)}`);
+    return errorContainer('ERR_NO_BACKEND', `KICS for Networks cannot be reached: ${errorMessage(error)}`, error);
   }
-  if (error instanceof CommandParamsError) return errorContainer('BAD_PARAMS', error.message);
+  if (error instanceof CommandParamsError) return errorContainer('BAD_PARAMS', error.message, error);
   const code = error instanceof KicsSyncError ? `${error.code}: ` : '';
-  return errorContainer('FAILED', `${code}${errorMessage(error)}`);
+  return errorContainer('FAILED', `${code}${errorMessage(error)}`, error);
 }
 
 /** A stored answer as it is posted again. */

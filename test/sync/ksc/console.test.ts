@@ -1,3 +1,4 @@
+import path from 'node:path';
 import { afterAll, beforeAll, beforeEach, expect, it } from 'vitest';
 import { BackendUnreachableError, CommandParamsError, ServiceConsole, type BackendCommand, type BackendCommandHandlers, type ConsoleEvent } from '../../../src/sync/ksc/console.js';
 import type { KscEvent } from '../../../src/adapters/ksc/poller.js';
@@ -42,7 +43,8 @@ describeEachEngine('KSC service console', (t) => {
     const a = await answer(id);
     expect(a.status).toBe('error');
     expect(a.payloadRead).toBe(true);
-    expect(a.error).toEqual({ CMD_ERR_STR_ID: 'ERR_NOT_SUPPORTED', CMD_ERR_ORIGINATOR_ID: 'kics-sync', CMD_ERR_ID: 1, CMD_ERR_DESCR: 'command "plan" is not supported by kics-sync (no commands are available in this installation)' });
+    const unsupported = 'command "plan" is not supported by kics-sync (no commands are available in this installation)';
+    expect(a.error).toEqual({ CMD_ERR_STR_ID: 'ERR_NOT_SUPPORTED', CMD_ERR_ORIGINATOR_ID: 'kics-sync', CMD_ERR_ID: 1, CMD_ERR_DESCR: unsupported, CMD_ERR_LOC_DESCR: unsupported });
     const [row] = await t().db.query<{ name: string; status: string; params: unknown; error: unknown }>('SELECT name, status, params, error FROM ksc_command WHERE id = $1', [id]);
     expect(row).toMatchObject({ name: 'plan', status: 'answered', params: { owner: 'line-1' } });
     expect(reported.map((e) => e.type)).toEqual(['KSYNC_KSC_COMMAND_RECEIVED', 'KSYNC_KSC_COMMAND_FAILED']);
@@ -82,7 +84,10 @@ describeEachEngine('KSC service console', (t) => {
     expect((await answer(apply.id)).error).toMatchObject({ CMD_ERR_STR_ID: 'ERR_NO_BACKEND', CMD_ERR_ID: 2, CMD_ERR_DESCR: 'KICS for Networks cannot be reached: connect ECONNREFUSED 10.0.0.1:8080' });
     const reportError = (await answer(report.id)).error!;
     expect(reportError).not.toHaveProperty('CMD_ERR_STR_ID');
-    expect(reportError).toMatchObject({ CMD_ERR_ID: 5, CMD_ERR_DESCR: 'planId "x" is not a plan' });
+    expect(reportError).toMatchObject({ CMD_ERR_ID: 5, CMD_ERR_DESCR: 'planId "x" is not a plan', CMD_ERR_LOC_DESCR: 'planId "x" is not a plan' });
+    // Where the error was raised: the optional source file and line of the document's container.
+    expect(reportError.CMD_ERR_FNAME).toBe(path.join('test', 'sync', 'ksc', 'console.test.ts'));
+    expect(Number.isInteger(reportError.CMD_ERR_LNUMBER) && (reportError.CMD_ERR_LNUMBER as number) > 0).toBe(true);
   });
 
   it('checks authorization tokens when configured: missing or unknown ERR_UNKNOWN_TOKEN, expired ERR_EXPIRED_TOKEN', async () => {
