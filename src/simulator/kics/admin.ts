@@ -8,6 +8,7 @@ import { SimulatorHttpError, httpError, readBody, validationError } from './http
 import { deviceFromDocument } from './loader.js';
 import { formatKicsTime, normaliseKicsTime } from './time.js';
 import type { KicsSimulator } from './index.js';
+import { refuseForeignAdminRequest } from '../admin-guard.js';
 
 /**
  * The admin endpoint: plain HTTP, bound to 127.0.0.1 and refusing any other peer, JSON in and out.
@@ -185,6 +186,11 @@ export function createAdminServer(sim: KicsSimulator, logger: Logger): http.Serv
     const remote = req.socket.remoteAddress ?? '';
     if (!(remote === '127.0.0.1' || remote === '::1' || remote === '::ffff:127.0.0.1')) {
       res.writeHead(403, { 'content-type': 'application/json' }).end(JSON.stringify({ status: 'Error', errors: [{ field: null, path: null, errorMessage: 'The admin endpoint answers loopback clients only.' }] }));
+      return;
+    }
+    const refused = refuseForeignAdminRequest(req);
+    if (refused) {
+      res.writeHead(refused.status, { 'content-type': 'application/json' }).end(JSON.stringify({ status: 'Error', errors: [{ field: null, path: null, errorMessage: refused.message }] }));
       return;
     }
     const url = new URL(req.url ?? '/', 'http://admin');

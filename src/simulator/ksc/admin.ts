@@ -2,6 +2,7 @@ import type { IncomingMessage, ServerResponse } from 'node:http';
 import { toJson, type KscInput } from '../../adapters/ksc/params.js';
 import type { KscSimulatorCore, KscSimulatorSettings, FailureInjection } from './server.js';
 import type { SimCommand, SimHostInput } from './state.js';
+import { refuseForeignAdminRequest } from '../admin-guard.js';
 
 /**
  * The simulator's admin endpoint (plain HTTP, loopback only): what a KSC administrator or a KSC
@@ -23,6 +24,8 @@ export function adminHandler(core: KscSimulatorCore, defaults: { productName: st
   return async (req, res) => {
     const remote = req.socket.remoteAddress ?? '';
     if (!['127.0.0.1', '::1', '::ffff:127.0.0.1'].includes(remote)) return send(res, 403, { error: 'the admin endpoint answers loopback clients only' });
+    const refused = refuseForeignAdminRequest(req);
+    if (refused) return send(res, refused.status, { error: refused.message });
     const url = new URL(req.url ?? '/', 'http://admin');
     const parts = url.pathname.split('/').filter(Boolean);
     try {
