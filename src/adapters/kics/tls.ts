@@ -47,6 +47,9 @@ export function createKicsAgent(options: AgentOptions): Agent {
           key: identity.key,
           ...(identity.passphrase === undefined ? {} : { passphrase: identity.passphrase }),
           ca: identity.ca,
+          // With a pinned certificate, a trust list that holds the server certificate alone (kics.pem.ca
+          // without its CA) is enough: OpenSSL then trusts that certificate as it is (Node >= 20.18).
+          ...(pinned === null ? {} : { allowPartialTrustChain: true }),
           rejectUnauthorized: true,
           checkServerIdentity,
           minVersion: 'TLSv1.2',
@@ -123,5 +126,9 @@ export async function explainServerCertificate(url: URL, identity: ConnectorTls,
     return `${where} presented a certificate that is ${code === 'CERT_HAS_EXPIRED' ? 'expired' : 'not yet valid'} (${found}); check the server's certificate and this machine's clock`;
   }
   if (code === 'ERR_TLS_CERT_ALTNAME_INVALID') return `${where}: its certificate does not name the host ${url.hostname} (${found}); use the host name the certificate names in kics.url`;
+  if (pinned && presented?.includes(pinned.fingerprint256)) {
+    // The right certificate, whose chain did not verify: say that, not that it is another server.
+    return `${where} presented the pinned certificate (${pinned.subject}, SHA-256 ${pinned.fingerprint256}), but its chain did not verify against the certificates of ${identity.origin} (${code}); give the KICS server certificate and the CA that issued it`;
+  }
   return `${where} is not the server of the communication data package: ${found}; ${expected}. Check kics.url, or download the package again if KICS's certificate was renewed`;
 }

@@ -1,5 +1,5 @@
 import { X509Certificate } from 'node:crypto';
-import { mkdtempSync, rmSync } from 'node:fs';
+import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
@@ -29,6 +29,31 @@ describe('KICS client TLS', () => {
     const client = await createKicsClient(kicsConfigFor(kics), { logger: captureLog().logger });
     expect((await client.about()).version).toBe('4.2.0.3250');
     await client.close();
+  });
+
+  it('kics.pem.ca may hold the server certificate alone (no CA): it is pinned and trusted as it is', async () => {
+    const write = (name: string, text: string): string => {
+      const file = path.join(dir, name);
+      writeFileSync(file, text);
+      return file;
+    };
+    const pem = { cert: write('connector.pem', kics.sim.identity.cert), key: write('connector.key', kics.sim.identity.key), ca: write('server-only.pem', kics.sim.server.cert) };
+    const client = await createKicsClient(kicsConfigFor(kics, { package: undefined, pem }), { logger: captureLog().logger });
+    try {
+      expect((await client.about()).version).toBe('4.2.0.3250');
+    } finally {
+      await client.close();
+    }
+    // Another KICS with that file: refused, naming two different certificates.
+    const elsewhere = await createKicsClient(kicsConfigFor({ ...kics, url: other.url }, { package: undefined, pem }), { logger: captureLog().logger });
+    try {
+      const error = (await elsewhere.about().catch((e: unknown) => e)) as KicsApiError;
+      expect(error).toBeInstanceOf(KicsApiError);
+      const fingerprints = [...new Set(error.message.match(/([0-9A-F]{2}:){31}[0-9A-F]{2}/g) ?? [])];
+      expect(fingerprints).toEqual(expect.arrayContaining([pinned(), new X509Certificate(other.sim.server.cert).fingerprint256]));
+    } finally {
+      await elsewhere.close();
+    }
   });
 
   it('refuses a server with another CA (another KICS) in one line naming both certificates, and sends nothing', async () => {
