@@ -1,0 +1,138 @@
+import { kicsLimits } from '../model/kics.js';
+import { configUpload, freshRecords, staleWork } from './asset-items.js';
+import type { ReconcileContext } from './context.js';
+import { scalarFields } from './fields.js';
+import { assetSide, deviceSide, matchKeyOf, type BoundDevice, type BoundRecord } from './identity.js';
+import type { Match } from './match.js';
+import { patchOperations } from './patch.js';
+import { deviceSummary, emptyItem, factsOf, primarySpace, sourceKeysOf, type ItemBase, type PlanBuilder, type ScopeFacts } from './plan-builder.js';
+import { RecordsBySource, computeTarget, mergeAddresses, sourceInterfaces, targetAttributes, targetLabels, type Target } from './target.js';
+
+/**
+ * Step 5, matched assets: precedence and staleness give each asset's target; a retired asset is
+ * deleted or archived, otherwise the difference between the target and its device is an update (or
+ * a conflict when interfaces do not fit), then the industrial configuration upload.
+ */
+export function planExistingDevices(ctx: ReconcileContext, matched: readonly Match[], plan: PlanBuilder): void {
+  for (const match of matched) planExistingDevice(ctx, match, plan);
+}
+
+function planExistingDevice(ctx: ReconcileContext, { group, device: index, keys }: Match, plan: PlanBuilder): void {
+  const device = ctx.devices.at(index);
+  plan.involve(index);
+  const fresh = freshRecords(ctx, group.records);
+  if (fresh.length === 0) {
+    plan.add(staleWork(ctx, group, device, keys));
+    return;
+  }
+  const freshBySource = new RecordsBySource(fresh);
+  const target = computeTarget(freshBySource, device.device, firstMac(device, fresh), ctx.targetOptions);
+  const facts = factsOf(group.records, [device], keys, target.owner);
+  // Built only for the assets that produce an item; most assets of a large plan are unchanged.
+  let base: ItemBase | undefined;
+  const baseOf = (): ItemBase =>
+    (base ??= {
+      kicsDeviceId: device.device.id,
+      deviceName: device.device.name,
+      addressSpaceId: primarySpace(keys),
+      owner: target.owner,
+      matchKeys: keys.map(matchKeyOf),
+      sourceKeys: sourceKeysOf(group.records),
+    });
+
+  if (target.retired) {
+    planRetired(ctx, device, fresh, baseOf, facts, keys, plan);
+    return;
+  }
+
+  const { before, after, notes } = differences(ctx, device, target, fresh);
+  const changedFields = Object.keys(after);
+  if (changedFields.length > 0) {
+    const work = {
+      item: {
+        ...emptyItem('update', 'pending'),
+        ...baseOf(),
+        before,
+        after,
+        ops: patchOperations(before, after, { appendLabels: ctx.config.labels === 'add' }),
+        reason: [`${changedFields.map((f) => `${f} from ${target.from[f] ?? freshBySource.names()}`).join(', ')}`, ...notes].join('; '),
+      },
+      facts,
+    };
+    plan.add(work);
+    if ('name' in after) plan.proposeName({ work, name: after.name as string, device: index, records: group.records });
+  } else if (notes.length > 0) {
+    const reason = notes.join('; ');
+    plan.add({
+      item: { ...emptyItem('conflict', 'not_applicable'), ...baseOf(), reason, conflict: { kind: 'too_many_interfaces', reason, assets: group.records.map(assetSide), devices: [deviceSide(device)] } },
+      facts,
+    });
+  } else plan.unchanged(facts, keys);
+
+  const upload = configUpload(ctx, target, group.records, device, keys, baseOf);
+  if (upload) plan.add(upload);
+}
+
+/** A retired asset: its device deleted (allowDelete), archived (archiveRetired), or left as it is. */
+function planRetired(ctx: ReconcileContext, device: BoundDevice, fresh: readonly BoundRecord[], baseOf: () => ItemBase, facts: ScopeFacts, keys: readonly string[], plan: PlanBuilder): void {
+  const retiredBy = fresh.find((r) => r.record.asset.retired)?.record.source ?? 'a source';
+  if (ctx.config.allowDelete) {
+    plan.add({
+      item: { ...emptyItem('delete', 'pending'), ...baseOf(), before: deviceSummary(device.device), reason: `${retiredBy} marks the asset as retired and reconcile.allowDelete is on: the device will be DELETED from KICS` },
+      facts,
+    });
+  } else if (ctx.config.archiveRetired && device.device.status !== 'Archived') {
+    plan.add({
+      item: {
+        ...emptyItem('archive', 'pending'),
+        ...baseOf(),
+        before: { status: device.device.status ?? null },
+        after: { status: 'Archived' },
+        ops: patchOperations({ status: device.device.status ?? null }, { status: 'Archived' }),
+        reason: `${retiredBy} marks the asset as retired`,
+      },
+      facts,
+    });
+  } else plan.unchanged(facts, keys);
+}
+
+/** The fields where the target differs from the device, before and after, and notes on what could not be done. */
+function differences(ctx: ReconcileContext, device: BoundDevice, target: Target, fresh: readonly BoundRecord[]): { before: Record<string, unknown>; after: Record<string, unknown>; notes: string[] } {
+  const before: Record<string, unknown> = {};
+  const after: Record<string, unknown> = {};
+  const current = device.device as Record<string, unknown>;
+  for (const field of scalarFields) {
+    if (!(field in target.fields)) continue;
+    const value = target.fields[field];
+    if (value !== (current[field] ?? null)) {
+      before[field] = current[field] ?? null;
+      after[field] = value;
+    }
+  }
+  const labels = targetLabels(device.device.labels, target, ctx.config.labels);
+  if (labels) {
+    before.labels = device.device.labels ?? null;
+    after.labels = labels;
+  }
+  const attributes = targetAttributes(device.device.userAttributes, target, ctx.config.managedAttributes);
+  if (attributes) {
+    before.userAttributes = device.device.userAttributes ?? null;
+    after.userAttributes = attributes;
+  }
+  const addresses = mergeAddresses(device, sourceInterfaces(fresh));
+  if (addresses.after) {
+    before.addressInformation = device.device.addressInformation ?? null;
+    after.addressInformation = addresses.after;
+  }
+  const notes: string[] = [];
+  if (addresses.interfacesLeftOut > 0) {
+    notes.push(`${addresses.interfacesLeftOut} interface(s) not added: the device has ${device.device.addressInformation?.length ?? 0} and KICS allows at most ${kicsLimits.maxInterfacesPerDevice}`);
+  }
+  return { before, after, notes };
+}
+
+/** The first identity MAC of an asset, for the vendor of its OUI. */
+function firstMac(device: BoundDevice, records: readonly BoundRecord[]): string | null {
+  for (const r of records) for (const i of r.interfaces) if (i.mac !== null) return i.mac;
+  return device.interfaces.find((i) => i.mac !== null)?.mac ?? null;
+}

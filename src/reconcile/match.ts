@@ -1,0 +1,115 @@
+import type { ReconcileContext } from './context.js';
+import type { AssetGroup } from './correlate.js';
+import { describeKey, nameKey } from './identity.js';
+import type { PlanBuilder } from './plan-builder.js';
+
+/** An asset matched to exactly one KICS device, by the keys both hold. */
+export interface Match {
+  group: AssetGroup;
+  device: number;
+  keys: string[];
+}
+
+interface Claim {
+  group: AssetGroup;
+  keys: string[];
+}
+
+/**
+ * Step 3, matching: each asset to KICS devices by MAC, then IP, then (when on) name. An asset with
+ * problems, or that matches several devices, becomes a conflict; one no device matches is new.
+ * Step 4: a device several assets claim is left alone, since each of them could be right.
+ */
+export function matchAssets(ctx: ReconcileContext, groups: readonly AssetGroup[], plan: PlanBuilder): { matched: Match[]; unmatched: AssetGroup[] } {
+  const claims = new Array<Claim[] | undefined>(ctx.devices.list.length);
+  const unmatched: AssetGroup[] = [];
+  for (const group of groups) {
+    const device = matchGroup(ctx, group, plan);
+    if (device === 'conflict') continue;
+    if (device === null) unmatched.push(group);
+    else (claims[device.index] ??= []).push({ group, keys: device.keys });
+  }
+  return { matched: settleClaims(ctx, claims, plan), unmatched };
+}
+
+/** The one device an asset matches, null for none, or 'conflict' once the conflict is in the plan. */
+function matchGroup(ctx: ReconcileContext, group: AssetGroup, plan: PlanBuilder): { index: number; keys: string[] } | null | 'conflict' {
+  const { devices, spaceName } = ctx;
+  const keysFor = (index: number): string[] => group.keys.filter((k) => devices.holds(k, index));
+  const describe = (keys: readonly string[]): string => keys.map((k) => describeKey(k, spaceName)).join(', ');
+  let macHits: number[] = [];
+  let ipHits: number[] = [];
+  for (const key of group.keys) {
+    const list = key.startsWith('m|') ? macHits : ipHits;
+    for (const i of devices.withKey(key)) if (!list.includes(i)) list.push(i);
+  }
+  // An archived device is a retired record: it counts only when no active device has the key.
+  const archived = (i: number): boolean => devices.at(i).archived;
+  const active = (i: number): boolean => !devices.at(i).archived;
+  if ((macHits.some(archived) || ipHits.some(archived)) && (macHits.some(active) || ipHits.some(active))) {
+    macHits = macHits.filter(active);
+    ipHits = ipHits.filter(active);
+  }
+
+  if (group.problems.length > 0) {
+    const reason = group.problems.map((p) => p.reason).join('; ');
+    plan.conflict(group.problems[0]!.kind, reason, group.records, [...macHits, ...ipHits], group.keys);
+    return 'conflict';
+  }
+  if (macHits.length > 1 || (macHits.length === 0 && ipHits.length > 1)) {
+    const hits = [...macHits, ...ipHits];
+    const distinct = [...new Set(hits)];
+    const reason = `the asset matches ${distinct.length} KICS devices: ${distinct.map((i) => `${devices.at(i).device.id} by ${describe(keysFor(i))}`).join('; ')}`;
+    plan.conflict('several_devices', reason, group.records, hits, group.keys);
+    return 'conflict';
+  }
+  if (macHits.length === 1) {
+    const byMac = macHits[0]!;
+    const others = ipHits.filter((i) => i !== byMac);
+    if (others.length > 0) {
+      const reason = `${describe(keysFor(byMac).filter((k) => k.startsWith('m|')))} is on device ${devices.at(byMac).device.id}, but ${others
+        .map((i) => `${describe(keysFor(i))} is on device ${devices.at(i).device.id}`)
+        .join(' and ')}`;
+      plan.conflict('mac_ip_split', reason, group.records, [byMac, ...others], group.keys);
+      return 'conflict';
+    }
+    return { index: byMac, keys: keysFor(byMac) };
+  }
+  if (ipHits.length === 1) return { index: ipHits[0]!, keys: keysFor(ipHits[0]!) };
+  if (!ctx.config.matchByName) return null;
+
+  const names = [...new Set(group.records.map((r) => r.record.asset.name?.trim()).filter((n): n is string => !!n))];
+  let hits = names.flatMap((n) => devices.named(n));
+  if (hits.some(active)) hits = hits.filter(active);
+  hits = [...new Set(hits)];
+  if (hits.length > 1) {
+    plan.conflict('several_devices', `the asset's name matches ${hits.length} KICS devices: ${hits.map((i) => devices.at(i).device.id).join(', ')}`, group.records, hits, group.keys);
+    return 'conflict';
+  }
+  if (hits.length === 1) return { index: hits[0]!, keys: [nameKey(devices.at(hits[0]!).device.name)] };
+  return null;
+}
+
+/** One claim on a device is a match; several are a conflict. Devices in index order. */
+function settleClaims(ctx: ReconcileContext, claims: readonly (Claim[] | undefined)[], plan: PlanBuilder): Match[] {
+  const matched: Match[] = [];
+  for (let index = 0; index < claims.length; index += 1) {
+    const list = claims[index];
+    if (!list) continue;
+    if (list.length === 1) {
+      matched.push({ group: list[0]!.group, device: index, keys: list[0]!.keys });
+      continue;
+    }
+    const reason = `${list.length} assets match device ${ctx.devices.at(index).device.id}: ${list
+      .map((c) => `${c.group.records.map((r) => `${r.record.source} ${JSON.stringify(r.record.key)}`).join(' + ')} by ${c.keys.map((k) => describeKey(k, ctx.spaceName)).join(', ')}`)
+      .join('; ')}`;
+    plan.conflict(
+      'several_assets',
+      reason,
+      list.flatMap((c) => c.group.records),
+      [index],
+      list.flatMap((c) => c.keys),
+    );
+  }
+  return matched;
+}

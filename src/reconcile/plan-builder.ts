@@ -1,0 +1,198 @@
+import type { KicsDevice } from '../model/kics.js';
+import { assetSide, deviceSide, matchKeyOf, type BoundDevice, type BoundRecord } from './identity.js';
+import { planActions, type Conflict, type ConflictKind, type PlanAction, type PlanItem, type PlanScope } from './plan-schema.js';
+
+/** What an item concerns, checked against `plan --source/--owner/--address-space/--device` (references, no copies). */
+export interface ScopeFacts {
+  records: readonly BoundRecord[];
+  devices: readonly BoundDevice[];
+  keys: readonly string[];
+  owner: string | null;
+}
+
+/** An item before it is numbered, with what the scope is checked against. */
+export interface Work {
+  item: Omit<PlanItem, 'seq'>;
+  facts: ScopeFacts;
+  /** For an upload to a device this plan creates: the create. */
+  create?: Work;
+  seq?: number;
+}
+
+/** A create or rename, checked for name uniqueness once every asset is planned. */
+export interface NameProposal {
+  work: Work;
+  name: string;
+  /** The device renamed; null for a create. */
+  device: number | null;
+  records: readonly BoundRecord[];
+}
+
+/** The fields every item of one asset (or device) shares. */
+export type ItemBase = Pick<PlanItem, 'kicsDeviceId' | 'deviceName' | 'addressSpaceId' | 'owner' | 'matchKeys' | 'sourceKeys'>;
+
+/**
+ * Owns the plan's items while the steps add them: the items, the devices some item concerns, the
+ * items a later step drops, the names proposed, and the tally of unchanged assets. `finish()` applies
+ * the scope, orders and numbers the items.
+ */
+export class PlanBuilder {
+  private readonly works: Work[] = [];
+  private readonly dropped = new Set<Work>();
+  private readonly involved: Uint8Array;
+  private readonly unchangedAssets: { facts: ScopeFacts | null; space: number | null }[] = [];
+  readonly proposals: NameProposal[] = [];
+  notCreated = 0;
+
+  constructor(
+    private readonly devices: readonly BoundDevice[],
+    private readonly scope: PlanScope,
+    readonly scoped: boolean,
+  ) {
+    this.involved = new Uint8Array(devices.length);
+  }
+
+  add(work: Work): void {
+    this.works.push(work);
+  }
+
+  /** Marks a device as concerned by some item: it is then not reported as unknown. */
+  involve(device: number): void {
+    this.involved[device] = 1;
+  }
+
+  isInvolved(device: number): boolean {
+    return this.involved[device] === 1;
+  }
+
+  /** Takes an item out of the plan (with an upload that depends on it), for a conflict that replaces it. */
+  drop(work: Work): void {
+    this.dropped.add(work);
+  }
+
+  proposeName(proposal: NameProposal): void {
+    this.proposals.push(proposal);
+  }
+
+  unchanged(facts: ScopeFacts, keys: readonly string[]): void {
+    this.unchangedAssets.push({ facts: this.scoped ? facts : null, space: primarySpace(keys) });
+  }
+
+  /** A conflict between assets and devices: each device involved, listed by id. */
+  conflict(kind: ConflictKind, reason: string, records: readonly BoundRecord[], deviceIndexes: Iterable<number>, keys: readonly string[]): void {
+    const indexes = [...new Set(deviceIndexes)].sort((a, b) => this.devices[a]!.device.id - this.devices[b]!.device.id);
+    for (const i of indexes) this.involve(i);
+    const deviceList = indexes.map((i) => this.devices[i]!);
+    const body: Conflict = { kind, reason, assets: records.map(assetSide), devices: deviceList.map(deviceSide) };
+    this.add({
+      item: {
+        ...emptyItem('conflict', 'not_applicable'),
+        kicsDeviceId: deviceList.length === 1 ? deviceList[0]!.device.id : null,
+        deviceName: deviceList[0]?.device.name ?? assetName(records),
+        addressSpaceId: primarySpace(keys),
+        owner: recordOwner(records),
+        matchKeys: keys.map(matchKeyOf),
+        sourceKeys: sourceKeysOf(records),
+        reason,
+        conflict: body,
+      },
+      facts: factsOf(records, deviceList, keys),
+    });
+  }
+
+  /** The items in scope, ordered and numbered, and the address space of each unchanged asset in scope. */
+  finish(): { items: PlanItem[]; unchangedSpaces: (number | null)[] } {
+    const inScope = (facts: ScopeFacts): boolean => !this.scoped || matchesScope(facts, this.scope);
+    const kept = this.works.filter((w) => !this.dropped.has(w) && !(w.create && this.dropped.has(w.create)) && inScope(w.facts));
+    kept.sort(compareWork);
+    kept.forEach((w, i) => (w.seq = i + 1));
+    const items: PlanItem[] = kept.map((w) => {
+      const item: PlanItem = { seq: w.seq!, ...w.item };
+      if (w.create && item.request && 'resolvedPath' in item.request) item.request = { ...item.request, createSeq: w.create.seq! };
+      return item;
+    });
+    const unchanged = this.scoped ? this.unchangedAssets.filter((u) => inScope(u.facts!)) : this.unchangedAssets;
+    return { items, unchangedSpaces: unchanged.map((u) => u.space) };
+  }
+}
+
+export function emptyItem(action: PlanAction, status: PlanItem['status']): Omit<PlanItem, 'seq'> {
+  return {
+    action,
+    status,
+    kicsDeviceId: null,
+    deviceName: null,
+    addressSpaceId: null,
+    owner: null,
+    matchKeys: [],
+    sourceKeys: [],
+    before: null,
+    after: null,
+    ops: null,
+    request: null,
+    reason: null,
+    conflict: null,
+  };
+}
+
+export function factsOf(records: readonly BoundRecord[], devices: readonly BoundDevice[], keys: readonly string[], owner: string | null = null): ScopeFacts {
+  return { records, devices, keys, owner };
+}
+
+/** The address space an item is filed under: that of its first MAC or IP key. */
+export function primarySpace(keys: readonly string[]): number | null {
+  const key = keys.find((k) => !k.startsWith('n|'));
+  return key ? matchKeyOf(key).space : null;
+}
+
+export const sourceKeysOf = (records: readonly BoundRecord[]): PlanItem['sourceKeys'] => records.map((r) => ({ source: r.record.source, key: r.record.key }));
+
+/** The first owner the records name (the asset's, else the record's). */
+export const recordOwner = (records: readonly BoundRecord[]): string | null => records.map((r) => r.record.asset.owner ?? r.record.owner).find((o) => o) ?? null;
+
+/** The first name the records give the asset. */
+export const assetName = (records: readonly BoundRecord[]): string | null => records.find((r) => r.record.asset.name)?.record.asset.name ?? null;
+
+/** What a report shows of a device that is not changed field by field. */
+export function deviceSummary(device: KicsDevice): Record<string, unknown> {
+  return {
+    name: device.name,
+    status: device.status ?? null,
+    category: device.category ?? null,
+    addressInformation: device.addressInformation ?? [],
+  };
+}
+
+/**
+ * Whether an item is in the scope: any of its records from a scoped source; its owner (or any of its
+ * records' owners), case-insensitive; any of its keys in the address space; any of its devices.
+ */
+function matchesScope(facts: ScopeFacts, scope: PlanScope): boolean {
+  if (scope.sources && scope.sources.length > 0 && !facts.records.some((r) => scope.sources!.includes(r.record.source))) return false;
+  if (scope.owner !== undefined) {
+    const wanted = scope.owner.trim().toLowerCase();
+    const owners = [facts.owner, ...facts.records.map((r) => r.record.asset.owner ?? r.record.owner)];
+    if (!owners.some((o) => o && o.trim().toLowerCase() === wanted)) return false;
+  }
+  if (scope.addressSpaceId !== undefined && !facts.keys.some((k) => !k.startsWith('n|') && matchKeyOf(k).space === scope.addressSpaceId)) return false;
+  if (scope.deviceId !== undefined && !facts.devices.some((d) => d.device.id === scope.deviceId)) return false;
+  return true;
+}
+
+const actionRank = new Map<PlanAction, number>(planActions.map((a, i) => [a, i]));
+
+/** Creates first (uploads to new devices need them), then updates, uploads, archives, deletes, then what is only reported. */
+function compareWork(a: Work, b: Work): number {
+  const ia = a.item;
+  const ib = b.item;
+  return (
+    actionRank.get(ia.action)! - actionRank.get(ib.action)! ||
+    (ia.addressSpaceId ?? Number.MAX_SAFE_INTEGER) - (ib.addressSpaceId ?? Number.MAX_SAFE_INTEGER) ||
+    compareText(ia.deviceName ?? '', ib.deviceName ?? '') ||
+    (ia.kicsDeviceId ?? 0) - (ib.kicsDeviceId ?? 0) ||
+    compareText(sortKeyOf(ia), sortKeyOf(ib))
+  );
+}
+
+const sortKeyOf = (item: Omit<PlanItem, 'seq'>): string => item.sourceKeys.map((k) => `${k.source}\u0000${k.key}`).join('\u0001') || item.matchKeys.map((k) => k.value).join(',');
+const compareText = (a: string, b: string): number => (a < b ? -1 : a > b ? 1 : 0);

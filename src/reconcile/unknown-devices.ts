@@ -1,0 +1,29 @@
+import type { ReconcileContext } from './context.js';
+import { matchKeyOf } from './identity.js';
+import { deviceSummary, emptyItem, factsOf, primarySpace, type PlanBuilder } from './plan-builder.js';
+
+/** Step 8, devices no source knows: reported as unknown (archived ones only counted). Returns how many archived devices went unmatched. */
+export function planUnknownDevices(ctx: ReconcileContext, plan: PlanBuilder): number {
+  let archivedUnmatched = 0;
+  ctx.devices.list.forEach((device, index) => {
+    if (plan.isInvolved(index)) return;
+    if (device.archived) {
+      archivedUnmatched += 1;
+      return;
+    }
+    const keys = device.addressKeys;
+    plan.add({
+      item: {
+        ...emptyItem('unknown', 'not_applicable'),
+        kicsDeviceId: device.device.id,
+        deviceName: device.device.name,
+        addressSpaceId: primarySpace(keys),
+        matchKeys: keys.map(matchKeyOf),
+        before: deviceSummary(device.device),
+        reason: 'in KICS, in no source',
+      },
+      facts: factsOf([], [device], keys),
+    });
+  });
+  return archivedUnmatched;
+}
