@@ -1,6 +1,6 @@
 import type { ReconcileContext } from './context.js';
 import { assetSide, deviceSide } from './identity.js';
-import type { PlanBuilder } from './plan-builder.js';
+import { conflictLabel, type PlanBuilder } from './plan-builder.js';
 
 /**
  * Step 7, name uniqueness: KICS names are unique, so a create or rename to a name a device already
@@ -18,7 +18,7 @@ export function checkNames(ctx: ReconcileContext, plan: PlanBuilder): void {
     for (const i of holders) plan.involve(i);
     const deviceList = [...(p.device !== null ? [ctx.devices.at(p.device)] : []), ...holders.map((i) => ctx.devices.at(i))];
     plan.add({
-      item: { ...p.work.item, action: 'conflict', status: 'not_applicable', before: null, after: null, ops: null, request: null, reason, conflict: { kind: 'duplicate_name', reason, assets: p.records.map(assetSide), devices: deviceList.map(deviceSide) } },
+      item: { ...p.work.item, deviceName: conflictLabel(p.records) ?? p.work.item.deviceName, action: 'conflict', status: 'not_applicable', before: null, after: null, ops: null, request: null, reason, conflict: { kind: 'duplicate_name', reason, assets: p.records.map(assetSide), devices: deviceList.map(deviceSide) } },
       facts: p.work.facts,
     });
   }

@@ -88,7 +88,8 @@ export class PlanBuilder {
       item: {
         ...emptyItem('conflict', 'not_applicable'),
         kicsDeviceId: deviceList.length === 1 ? deviceList[0]!.device.id : null,
-        deviceName: deviceList[0]?.device.name ?? assetName(records),
+        // Labelled with the asset(s) it is about: the devices it collided with are in its details.
+        deviceName: conflictLabel(records) ?? deviceList[0]?.device.name ?? null,
         addressSpaceId: primarySpace(keys),
         owner: recordOwner(records),
         matchKeys: keys.map(matchKeyOf),
@@ -151,6 +152,13 @@ export const sourceKeysOf = (records: readonly BoundRecord[]): PlanItem['sourceK
 export const recordOwner = (records: readonly BoundRecord[]): string | null => records.map((r) => r.record.asset.owner ?? r.record.owner).find((o) => o) ?? null;
 
 /** The first name the records give the asset. */
+/** The assets of a conflict by name (their key when they have none): `A / B`, at most three then `+N more`. */
+export function conflictLabel(records: readonly BoundRecord[]): string | null {
+  const labels = [...new Set(records.map((r) => r.record.asset.name ?? r.record.key))];
+  if (labels.length === 0) return null;
+  return labels.length <= 3 ? labels.join(' / ') : `${labels.slice(0, 3).join(' / ')} +${labels.length - 3} more`;
+}
+
 export const assetName = (records: readonly BoundRecord[]): string | null => records.find((r) => r.record.asset.name)?.record.asset.name ?? null;
 
 /** What a report shows of a device that is not changed field by field. */

@@ -33,7 +33,7 @@ function reportPlan() {
     ...Array.from({ length: 100 }, (_, i) => record('cmdb', `u${i}`, asset(`valve-${String(i).padStart(3, '0')}`, [{ mac: mac(i) }], { description: `line ${i % 4}`, owner: i < 50 ? 'alice' : 'bob' }))),
     ...Array.from({ length: 110 }, (_, i) => record('cmdb', `n${i}`, asset(`motor-${String(i).padStart(3, '0')}`, [{ mac: mac(500 + i), ips: [`10.2.1.${i + 1}`] }]))),
     record('csv', 'evil', asset(xss, [{ mac: mac(900), ips: ['10.2.9.9'] }], { description: '"><img src=x onerror=alert(2)>' })),
-    record('csv', 'split', asset('split', [{ mac: mac(100), ips: ['10.1.0.102'] }])),
+    record('csv', 'split', asset('A01-PLC-00093', [{ mac: mac(100), ips: ['10.1.0.102'] }])),
   ];
   const p = plan({ records, devices });
   p.header.id = 5;
@@ -117,7 +117,15 @@ function reportPlan() {
     expect(details).toMatch(/mac_ip_split: MAC 00:1b:1b:00:00:64 .* is on device 101, but IP 10\.1\.0\.102 .* is on device 102/);
     expect(details).toContain('csv "split"');
     expect(details).toContain('device 101 "pump-100"');
+    // Labelled with the asset it is about, not with a device it collided with.
+    expect(await rowNames()).toEqual(['A01-PLC-00093']);
     await page.selectOption('#action-filter', '');
+    // Found by the asset's name, and by a device its details name.
+    for (const text of ['A01-PLC-00093', 'pump-101']) {
+      await page.fill('#filter', text);
+      await expect.poll(() => rowNames()).toContain('A01-PLC-00093');
+    }
+    await page.fill('#filter', '');
   });
 
   it('sorts by a column, ascending then descending', async () => {
@@ -173,7 +181,7 @@ function reportPlan() {
   it('finds a conflict by what its details name, names its address spaces, and says how to settle it', async () => {
     // pump-101 is the device holding the IP in the split conflict: named only in the conflict's details.
     await page.fill('#filter', 'pump-101');
-    await expect.poll(rowNames).toEqual(['pump-100']);
+    await expect.poll(rowNames).toEqual(['A01-PLC-00093']);
     await page.click('#items tbody tr.item');
     const details = (await page.textContent('tr.details')) ?? '';
     expect(details).toContain('(Plant A)');
