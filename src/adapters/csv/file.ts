@@ -1,6 +1,7 @@
 import { createReadStream } from 'node:fs';
 import { open, stat } from 'node:fs/promises';
 import path from 'node:path';
+import { isUtf8 } from 'node:buffer';
 import { TextDecoder } from 'node:util';
 import { errorMessage } from '../../errors.js';
 import { SourceError } from '../source-error.js';
@@ -62,6 +63,43 @@ function bomEncoding(chunk: Buffer): string | null {
   return startsWith(chunk, [0xef, 0xbb, 0xbf]) ? 'utf-8' : startsWith(chunk, [0xff, 0xfe]) ? 'utf-16le' : startsWith(chunk, [0xfe, 0xff]) ? 'utf-16be' : null;
 }
 
+/**
+ * Where a file's first invalid UTF-8 byte is, as a user finds it in an editor: the line (1-based, by
+ * line feeds), the byte within it and the line's start with the bad byte shown as hex. Only for the
+ * error message: the file is read again, line by line, each checked with `buffer.isUtf8()`.
+ */
+async function firstInvalidUtf8(file: string): Promise<{ line: number; column: number; shown: string } | null> {
+  let line = 1;
+  let carry: Buffer = Buffer.alloc(0);
+  const check = (bytes: Buffer): { line: number; column: number; shown: string } | null => {
+    if (isUtf8(bytes)) return null;
+    // The bad byte is where the longest prefix that is valid UTF-8 (or becomes so with the rest of a
+    // character it cuts) ends: that holds for every shorter prefix and for no longer one.
+    const validUpTo = (k: number): boolean => [0, 1, 2, 3].some((e) => k + e <= bytes.length && isUtf8(bytes.subarray(0, k + e)));
+    let low = 0;
+    let high = bytes.length;
+    while (high - low > 1) {
+      const mid = (low + high) >> 1;
+      if (validUpTo(mid)) low = mid;
+      else high = mid;
+    }
+    const start = validUpTo(high) ? high : low;
+    const before = bytes.subarray(Math.max(0, start - 40), start).toString('utf8');
+    return { line, column: start + 1, shown: `${JSON.stringify(before)} then 0x${bytes[start]!.toString(16).padStart(2, '0')}` };
+  };
+  for await (const chunk of createReadStream(file, { highWaterMark: chunkBytes })) {
+    let data = carry.length > 0 ? Buffer.concat([carry, chunk as Buffer]) : (chunk as Buffer);
+    for (let nl = data.indexOf(0x0a); nl >= 0; nl = data.indexOf(0x0a)) {
+      const found = check(data.subarray(0, nl));
+      if (found) return found;
+      line += 1;
+      data = data.subarray(nl + 1);
+    }
+    carry = Buffer.from(data);
+  }
+  return carry.length > 0 ? check(carry) : null;
+}
+
 /** The file's text in chunks, decoded; throws CSV_NOT_CSV for binary content or text in another encoding. */
 export async function* readCsvText(file: string, encoding: CsvEncoding, signal?: AbortSignal, progress?: { bytes: number }): AsyncGenerator<string> {
   const name = path.basename(file);
@@ -86,7 +124,9 @@ export async function* readCsvText(file: string, encoding: CsvEncoding, signal?:
       try {
         text = decoder.decode(chunk, { stream: true });
       } catch (error) {
-        throw new SourceError(`${name} is not ${decoder.encoding.toUpperCase()} text (invalid byte sequence between bytes ${offset} and ${offset + chunk.length}); save it as "CSV UTF-8" or set encoding`, {
+        const at = decoder.encoding === 'utf-8' ? await firstInvalidUtf8(file) : null;
+        const where = at ? `line ${at.line}, byte ${at.column} of the line: ${at.shown}` : `invalid byte sequence between bytes ${offset} and ${offset + chunk.length}`;
+        throw new SourceError(`${name} is not ${decoder.encoding.toUpperCase()} text (${where}); save it as "CSV UTF-8" or set encoding`, {
           code: 'CSV_NOT_CSV',
           cause: error,
         });

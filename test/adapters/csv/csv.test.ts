@@ -209,8 +209,17 @@ describe('CSV source: encodings, delimiters and line numbers', () => {
     const error = await refusal(source(file));
     expect(error.code).toBe('CSV_NOT_CSV');
     expect(error.message).toMatch(/ansi\.csv is not UTF-8 text .*save it as "CSV UTF-8" or set encoding/);
+    // Located as the user finds it in an editor: the line, and the byte within it.
+    expect(error.message).toContain('(line 2, byte 8 of the line: "plc-1;Z" then 0xfc)');
     const { records } = await readAll(source(file, { encoding: 'windows-1252' }));
     expect(records[0]!.asset.location).toBe('Zürich');
+  });
+
+  it('locates invalid UTF-8 by line far into a file, past the first chunk read, after valid multi-byte text', async () => {
+    const lines = ['name;location', ...Array.from({ length: 30_000 }, (_, i) => `plc-${i};Halle 3 – Süd`)];
+    const file = tempFile('late.csv', Buffer.concat([Buffer.from(`${lines.join('\n')}\n`, 'utf8'), Buffer.from('plc-x;M\xfcnchen\n', 'latin1')]));
+    const error = await refusal(source(file));
+    expect(error.message).toContain(`(line ${lines.length + 1}, byte 8 of the line: "plc-x;M" then 0xfc)`);
   });
 
   it('counts lines right across CR LF inside quoted cells and skipped empty lines', async () => {
