@@ -45,15 +45,10 @@ function copyJson(json: string): string {
 
 /**
  * A value already serialised as JSON, for a json / jsonb column: COPY writes the text as it is, so a
- * caller that needed the JSON anyway (to hash it) does not pay for serialising it twice. `member`, a
- * JSON member (`"name":value`), is written as the object's last member: the object with one more
- * member without a copy of the text (a jsonb column keeps no member order anyway).
+ * caller that needed the JSON anyway (to hash it) does not pay for serialising it twice.
  */
 export class JsonText {
-  constructor(
-    readonly json: string,
-    readonly member?: string,
-  ) {}
+  constructor(readonly json: string) {}
 }
 
 /**
@@ -101,14 +96,7 @@ export class CopyRows<Row extends readonly unknown[] = readonly unknown[]> {
   push(row: Row): void {
     for (let i = 0; i < row.length; i++) {
       if (i > 0) this.byte(0x09); // tab
-      const value = row[i];
-      if (value instanceof JsonText && value.member !== undefined) {
-        const { json, member } = value;
-        this.text(copyJson(json.length > 2 ? json.slice(0, -1) : '{'));
-        if (json.length > 2) this.byte(0x2c); // ,
-        this.text(copyJson(member));
-        this.byte(0x7d); // }
-      } else this.text(copyField(value));
+      this.text(copyField(row[i]));
     }
     this.byte(0x0a); // new line
     this.rows += 1;

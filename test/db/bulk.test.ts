@@ -101,20 +101,6 @@ describeEachEngine('bulkUpsert', (t) => {
     expect(encoded.count).toBe(3000);
   });
 
-  it('writes a JsonText member as the last member of its object, without changing the rest', async () => {
-    const { db } = t();
-    const member = `"lastSeen":${JSON.stringify('2026-11-23T10:00:00Z \\ "quoted"')}`;
-    const cases: [string, string][] = [
-      ['member-object', JSON.stringify({ id: 1, path: 'C:\\plc\\prog', list: [1, { a: null }] })],
-      ['member-empty', '{}'],
-    ];
-    const rows = new CopyRows();
-    for (const [key, json] of cases) rows.push(row(key, key, `h-${key}`, new JsonText(json, member)));
-    await db.transaction((tx) => bulkUpsert(tx, spec, rows));
-    const back = new Map((await db.query<{ external_key: string; raw: unknown }>(`SELECT external_key, raw FROM source_record WHERE external_key LIKE 'member-%'`)).map((r) => [r.external_key, r.raw]));
-    for (const [key, json] of cases) expect(back.get(key)).toEqual({ ...(JSON.parse(json) as object), lastSeen: '2026-11-23T10:00:00Z \\ "quoted"' });
-  });
-
   it('rolls the whole load back when the transaction fails', async () => {
     const { db } = t();
     const [{ n: before }] = (await db.query<{ n: number }>(`SELECT count(*)::int AS n FROM source_record`)) as [{ n: number }];

@@ -183,9 +183,9 @@ export function deviceContent(device: KicsDevice): { json: string; hash: string 
   return { json, hash: digest('sha256', json, 'base64url') };
 }
 
-/** The stored JSON: the content JSON with `lastSeen` put back as its last member (written without a copy of the content, see JsonText). */
+/** The stored JSON: the whole device, `lastSeen` included (the content JSON when the device has none). */
 function rawJson(device: KicsDevice, content: string): JsonText {
-  return device.lastSeen === undefined ? new JsonText(content) : new JsonText(content, `"lastSeen":${JSON.stringify(device.lastSeen)}`);
+  return new JsonText(device.lastSeen === undefined ? content : JSON.stringify(device));
 }
 
 /** Rows of one write, encoded for COPY as they are found (their strings die young, see CopyRows). */
