@@ -398,24 +398,6 @@ export function checkFieldLimits(asset: CanonicalAsset): FieldProblem[] {
   return problems ?? [];
 }
 
-/**
- * Sorts `list` in place, stably. The short lists of a record (labels, IPs, interfaces) are sorted by
- * insertion, which allocates nothing: Array.prototype.sort allocates a work array on every call.
- */
-export function sortInPlace<T>(list: T[], compare: (a: T, b: T) => number = (a, b) => (a < b ? -1 : a > b ? 1 : 0)): T[] {
-  if (list.length > 16) return list.sort(compare);
-  for (let i = 1; i < list.length; i += 1) {
-    const item = list[i]!;
-    let j = i - 1;
-    while (j >= 0 && compare(list[j]!, item) > 0) {
-      list[j + 1] = list[j]!;
-      j -= 1;
-    }
-    list[j + 1] = item;
-  }
-  return list;
-}
-
 function compareIps(a: string, b: string): number {
   const va = a.includes(':') ? 6 : 4;
   const vb = b.includes(':') ? 6 : 4;
@@ -511,11 +493,11 @@ function inKeyOrder<T extends object>(object: T, keys: readonly (keyof T)[], val
  */
 export function canonicalAsset(asset: CanonicalAsset): CanonicalAsset {
   if (isCanonical(asset)) return asset;
-  const interfaces = asset.interfaces.map((i) => inKeyOrder(i, interfaceKeys, (key) => (key === 'ips' ? (i.ips.length > 1 ? sortInPlace([...new Set(i.ips)], compareIps) : [...i.ips]) : i[key])));
-  sortInPlace(interfaces, interfaceOrder);
+  const interfaces = asset.interfaces.map((i) => inKeyOrder(i, interfaceKeys, (key) => (key === 'ips' ? (i.ips.length > 1 ? [...new Set(i.ips)].sort(compareIps) : [...i.ips]) : i[key])));
+  interfaces.sort(interfaceOrder);
   return inKeyOrder(asset, assetKeys, (key) => {
     if (key === 'interfaces') return interfaces;
-    if (key === 'labels') return asset.labels === undefined ? undefined : asset.labels.length > 1 ? sortInPlace([...new Set(asset.labels)]) : [...asset.labels];
+    if (key === 'labels') return asset.labels === undefined ? undefined : asset.labels.length > 1 ? [...new Set(asset.labels)].sort() : [...asset.labels];
     if (key === 'userAttributes') {
       const attributes = asset.userAttributes;
       if (attributes === undefined) return undefined;

@@ -18,7 +18,6 @@ import {
   normalizeInterface,
   parseBoolean,
   parseVlan,
-  sortInPlace,
   stableStringify,
   unionSorted,
 } from '../../src/model/normalize.js';
@@ -289,18 +288,6 @@ describe('canonical form and content hash', () => {
     }
     const withEmpty = canonicalAsset({ ...canonical, userAttributes: {} });
     expect(withEmpty.userAttributes).toBeUndefined();
-  });
-
-  it('sorts short and long lists in place as a stable sort does (property)', () => {
-    fc.assert(
-      fc.property(fc.array(fc.tuple(fc.integer({ min: 0, max: 5 }), fc.nat()), { maxLength: 40 }), (pairs) => {
-        const byFirst = (a: [number, number], b: [number, number]): number => a[0] - b[0];
-        const list = pairs.map((p) => [...p] as [number, number]);
-        expect(sortInPlace(list, byFirst)).toBe(list);
-        expect(list).toEqual([...pairs].sort(byFirst));
-      }),
-    );
-    expect(sortInPlace(['b', 'a', 'c'])).toEqual(['a', 'b', 'c']);
   });
 
   it('changes when any field changes, and tells empty (null) from absent', () => {

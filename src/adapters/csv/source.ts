@@ -14,7 +14,6 @@ import {
   normalizeInterface,
   parseBoolean,
   parseVlan,
-  sortInPlace,
   splitValues,
   unionSorted,
   type Normalizer,
@@ -235,7 +234,7 @@ export class CsvSource implements AssetSource {
       );
     }
     // Attribute columns by attribute name, so that each row's userAttributes are built in the canonical key order.
-    return { ...map, attributes: sortInPlace([...map.attributes], ([a], [b]) => (a < b ? -1 : a > b ? 1 : 0)) };
+    return { ...map, attributes: [...map.attributes].sort(([a], [b]) => (a < b ? -1 : a > b ? 1 : 0)) };
   }
 
   /**
@@ -398,7 +397,7 @@ export class CsvSource implements AssetSource {
       notes.push(...result.notes);
       if (result.interface) interfaces.push(result.interface);
     });
-    sortInPlace(labels);
+    labels.sort();
 
     // Keys in sorted order, as canonicalAsset() wants them: a row's asset needs no canonical copy.
     const asset = {} as CanonicalAsset;
