@@ -4,7 +4,6 @@ import type { Config, SourceConfig } from '../../config/index.js';
 import type { Database } from '../../db/database.js';
 import type { Logger } from '../../log.js';
 import { stageSources, type StageMode, type StageOutcome, type StageProgress } from './source/stage.js';
-import { readsInThreads } from './threads/read-thread.js';
 import { stageSourcesInWorker } from './threads/source-thread.js';
 
 export interface StageConfiguredOptions {
@@ -16,16 +15,15 @@ export interface StageConfiguredOptions {
   /** The data directory: rejects files go to `<dataDir>/rejects/<source>.csv` unless a CSV source names its own. */
   dataDir: string;
   onProgress?: ((progress: StageProgress) => void) | undefined;
-  /** PGlite: the smallest CSV file read in a thread of its own (read-thread.ts); tests lower it. */
-  readThreadMinBytes?: number;
 }
 
 /**
  * The configured sources staged where they run fastest (`sources pull`, and a plan's refresh beside
  * KICS). On PostgreSQL, in a worker thread with connections of its own (worker.ts): the staging leaves
  * the main thread free, and a thread gets a young generation sized for it (thread.ts). On PGlite, whose
- * writes run in this thread, the sources are staged here, and a large CSV file is read and prepared in a
- * thread of its own (read-thread.ts). A broken mapping table stops the call before any read starts.
+ * writes run in this thread, the sources are read, prepared and staged here (a thread of its own for a
+ * large CSV file saved nothing measurable: README, Performance). A broken mapping table stops the call
+ * before any read starts.
  */
 /** Where a source's rejected records are listed: its `rejectsFile` (CSV), else <dataDir>/rejects/<name>.csv. */
 export function rejectsFileOf(source: SourceConfig, dataDir: string): string {
@@ -55,7 +53,6 @@ export function stageConfiguredSources(db: Database, config: Config, options: St
       rejectsDir,
       rejectsFiles,
       ...(options.onProgress ? { onProgress: options.onProgress } : {}),
-      read: readsInThreads(config, { logger, ...(options.readThreadMinBytes === undefined ? {} : { minBytes: options.readThreadMinBytes }) }),
     },
   );
 }

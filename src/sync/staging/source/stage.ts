@@ -7,7 +7,7 @@ import type { Logger } from '../../../log.js';
 import type { AssetSource, ReadOptions, RecordReject } from '../../../model/asset.js';
 import { BatchWriter } from '../batch-writer.js';
 import { countChange } from '../change.js';
-import { prepareBatches, type PreparedBatch } from './prepare.js';
+import { prepareBatches } from './prepare.js';
 import { RejectsFile } from './rejects-file.js';
 import {
   clearRejects,
@@ -81,11 +81,6 @@ export interface StageOptions {
   /** Per source name, a rejects file that overrides `<rejectsDir>/<source>.csv`. */
   rejectsFiles?: Readonly<Record<string, string | undefined>>;
   onProgress?: (progress: StageProgress) => void;
-  /**
-   * Where a source is read and prepared: a function that returns the prepared batches of one read (a
-   * worker thread, read-thread.ts), or undefined to read it inline in this thread.
-   */
-  read?: (source: AssetSource, read: ReadOptions) => AsyncIterable<PreparedBatch> | undefined;
 }
 
 /** Rows written per bulk upsert: bounds memory whatever the source's size. */
@@ -143,7 +138,7 @@ export async function stageSource(db: TransactionalSql, source: AssetSource, opt
         ...(signal ? { signal } : {}),
       };
       if (mode === 'incremental') readOptions.stagedHolders = ({ macs, ips }) => keysHoldingAddresses(tx, sourceRow.id, macs, ips);
-      const batches = options.read?.(source, readOptions) ?? prepareBatches(source, source.read(readOptions));
+      const batches = prepareBatches(source, source.read(readOptions));
       try {
         for await (const batch of batches) {
           signal?.throwIfAborted();

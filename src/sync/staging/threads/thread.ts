@@ -5,8 +5,7 @@ import { ExitCode, KicsSyncError, errorMessage } from '../../../errors.js';
 import { createLogger, type Logger } from '../../../log.js';
 
 /**
- * What the staging threads (worker.ts: sources staged beside KICS; read-thread.ts: a source read and
- * prepared beside its staging) share: how a thread is started, and how its log lines reach the main
+ * What the staging threads (sources staged beside KICS on PostgreSQL) share: how a thread is started, and how its log lines reach the main
  * thread's logger.
  */
 
