@@ -566,7 +566,12 @@ function sortedKeys(_key: string, value: unknown): unknown {
   return out;
 }
 
-/** JSON with object keys sorted at every depth: equal values give equal text. */
+/**
+ * JSON with object keys sorted at every depth: equal values give equal text. Not a library's: the
+ * stored content hashes were made with this (an object's array-index keys, such as "0", come first in
+ * JavaScript whatever the sort), and safe-stable-stringify, which sorts "" before "0", gives other text
+ * for such objects (test/model/normalize.test.ts).
+ */
 export function stableStringify(value: unknown): string {
   return JSON.stringify(value, sortedKeys) ?? 'null';
 }

@@ -288,6 +288,18 @@ describe('canonical form and content hash', () => {
     expect(withEmpty.userAttributes).toBeUndefined();
   });
 
+  it('writes stable JSON byte for byte as the engine always has (stored content hashes stay valid) (property)', () => {
+    // The stable JSON hashes were computed with: JSON.stringify with every object's keys sorted by code unit.
+    const sortKeys = (_key: string, value: unknown): unknown =>
+      value === null || typeof value !== 'object' || Array.isArray(value) ? value : Object.fromEntries(Object.keys(value).sort().map((k) => [k, (value as Record<string, unknown>)[k]]));
+    fc.assert(
+      fc.property(fc.jsonValue(), (value) => {
+        expect(stableStringify(value)).toBe(JSON.stringify(value, sortKeys));
+      }),
+    );
+    expect(stableStringify({ '10': 1, b: { '2': null, a: 'x' }, '1': [{ z: 1, y: undefined }] })).toBe('{"1":[{"z":1}],"10":1,"b":{"2":null,"a":"x"}}');
+  });
+
   it('changes when any field changes, and tells empty (null) from absent', () => {
     const base = canonicalAsset(asset);
     const hash = assetContentHash(base);
