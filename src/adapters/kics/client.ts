@@ -217,8 +217,31 @@ export class KicsClient {
     }
   }
 
-  /** Devices with exactly this name, or holding one of these MACs (any notation). */
+  /**
+   * Devices with exactly this name, or holding one of these MACs (any notation). Asked with `Name` and
+   * `MacAddress` filters; the connector API document names no device filter fields, so a KICS that
+   * refuses them (400) is read page by page by Id (the filter its example shows) and matched here.
+   */
   async findDevices(by: { name?: string; macs?: readonly string[] }, signal?: AbortSignal): Promise<Device[]> {
+    try {
+      return await this.findDevicesByFilter(by, signal);
+    } catch (error) {
+      if (!(error instanceof KicsApiError && error.endpoint.route === 'devicesQuery' && error.status === 400)) throw error;
+      this.logger.warn({ err: error.message }, 'KICS refused the Name / MacAddress filter; looking for the device through every device instead');
+      const macs = new Set((by.macs ?? []).map(canonicalMac).filter((m): m is string => m !== null));
+      const named: Device[] = [];
+      const byMac: Device[] = [];
+      for await (const page of this.iterateDevices({ signal })) {
+        for (const device of page.values) {
+          if (by.name !== undefined && device.name === by.name) named.push(device);
+          else if (macs.size > 0 && device.addressInformation.some((nic) => macs.has(canonicalMac(nic.macAddress) ?? ''))) byMac.push(device);
+        }
+      }
+      return named.length > 0 ? named : byMac;
+    }
+  }
+
+  private async findDevicesByFilter(by: { name?: string; macs?: readonly string[] }, signal?: AbortSignal): Promise<Device[]> {
     const found = new Map<number, Device>();
     if (by.name !== undefined) {
       for (const d of (await this.queryDevices({ filter: [deviceFilter.eq('Name', by.name)], limit: 10 }, signal)).values) found.set(d.id, d);
@@ -392,4 +415,11 @@ export class KicsClient {
       },
     );
   }
+}
+
+/** A MAC in the engine's notation, or null when there is none or it is not a MAC. */
+function canonicalMac(mac: string | null | undefined): string | null {
+  if (!mac) return null;
+  const parsed = parseMac(mac);
+  return parsed.ok ? parsed.mac : null;
 }

@@ -231,6 +231,23 @@ describeEachEngine('apply', (t) => {
     expect(audit.find((r) => r.outcome === 'applied')).toMatchObject({ deviceId: named('NEW-ASSET-001')[0]!.id, request: { method: 'POST', route: 'deviceCreate' }, actor: 'tester' });
   });
 
+  it('a create whose answer was lost, on a KICS that refuses the Name / MacAddress filters: found by reading devices by Id, recorded as applied, not sent again', async () => {
+    plant.writeCmdb([plant.rowOf(plant.devices[0]!), plant.newAsset(1)]);
+    const planned = await plan();
+    const since = plant.sim.sim.requests.lastSeq;
+    plant.sim.sim.behaviour.undocumentedDeviceFilters = 'refuse';
+    plant.sim.sim.faults.addRule({ kind: 'truncate', times: 1 }, 'deviceCreate');
+    try {
+      const result = await runApply(runContextFor(plant, t().db), { planId: planned.id, allowDraft: true });
+      expect(result.apply.outcome).toMatchObject({ applied: 1, failed: 0, drifted: 0 });
+    } finally {
+      plant.sim.sim.behaviour.undocumentedDeviceFilters = 'honour';
+    }
+    expect(named('NEW-ASSET-001')).toHaveLength(1);
+    expect(executed('deviceCreate', since)).toBe(1);
+    expect(plant.sim.sim.requests.list(since).some((r) => r.route === 'devicesQuery' && r.status === 400)).toBe(true);
+  });
+
   it('a PATCH whose answer was lost, then 500s: the next apply records it as applied by the engine, not as set in KICS by someone else', async () => {
     const { updated } = standardCmdb();
     const planned = await plan();
