@@ -88,7 +88,14 @@ export function ipIdentityProblem(ip: string): string | null {
   }
 }
 
-/** The address as a number (IPv4) or bigint (IPv6), for range checks. */
+/** The address as a number (IPv4) or a bigint (IPv6), for range checks. */
+export function ipValue(ip: string): number | bigint {
+  if (ipVersion(ip) === 6) return ipToBigInt(ip);
+  const [a, b, c, d] = ipaddr.IPv4.parse(ip).toByteArray() as [number, number, number, number];
+  return ((a << 24) | (b << 16) | (c << 8) | d) >>> 0;
+}
+
+/** The address as a bigint, for range checks and ordering. */
 export function ipToBigInt(ip: string): bigint {
   const bytes = ipaddr.parse(ip).toByteArray();
   let n = 0n;

@@ -1,4 +1,4 @@
-import type { AddressSpaceIndex } from '../model/address-space.js';
+import type { AddressSpaceIndex, Binding } from '../model/address-space.js';
 import { parseIp } from '../model/ip.js';
 import type { KicsDevice } from '../model/kics.js';
 import { macIdentityProblem, parseMac } from '../model/mac.js';
@@ -92,12 +92,14 @@ export function bindRecord(record: StagedRecord, sourceRank: number, spaces: Add
       explicit = space.id;
     }
     const ips: BoundIp[] = [];
+    const ipBindings: Binding[] = [];
     for (const ip of iface.ips ?? []) {
       if (explicit !== undefined) {
         ips.push({ ip, space: explicit });
         continue;
       }
       const binding = spaces.bindIp(ip, iface.vlan);
+      ipBindings.push(binding);
       if (binding.ambiguous) {
         for (const space of binding.ambiguous) candidateKeys.push(ipKey(space, ip));
         problems.push({
@@ -119,7 +121,7 @@ export function bindRecord(record: StagedRecord, sourceRank: number, spaces: Add
         mac = iface.mac;
         macUnbound = true;
       } else {
-        const binding = spaces.bindMac(iface.ips ?? [], iface.vlan);
+        const binding = spaces.bindMacWith(ipBindings, iface.vlan);
         if (binding.ambiguous) {
           for (const space of binding.ambiguous) candidateKeys.push(macKey(space, iface.mac));
           problems.push({ kind: 'ambiguous_address_space', reason: `MAC ${iface.mac} binds to address spaces ${binding.ambiguous.join(' and ')} equally and the source gives no VLAN` });
