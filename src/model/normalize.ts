@@ -385,7 +385,8 @@ export function checkFieldLimits(asset: CanonicalAsset): FieldProblem[] {
     const value = asset[field] as string | null | undefined;
     if (value && value.length > max) tooLong(field, value, max);
   }
-  if (asset.labels) for (const label of asset.labels) if (label.length > kicsLimits.textLength) tooLong('labels', label, kicsLimits.textLength);
+  const labelLimit = assetFields.labels.kicsLimit;
+  if (asset.labels) for (const label of asset.labels) if (label.length > labelLimit) tooLong('labels', label, labelLimit);
   if (asset.userAttributes) {
     for (const [name, value] of Object.entries(asset.userAttributes)) {
       if (name.length > kicsLimits.nameLength) tooLong(`userAttributes.${name}`, name, kicsLimits.nameLength);
@@ -561,7 +562,8 @@ function sortedKeys(_key: string, value: unknown): unknown {
   let ordered = true;
   for (let i = 1; i < keys.length && ordered; i += 1) ordered = keys[i - 1]! < keys[i]!;
   if (ordered) return value;
-  const out: Record<string, unknown> = {};
+  // No prototype: a key named "__proto__" (JSON allows it) stays a key instead of setting the prototype.
+  const out = Object.create(null) as Record<string, unknown>;
   for (const key of keys.sort()) out[key] = object[key];
   return out;
 }

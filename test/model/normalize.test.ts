@@ -298,6 +298,8 @@ describe('canonical form and content hash', () => {
       }),
     );
     expect(stableStringify({ '10': 1, b: { '2': null, a: 'x' }, '1': [{ z: 1, y: undefined }] })).toBe('{"1":[{"z":1}],"10":1,"b":{"2":null,"a":"x"}}');
+    // A "__proto__" key read from JSON is data like any other key, not lost.
+    expect(stableStringify(JSON.parse('{"z":1,"__proto__":{"a":1}}'))).toBe('{"__proto__":{"a":1},"z":1}');
   });
 
   it('changes when any field changes, and tells empty (null) from absent', () => {
