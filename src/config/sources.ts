@@ -1,4 +1,5 @@
 import { z } from 'zod';
+import { csvFields } from '../model/fields.js';
 
 const name = z.string().regex(/^[A-Za-z0-9][A-Za-z0-9._-]{0,62}$/, 'a name of letters, digits, dot, dash or underscore');
 
@@ -10,34 +11,9 @@ const common = {
   staleAfterDays: z.number().positive().optional(),
 };
 
-/** The canonical fields a CSV column can fill (`columns` maps them to headers; see docs/configuration.md for the default aliases). */
-export const csvFields = [
-  'id',
-  'name',
-  'description',
-  'mac',
-  'ip',
-  'interface',
-  'addressSpace',
-  'vlan',
-  'category',
-  'vendor',
-  'model',
-  'hardwareVersion',
-  'firmware',
-  'softwareVendor',
-  'softwareModel',
-  'os',
-  'networkName',
-  'isRouter',
-  'owner',
-  'location',
-  'criticality',
-  'labels',
-  'status',
-  'industrialConfig',
-] as const;
-export type CsvField = (typeof csvFields)[number];
+/** The canonical fields a CSV column can fill (`columns` maps them to headers; declared with their default aliases in src/model/fields.ts). */
+export { csvFields, type CsvField } from '../model/fields.js';
+
 
 /** Retries of a REST source: network errors, 5xx and 429 (honouring Retry-After); never 400, 401, 403, 404. */
 const retries = z.number().int().min(0).max(10).default(4);

@@ -1,38 +1,16 @@
-import type { AssetType, Influence } from './kics.js';
+import type { AssetFieldValues } from './fields.js';
 
 /**
  * The canonical asset: what every source turns its records into, and what the reconciler compares
  * with KICS devices. Field names follow KICS's device fields so that precedence rules name one field
  * the same way everywhere. Values are already normalised (src/model/normalize*.ts): MACs lower-case
  * and colon separated, IPs in canonical text, enums mapped to KICS values. Absent (undefined) means
- * "this source says nothing about it"; null means "this source says it is empty".
+ * "this source says nothing about it"; null means "this source says it is empty". The fields, their
+ * types and what each means are declared once, in src/model/fields.ts.
  */
-export interface CanonicalAsset {
-  name?: string | null;
-  description?: string | null;
-  category?: AssetType | null;
-  os?: string | null;
-  hardwareVendor?: string | null;
-  hardwareModel?: string | null;
-  hardwareVersion?: string | null;
-  softwareVendor?: string | null;
-  softwareModel?: string | null;
-  softwareVersion?: string | null;
-  networkName?: string | null;
-  isRouter?: boolean | null;
-  influence?: Influence | null;
-  labels?: string[];
-  /** Who owns the asset in the plant (used to scope manual runs); also a user attribute when managed. */
-  owner?: string | null;
-  location?: string | null;
-  /** KICS user attributes by name (only the configured, managed names are ever written). */
-  userAttributes?: Record<string, string>;
+export interface CanonicalAsset extends AssetFieldValues {
   /** Network interfaces; identity comes from their MACs and IPs. */
   interfaces: AssetInterface[];
-  /** The source marks the asset as retired / decommissioned. */
-  retired?: boolean;
-  /** Path of an industrial configuration file, relative to reconcile.industrialConfig.root. */
-  industrialConfig?: string | null;
 }
 
 export interface AssetInterface {

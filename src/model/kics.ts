@@ -56,6 +56,12 @@ export type IndustrialConfigMode = (typeof industrialConfigModes)[number];
 export const kicsLimits = {
   nameLength: 8192,
   textLength: 65536,
+  /**
+   * One label. The reference gives `labels` as "Array of strings" with no length: the name's limit is
+   * taken (a label is shown like a name), so nothing the engine sends is longer than what any KICS
+   * field of its kind accepts.
+   */
+  labelLength: 8192,
   maxActiveDevices: 100_000,
   maxArchivedDevices: 100_000,
   maxInterfacesPerDevice: 64,

@@ -1,4 +1,5 @@
 import { csvFields, type CsvField } from '../../config/sources.js';
+import { csvAliases, fieldsInKeyOrder, type AssetField, type FieldSpec } from '../../model/fields.js';
 import { mappingKey } from '../../model/normalize.js';
 
 /**
@@ -6,32 +7,7 @@ import { mappingKey } from '../../model/normalize.js';
  * (`MAC_Address`, `mac-address`, `Mac Address` are one header). For each field the first alias found
  * in the header wins, in the order listed; `columns` in the source's config overrides an alias.
  */
-export const defaultAliases: Readonly<Record<CsvField, readonly string[]>> = {
-  id: ['id', 'asset id', 'asset tag', 'asset number', 'inventory number', 'inventory id', 'tag number', 'sys id'],
-  name: ['name', 'hostname', 'host name', 'device name', 'asset name', 'device', 'host'],
-  description: ['description', 'comment', 'comments', 'notes'],
-  mac: ['mac', 'mac address', 'macaddress', 'mac addresses', 'hardware address', 'physical address'],
-  ip: ['ip', 'ip address', 'ipaddress', 'ip addresses', 'ipv4', 'ipv4 address', 'ipv6', 'ipv6 address'],
-  interface: ['interface', 'interface name', 'nic', 'port', 'network interface'],
-  addressSpace: ['address space', 'addressspace', 'kics address space'],
-  vlan: ['vlan', 'vlan id', 'vid'],
-  category: ['category', 'type', 'device type', 'asset type', 'device category', 'role', 'class'],
-  vendor: ['vendor', 'manufacturer', 'make', 'hardware vendor'],
-  model: ['model', 'hardware model', 'product', 'model number'],
-  hardwareVersion: ['hardware version', 'hw version', 'hardware revision', 'hw revision'],
-  firmware: ['firmware', 'firmware version', 'software version', 'sw version', 'fw version', 'version'],
-  softwareVendor: ['software vendor'],
-  softwareModel: ['software model', 'software', 'software name'],
-  os: ['os', 'operating system', 'os version'],
-  networkName: ['network name', 'fqdn', 'dns name', 'dns'],
-  isRouter: ['is router', 'router'],
-  owner: ['owner', 'owned by', 'responsible', 'asset owner', 'department'],
-  location: ['location', 'site', 'area', 'building', 'room'],
-  criticality: ['criticality', 'influence', 'importance', 'business criticality', 'priority'],
-  labels: ['labels', 'label', 'tags'],
-  status: ['status', 'lifecycle', 'lifecycle status', 'install status', 'retired', 'state'],
-  industrialConfig: ['industrial config', 'industrial configuration', 'config file', 'configuration file', 'project file'],
-};
+export const defaultAliases: Readonly<Record<CsvField, readonly string[]>> = csvAliases;
 
 /** Fields a row is identified by: a file needs at least one of these columns. */
 export const identityFields: readonly CsvField[] = ['name', 'mac', 'ip'];
@@ -43,7 +19,14 @@ export interface ColumnMap {
   attributes: [string, number][];
   /** The header as written (for messages and raw rows). */
   header: string[];
+  /**
+   * What a row's asset is built from, in canonical key order (src/model/fields.ts): each asset field
+   * a column fills, with that column, and the interfaces and user attributes every row has.
+   */
+  build: AssetPart[];
 }
+
+export type AssetPart = { field: 'interfaces' | 'userAttributes' } | { field: AssetField; spec: FieldSpec; column: CsvField; index: number };
 
 export type ColumnProblem = { kind: 'missing'; what: string; header: string } | { kind: 'noIdentity' };
 
@@ -89,7 +72,12 @@ export function mapColumns(header: readonly string[], columns: Partial<Record<Cs
     }
   }
   if (!identityFields.some((f) => fields[f] !== undefined)) problems.push({ kind: 'noIdentity' });
-  return { map: { fields, attributes: attributeColumns, header: [...header] }, problems };
+  const build: AssetPart[] = [];
+  for (const [field, spec] of fieldsInKeyOrder) {
+    if (field === 'interfaces' || field === 'userAttributes') build.push({ field });
+    else if (spec.csv && fields[spec.csv.column as CsvField] !== undefined) build.push({ field, spec, column: spec.csv.column as CsvField, index: fields[spec.csv.column as CsvField]! });
+  }
+  return { map: { fields, attributes: attributeColumns, header: [...header], build }, problems };
 }
 
 /** The column mapping as the user reads it: each field with the column that fills it. */

@@ -18,7 +18,7 @@ import {
   unionSorted,
   type Normalizer,
 } from '../../model/normalize.js';
-import { csvScalarFields } from '../../model/fields.js';
+import { csvScalarFields, type FieldSpec } from '../../model/fields.js';
 import { SourceError } from '../source-error.js';
 import { columnMapDetails, columnMapWarnings, identityFields, mapColumns, type ColumnMap } from './columns.js';
 import { csvEncodingOf, detectDelimiter, firstLine, readCsvText, statCsvFile } from './file.js';
@@ -332,7 +332,6 @@ export class CsvSource implements AssetSource {
       return { ok: false, reject: { location, reason: `has ${cells.length} fields, the header has ${header.length} (a missing or extra delimiter?)`, raw } };
     }
 
-    const { normalizer } = this.deps;
     const separator = this.config.multiValueSeparator;
     const problems: { field: CsvField; reason: string }[] = [];
     const cell = (field: CsvField): string | undefined => {
@@ -340,28 +339,6 @@ export class CsvSource implements AssetSource {
       return i === undefined ? undefined : cleanText(cells[i]);
     };
 
-    const category = cell('category');
-    let assetType: CanonicalAsset['category'];
-    if (category !== undefined) {
-      const mapped = normalizer.category(category);
-      if (mapped.ok) assetType = mapped.value;
-      else problems.push({ field: 'category', reason: mapped.reason });
-    }
-    const criticality = cell('criticality');
-    let influence: CanonicalAsset['influence'];
-    if (criticality !== undefined) {
-      const mapped = normalizer.influence(criticality);
-      if (mapped.ok) influence = mapped.value;
-      else problems.push({ field: 'criticality', reason: mapped.reason });
-    }
-    const routerText = cell('isRouter');
-    let isRouter: boolean | undefined;
-    if (routerText !== undefined) {
-      const parsedBool = parseBoolean(routerText);
-      if (parsedBool.ok) isRouter = parsedBool.value;
-      else problems.push({ field: 'isRouter', reason: parsedBool.reason });
-    }
-    const labels = splitValues(cell('labels'), separator);
     let attributes: Record<string, string> | undefined;
     for (const [attribute, i] of map.attributes) {
       const value = cleanText(cells[i]);
@@ -397,33 +374,14 @@ export class CsvSource implements AssetSource {
       notes.push(...result.notes);
       if (result.interface) interfaces.push(result.interface);
     });
-    labels.sort();
-
-    // Keys in sorted order, as canonicalAsset() wants them: a row's asset needs no canonical copy.
-    const asset = {} as CanonicalAsset;
-    if (assetType !== undefined) asset.category = assetType;
-    set(asset, 'description', cell('description'));
-    set(asset, 'hardwareModel', cell('model'));
-    const vendor = cell('vendor');
-    if (vendor !== undefined) asset.hardwareVendor = normalizer.vendor(vendor);
-    set(asset, 'hardwareVersion', cell('hardwareVersion'));
-    set(asset, 'industrialConfig', cell('industrialConfig'));
-    if (influence !== undefined) asset.influence = influence;
-    asset.interfaces = interfaces;
-    if (isRouter !== undefined) asset.isRouter = isRouter;
-    if (labels.length > 0) asset.labels = labels;
-    set(asset, 'location', cell('location'));
-    set(asset, 'name', cell('name'));
-    set(asset, 'networkName', cell('networkName'));
-    set(asset, 'os', cell('os'));
-    set(asset, 'owner', cell('owner'));
-    const status = cell('status');
-    if (status !== undefined) asset.retired = isRetiredStatus(status);
-    set(asset, 'softwareModel', cell('softwareModel'));
-    const softwareVendor = cell('softwareVendor');
-    if (softwareVendor !== undefined) asset.softwareVendor = normalizer.vendor(softwareVendor);
-    set(asset, 'softwareVersion', cell('firmware'));
-    if (attributes !== undefined) asset.userAttributes = attributes;
+    // The asset's fields from their columns (src/model/fields.ts), set in sorted key order as
+    // canonicalAsset() wants them: a row's asset needs no canonical copy.
+    const fields = {} as Record<string, unknown>;
+    for (const part of map.build) {
+      const value = part.field === 'interfaces' ? interfaces : part.field === 'userAttributes' ? attributes : 'spec' in part ? this.fieldValue(part.spec, part.column, cleanText(cells[part.index]), problems) : undefined;
+      if (value !== undefined) fields[part.field] = value;
+    }
+    const asset = fields as unknown as CanonicalAsset;
 
     if (problems.length > 0) {
       return { ok: false, reject: { location, column: [...new Set(problems.map((p) => columnName(map, p.field)))].join(', '), reason: problems.map((p) => p.reason).join('; '), raw } };
@@ -439,6 +397,34 @@ export class CsvSource implements AssetSource {
     const id = cell('id');
     const key = id !== undefined ? `id:${id}` : asset.name !== undefined && asset.name !== null ? `name:${asset.name}` : interfaces[0]!.mac ? `mac:${interfaces[0]!.mac}` : `ip:${interfaces[0]!.ips[0]}`;
     return { ok: true, row: { key, line, asset, raw, notes } };
+  }
+
+  /** One field's value from its column, by the field's kind; a value that cannot be used is a problem of that column. */
+  private fieldValue(spec: FieldSpec, column: CsvField, text: string | undefined, problems: { field: CsvField; reason: string }[]): unknown {
+    if (text === undefined) return undefined;
+    const { normalizer } = this.deps;
+    let mapped: { ok: true; value: unknown } | { ok: false; reason: string };
+    switch (spec.kind) {
+      case 'text':
+        return spec.normalize === 'vendor' ? normalizer.vendor(text) : text;
+      case 'flag':
+        return isRetiredStatus(text);
+      case 'list': {
+        const values = splitValues(text, this.config.multiValueSeparator).sort();
+        return values.length > 0 ? values : undefined;
+      }
+      case 'enum':
+        mapped = spec.normalize === 'influence' ? normalizer.influence(text) : normalizer.category(text);
+        break;
+      case 'boolean':
+        mapped = parseBoolean(text);
+        break;
+      default:
+        return undefined;
+    }
+    if (mapped.ok) return mapped.value;
+    problems.push({ field: column, reason: mapped.reason });
+    return undefined;
   }
 
   private finish(pending: PendingAsset): SourceRecord {
@@ -490,9 +476,4 @@ function mergeRow(pending: PendingAsset, row: RowAsset, map: ColumnMap): { colum
   pending.lines.push(row.line);
   pending.rawRows.push(row.raw);
   return null;
-}
-
-/** Sets a text field when the row has a value for it. */
-function set(asset: CanonicalAsset, field: 'description' | 'hardwareModel' | 'hardwareVersion' | 'industrialConfig' | 'location' | 'name' | 'networkName' | 'os' | 'owner' | 'softwareModel' | 'softwareVersion', value: string | undefined): void {
-  if (value !== undefined) asset[field] = value;
 }

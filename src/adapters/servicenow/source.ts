@@ -1,6 +1,7 @@
 import type { CsvField, ServicenowSourceConfig } from '../../config/sources.js';
 import type { Logger } from '../../log.js';
 import type { AssetInterface, AssetSource, CanonicalAsset, ReadOptions, RecordReject, SourceBatch, SourceRecord } from '../../model/asset.js';
+import { plainTextFields } from '../../model/fields.js';
 import { parseMac } from '../../model/mac.js';
 import { cleanText, isRetiredStatus, normalizeInterface, parseBoolean, parseVlan, splitValues, addressSpaceRef, type Normalizer } from '../../model/normalize.js';
 import { RestClient } from '../rest-client.js';
@@ -180,20 +181,7 @@ export class ServicenowSource implements AssetSource {
     const notes: string[] = [];
     const errors: string[] = [];
     const asset: CanonicalAsset = { interfaces: [] };
-    const plain: [CsvField, keyof CanonicalAsset][] = [
-      ['name', 'name'],
-      ['description', 'description'],
-      ['model', 'hardwareModel'],
-      ['hardwareVersion', 'hardwareVersion'],
-      ['firmware', 'softwareVersion'],
-      ['softwareModel', 'softwareModel'],
-      ['os', 'os'],
-      ['networkName', 'networkName'],
-      ['owner', 'owner'],
-      ['location', 'location'],
-      ['industrialConfig', 'industrialConfig'],
-    ];
-    for (const [target, key] of plain) {
+    for (const [key, target] of plainTextFields) {
       const v = text(target);
       if (v !== undefined) (asset as unknown as Record<string, unknown>)[key] = v;
     }

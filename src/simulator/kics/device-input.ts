@@ -115,7 +115,7 @@ const writableShape = {
   isRouter: z.boolean({ error: 'expected true or false' }).optional(),
   influence: influenceSchema.optional(),
   labels: z
-    .array(z.string({ error: 'expected a string' }).min(1, { error: 'must not be empty' }).max(kicsLimits.nameLength, { error: `must be at most ${kicsLimits.nameLength} characters` }), { error: 'expected an array of strings or null' })
+    .array(z.string({ error: 'expected a string' }).min(1, { error: 'must not be empty' }).max(kicsLimits.labelLength, { error: `must be at most ${kicsLimits.labelLength} characters` }), { error: 'expected an array of strings or null' })
     .nullable()
     .optional(),
   userAttributes: z.array(userAttributeSchema, { error: 'expected an array of {name, value} or null' }).nullable().optional(),
