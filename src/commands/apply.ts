@@ -52,6 +52,7 @@ export function applySummary(runId: number, apply: ApplyPlanResult, problems: re
     outcome: apply.outcome,
     items: apply.items,
     resumed: apply.resumed,
+    ...(apply.discrepancyEvents ? { discrepancyEvents: apply.discrepancyEvents } : {}),
     stopped: apply.stopped ? { reason: apply.stopped.reason, ...(apply.stopped.error ? { error: apply.stopped.error.toJSON() } : {}) } : null,
     problems,
     durationMs: apply.durationMs,
@@ -63,11 +64,18 @@ export function applyText(runId: number, apply: ApplyPlanResult, problems: reado
   const lines = [`plan ${apply.planId} (scope: ${scopeText(apply.header)}): ${apply.status.replace('_', ' ')} (run ${runId})`];
   for (const [label, n] of [
     ['applied', o.applied],
+    ['applied with errors', o.applied_with_errors],
     ['skipped', o.skipped],
     ['drifted', o.drifted],
     ['failed', o.failed],
   ] as const)
-    lines.push(`  ${label.padEnd(10)} ${String(n).padStart(7)}`);
+    lines.push(`  ${label.padEnd(19)} ${String(n).padStart(7)}`);
+  const d = apply.discrepancyEvents;
+  if (d) {
+    lines.push(
+      `discrepancies in KICS's events: ${d.registered} registered, ${d.alreadyRegistered} already registered, ${d.resolved} resolved${d.failed > 0 ? `, ${d.failed} could not be registered` : ''}${d.deferred > 0 ? `, ${d.deferred} left for the next run` : ''}`,
+    );
+  }
   if (apply.resumed > 0) lines.push(`  (${apply.resumed} item(s) an interrupted apply had started were re-examined)`);
   const left = (apply.items.pending ?? 0) + (apply.items.in_progress ?? 0);
   if (apply.stopped?.reason === 'interrupted') lines.push(`interrupted: ${left} item(s) left pending; run the same apply again to finish`);

@@ -54,7 +54,7 @@ function runLine(run: RunRecord): string {
   const n = (key: string): number => (typeof c[key] === 'number' ? c[key] : 0);
   const plan = typeof c.planId === 'number' ? `plan ${c.planId}` : run.planIds.length ? `plan ${run.planIds.join(', ')}` : '';
   const outcome = ['applied', 'skipped', 'drifted', 'failed'].some((k) => typeof c[k] === 'number')
-    ? `${n('applied')} applied, ${n('skipped')} skipped, ${n('drifted')} drifted, ${n('failed')} failed`
+    ? `${n('applied')} applied, ${n('applied_with_errors') > 0 ? `${n('applied_with_errors')} applied with errors, ` : ''}${n('skipped')} skipped, ${n('drifted')} drifted, ${n('failed')} failed`
     : countsText(c);
   const error = run.error ? `  ${printable(run.error).slice(0, 160)}` : '';
   return `${String(run.id).padStart(5)}  ${at}  ${run.mode.padEnd(5)}  ${run.status.padEnd(11)}  ${run.trigger.padEnd(11)}  ${printable(run.actor).padEnd(12)}  ${seconds.padStart(8)}  ${plan}${plan && outcome ? ': ' : ''}${outcome}${error}`;
@@ -63,7 +63,7 @@ function runLine(run: RunRecord): string {
 /** A plan run's counts: create / update / ... as stored by `plan`. */
 function countsText(counts: Record<string, unknown>): string {
   const planned = (counts.planned ?? counts) as Record<string, unknown>;
-  const parts = ['create', 'update', 'upload_config', 'archive', 'delete', 'conflict'].filter((k) => typeof planned[k] === 'number').map((k) => `${planned[k] as number} ${k.replace('_', ' ')}`);
+  const parts = ['create', 'update', 'upload_config', 'recognize', 'archive', 'delete', 'conflict'].filter((k) => typeof planned[k] === 'number').map((k) => `${planned[k] as number} ${k.replace('_', ' ')}`);
   return parts.join(', ');
 }
 

@@ -22,6 +22,7 @@ interface SimulatorOptions {
   tokenTtl?: number;
   latencyMs: number;
   faultRate: number;
+  strict?: boolean;
 }
 
 function integerOption(name: string, min: number, max = Number.MAX_SAFE_INTEGER): (value: string) => number {
@@ -61,6 +62,7 @@ const systems: Record<string, (ctx: CommandContext, options: SimulatorOptions) =
       tokenTtlSeconds: options.tokenTtl,
       latencyMs: options.latencyMs,
       faultRate: options.faultRate,
+      strict: options.strict ?? false,
       logger: ctx.logger,
     });
     process.stdout.write(`${JSON.stringify({ event: 'ready', url: sim.url, adminUrl: sim.adminUrl, packageDir: sim.packageDir })}\n`);
@@ -68,7 +70,7 @@ const systems: Record<string, (ctx: CommandContext, options: SimulatorOptions) =
     await sim.close();
   },
   async ksc(ctx, options) {
-    if (options.faultRate > 0 || options.fromFile || options.tokenTtl !== undefined) throw new UsageError('--fault-rate, --from-file and --token-ttl are KICS simulator options; the KSC simulator injects failures through its admin endpoint (docs/ksc.md)');
+    if (options.faultRate > 0 || options.fromFile || options.tokenTtl !== undefined || options.strict) throw new UsageError('--fault-rate, --from-file, --token-ttl and --strict are KICS simulator options; the KSC simulator injects failures through its admin endpoint (docs/ksc.md)');
     const stateDir = options.stateDir ?? (await mkdtemp(path.join(os.tmpdir(), 'kics-sync-ksc-simulator-')));
     const sim = await startKscSimulator({
       stateDir,
@@ -100,6 +102,7 @@ export function registerSimulatorCommand(program: Command): void {
     .option('--from-file <file>', 'load devices from a JSON file instead of generating them')
     .option('--token-ttl <seconds>', 'access token lifetime (default 36000)', integerOption('--token-ttl', 1))
     .option('--latency-ms <ms>', 'latency added to every API call', integerOption('--latency-ms', 0, 600_000), 0)
+    .option('--strict', 'KICS: answer only what the connector API document defines; refuse the rest with 400 (docs/kics-simulator.md)')
     .option('--fault-rate <p>', 'share of API calls (token calls included) answered with a random fault', probability, 0)
     .action(
       runCommand(program, async (ctx, opts: SimulatorOptions) => {

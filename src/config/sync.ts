@@ -1,5 +1,7 @@
 import { z } from 'zod';
 
+export const discrepancyKinds = ['conflict', 'unknown', 'drift', 'write_failed'] as const;
+
 export const syncConfigSchema = z
   .strictObject({
     /** Items applied at once. */
@@ -10,6 +12,16 @@ export const syncConfigSchema = z
     maxCreates: z.number().int().min(0).default(500),
     /** Register an event in KICS with each run's summary. */
     registerKicsEvent: z.boolean().default(false),
+    /** Register one KICS event per open discrepancy after each apply (src/sync/discrepancies.ts). */
+    discrepancyEvents: z
+      .strictObject({
+        enabled: z.boolean().default(false),
+        /** Which discrepancies: conflicts, devices in no source, changes made in KICS since planning, failed writes. */
+        kinds: z.array(z.enum(discrepancyKinds)).min(1).default([...discrepancyKinds]),
+        /** At most this many new events per run; the rest wait for the next run. */
+        maxPerRun: z.number().int().min(1).max(10_000).default(500),
+      })
+      .prefault({}),
     /** Where plan reports are written; default: <dataDir>/reports. */
     reportDir: z.string().optional(),
   })
@@ -31,5 +43,6 @@ export const eventsConfigSchema = z
   .prefault({});
 
 export type SyncConfig = z.infer<typeof syncConfigSchema>;
+export type DiscrepancyEventsConfig = SyncConfig['discrepancyEvents'];
 export type ScheduleConfig = z.infer<typeof scheduleConfigSchema>;
 export type EventsConfig = z.infer<typeof eventsConfigSchema>;

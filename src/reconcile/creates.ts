@@ -82,6 +82,8 @@ function createRequest(ctx: ReconcileContext, name: string, interfaces: readonly
     allowProcessControlSettingsLoss: ctx.config.allowProcessControlSettingsLoss,
     name,
     addressInformation: interfaces.map(toAddressInformation),
+    // The asset register confirms it: created into the authorized baseline (reconcile.status.createAs).
+    status: ctx.config.status.createAs,
   };
   for (const field of scalarFields) {
     const value = target.fields[field];

@@ -5,7 +5,7 @@ import { scalarFields } from './fields.js';
 import { assetSide, deviceSide, matchKeyOf, type BoundDevice, type BoundRecord } from './identity.js';
 import type { Match } from './match.js';
 import { patchOperations } from './patch.js';
-import { deviceSummary, emptyItem, factsOf, primarySpace, sourceKeysOf, type ItemBase, type PlanBuilder, type ScopeFacts } from './plan-builder.js';
+import { deviceSummary, emptyItem, factsOf, primarySpace, sourceKeysOf, type ItemBase, type PlanBuilder, type ScopeFacts, type Work } from './plan-builder.js';
 import { RecordsBySource, computeTarget, mergeAddresses, sourceInterfaces, targetAttributes, targetLabels, type Target } from './target.js';
 
 /**
@@ -45,6 +45,9 @@ function planExistingDevice(ctx: ReconcileContext, { group, device: index, keys 
     return;
   }
 
+  const recognized = planRecognized(ctx, device, fresh, baseOf, facts);
+  if (recognized) plan.add(recognized);
+
   const { before, after, notes } = differences(ctx, device, target, fresh);
   const changedFields = Object.keys(after);
   if (changedFields.length > 0) {
@@ -67,10 +70,38 @@ function planExistingDevice(ctx: ReconcileContext, { group, device: index, keys 
       item: { ...emptyItem('conflict', 'not_applicable'), ...baseOf(), reason, conflict: { kind: 'too_many_interfaces', reason, assets: group.records.map(assetSide), devices: [deviceSide(device)] } },
       facts,
     });
-  } else plan.unchanged(facts, keys);
+  } else if (!recognized) plan.unchanged(facts, keys);
 
   const upload = configUpload(ctx, target, group.records, device, keys, baseOf);
   if (upload) plan.add(upload);
+}
+
+/**
+ * The authorized baseline: a device whose asset a source confirms (a fresh record of a source with
+ * precedence for `status`) is made Recognized when it is Unauthorized (`reconcile.status.recognizeConfirmed`)
+ * or Archived (`restoreArchived`: the asset is back). A status change is an item of its own, so the
+ * report shows at a glance which devices become authorized.
+ */
+function planRecognized(ctx: ReconcileContext, device: BoundDevice, fresh: readonly BoundRecord[], baseOf: () => ItemBase, facts: ScopeFacts): Work | null {
+  const status = device.device.status ?? null;
+  const policy = ctx.config.status;
+  const wanted = (status === 'Unauthorized' && policy.recognizeConfirmed) || (status === 'Archived' && policy.restoreArchived);
+  if (!wanted) return null;
+  const owners = ctx.precedence.status ?? [];
+  const confirmedBy = fresh.find((r) => owners.includes(r.record.source));
+  if (!confirmedBy) return null;
+  const by = `${confirmedBy.record.source} ${JSON.stringify(confirmedBy.record.key)}`;
+  return {
+    item: {
+      ...emptyItem('recognize', 'pending'),
+      ...baseOf(),
+      before: { status },
+      after: { status: 'Recognized' },
+      ops: patchOperations({ status }, { status: 'Recognized' }),
+      reason: status === 'Archived' ? `${by} lists the asset again: restored from Archived` : `${by} confirms the asset: authorized`,
+    },
+    facts,
+  };
 }
 
 /** A retired asset: its device deleted (allowDelete), archived (archiveRetired), or left as it is. */

@@ -1,5 +1,6 @@
 import { z } from 'zod';
-import { assetStatuses, assetTypes, duplicateActions, industrialConfigModes, influenceTypes, patchOperationTypes } from '../model/kics.js';
+import { assetStatuses, duplicateActions, industrialConfigModes, patchOperationTypes } from '../model/kics.js';
+import { assetFields, comparedFields, type ComparedField, type FieldSpec } from '../model/fields.js';
 
 /**
  * The plan as a value: what the reconciler returns, what src/sync/plans stores (one `plan` row and
@@ -9,12 +10,12 @@ import { assetStatuses, assetTypes, duplicateActions, industrialConfigModes, inf
  */
 export const planSchemaVersion = 1;
 
-export const planActions = ['create', 'update', 'upload_config', 'archive', 'delete', 'conflict', 'unknown', 'stale'] as const;
+export const planActions = ['create', 'update', 'upload_config', 'recognize', 'archive', 'delete', 'conflict', 'unknown', 'stale'] as const;
 export type PlanAction = (typeof planActions)[number];
 /** Actions that change KICS when the plan is applied; the others are only reported. */
-export const changeActions: readonly PlanAction[] = ['create', 'update', 'upload_config', 'archive', 'delete'];
+export const changeActions: readonly PlanAction[] = ['create', 'update', 'upload_config', 'recognize', 'archive', 'delete'];
 
-export const planItemStatuses = ['pending', 'in_progress', 'applied', 'skipped', 'drifted', 'failed', 'not_applicable'] as const;
+export const planItemStatuses = ['pending', 'in_progress', 'applied', 'applied_with_errors', 'skipped', 'drifted', 'failed', 'not_applicable'] as const;
 export const planStatuses = ['draft', 'approved', 'applying', 'applied', 'partially_applied', 'expired'] as const;
 
 export const conflictKinds = [
@@ -72,24 +73,20 @@ const interfaceSchema = z.object({
 });
 export type PlanInterface = z.infer<typeof interfaceSchema>;
 
+/** A compared device field's schema in a create request, from its kind in the registry (src/model/fields.ts). */
+function deviceFieldSchema(spec: FieldSpec): z.ZodOptional {
+  if (spec.kind === 'enum') return z.enum(spec.values as [string, ...string[]]).optional();
+  if (spec.kind === 'boolean') return z.boolean().optional();
+  return z.string().nullish();
+}
+
 export const deviceCreateRequestSchema = z.object({
   whatIfDuplicate: z.enum(duplicateActions),
   allowProcessControlSettingsLoss: z.boolean(),
   name: z.string().min(1),
   addressInformation: z.array(interfaceSchema).min(1),
-  description: z.string().nullish(),
   status: z.enum(assetStatuses).optional(),
-  category: z.enum(assetTypes).optional(),
-  os: z.string().nullish(),
-  hardwareVendor: z.string().nullish(),
-  hardwareModel: z.string().nullish(),
-  hardwareVersion: z.string().nullish(),
-  softwareVendor: z.string().nullish(),
-  softwareModel: z.string().nullish(),
-  softwareVersion: z.string().nullish(),
-  networkName: z.string().nullish(),
-  isRouter: z.boolean().optional(),
-  influence: z.enum(influenceTypes).optional(),
+  ...(Object.fromEntries(comparedFields.filter((f) => f !== 'name').map((f) => [f, deviceFieldSchema(assetFields[f])])) as Record<Exclude<ComparedField, 'name'>, z.ZodOptional>),
   labels: z.array(z.string()).nullish(),
   userAttributes: z.array(z.object({ name: z.string(), value: z.string() })).nullish(),
 });
@@ -157,6 +154,8 @@ const counts = z.strictObject({
   create: z.number().int().nonnegative(),
   update: z.number().int().nonnegative(),
   upload_config: z.number().int().nonnegative(),
+  /** Absent from plans stored before the action existed. */
+  recognize: z.number().int().nonnegative().default(0),
   archive: z.number().int().nonnegative(),
   delete: z.number().int().nonnegative(),
   conflict: z.number().int().nonnegative(),
@@ -238,6 +237,8 @@ export const planOptionsSchema = z.strictObject({
   allowProcessControlSettingsLoss: z.boolean(),
   createDevices: z.boolean(),
   archiveRetired: z.boolean(),
+  /** reconcile.status (absent from plans stored before it existed). */
+  status: z.strictObject({ recognizeConfirmed: z.boolean(), restoreArchived: z.boolean(), createAs: z.enum(['Recognized', 'Unauthorized']) }).optional(),
   allowDelete: z.boolean(),
   matchByName: z.boolean(),
   vendorFromOui: z.boolean(),

@@ -63,6 +63,7 @@ function planOptions({ config, precedence, staleAfter }: ReconcileContext): Plan
     allowProcessControlSettingsLoss: config.allowProcessControlSettingsLoss,
     createDevices: config.createDevices,
     archiveRetired: config.archiveRetired,
+    status: { ...config.status },
     allowDelete: config.allowDelete,
     matchByName: config.matchByName,
     vendorFromOui: config.vendorFromOui,

@@ -13,7 +13,7 @@ export interface SummaryContext {
 }
 
 export function emptyCounts(): PlanCounts {
-  return { create: 0, update: 0, upload_config: 0, archive: 0, delete: 0, conflict: 0, unknown: 0, stale: 0, unchanged: 0 };
+  return { create: 0, update: 0, upload_config: 0, recognize: 0, archive: 0, delete: 0, conflict: 0, unknown: 0, stale: 0, unchanged: 0 };
 }
 
 export function summarize(items: Iterable<Pick<PlanItem, 'action' | 'addressSpaceId' | 'conflict'>>, context: SummaryContext): PlanSummary {

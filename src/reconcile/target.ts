@@ -76,7 +76,7 @@ function firstOpinion<T>(list: readonly string[], fresh: Fresh, device: KicsDevi
   return undefined;
 }
 
-/** Attributes KICS keeps by name; `owner` / `location` fall back to the asset's own fields of that name. */
+/** Attributes KICS keeps by name; `owner` / `location` fall back to the asset's own fields of that name, `criticality` to its influence. */
 function recordAttribute(record: BoundRecord, name: string): string | undefined {
   const { asset } = record.record;
   const value = asset.userAttributes?.[name];
@@ -84,6 +84,7 @@ function recordAttribute(record: BoundRecord, name: string): string | undefined 
   const lower = name.toLowerCase();
   if (lower === 'owner') return asset.owner ?? record.record.owner ?? undefined;
   if (lower === 'location') return asset.location ?? undefined;
+  if (lower === 'criticality') return asset.influence ?? undefined;
   return undefined;
 }
 

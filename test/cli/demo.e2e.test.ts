@@ -10,7 +10,7 @@ import { csvRecords } from '../support/csv.js';
 interface DemoOut {
   ok: boolean;
   dir: string;
-  plan: { id: number; counts: { create: number; update: number; archive: number; conflict: number; unknown: number }; report: string };
+  plan: { id: number; counts: { create: number; update: number; recognize: number; archive: number; conflict: number; unknown: number }; report: string };
   rejects: string;
   apply: { run: number; status: string; outcome: Record<string, number> };
   replan: { counts: { conflict: number }; changes: number };
@@ -31,12 +31,14 @@ describe('kics-sync demo', () => {
     expect(out.plan.counts.create).toBeGreaterThan(10);
     expect(out.plan.counts.update).toBeGreaterThan(20);
     expect(out.plan.counts.archive).toBe(2);
+    // The authorized baseline: devices KICS found and the CMDB confirms become Recognized.
+    expect(out.plan.counts.recognize).toBeGreaterThan(0);
     expect(out.plan.counts.conflict).toBeGreaterThan(0);
     expect(out.plan.counts.unknown).toBeGreaterThan(0);
     const rejects = parse<Record<string, string>>(readFileSync(out.rejects, 'utf8').replace(/^\uFEFF/, ''), { columns: true });
     expect(rejects.map((r) => r.column)).toEqual(expect.arrayContaining(['MAC Address', 'IP Address', 'Category', 'Criticality']));
-    const changes = out.plan.counts.create + out.plan.counts.update + out.plan.counts.archive;
-    expect(out.apply).toMatchObject({ status: 'applied', outcome: { applied: changes, skipped: 0, drifted: 0, failed: 0 } });
+    const changes = out.plan.counts.create + out.plan.counts.update + out.plan.counts.recognize + out.plan.counts.archive;
+    expect(out.apply).toMatchObject({ status: 'applied', outcome: { applied: changes, applied_with_errors: 0, skipped: 0, drifted: 0, failed: 0 } });
     expect(out.replan.changes).toBe(0);
     expect(out.replan.counts.conflict).toBe(out.plan.counts.conflict);
     const html = readFileSync(out.plan.report, 'utf8');
@@ -50,7 +52,7 @@ describe('kics-sync demo', () => {
     expect(audit.code, audit.stderr).toBe(0);
     const lines = audit.stdout.trim().split('\n').map((l) => JSON.parse(l) as { outcome: string; operation: string });
     expect(lines).toHaveLength(changes);
-    expect(new Set(lines.map((l) => l.operation))).toEqual(new Set(['create', 'update', 'archive']));
+    expect(new Set(lines.map((l) => l.operation))).toEqual(new Set(['create', 'update', 'recognize', 'archive']));
     // The plan's CSV report reads back as one row of every column per item, whatever line break a reader splits on.
     const csv = await runCli(['--data-dir', dir, 'report', '--plan', String(out.plan.id), '--format', 'csv'], { cwd: root });
     expect(csv.code, csv.stderr).toBe(0);

@@ -87,7 +87,7 @@ describeEachEngine('KSC commands and triggers drive the engine', (t) => {
 
       const applied = await command('apply', { planId });
       expect(applied.status, JSON.stringify(applied.error)).toBe('result');
-      expect(applied.result).toMatchObject({ planId, status: 'applied', outcome: { applied: 2, skipped: 0, drifted: 0, failed: 0 } });
+      expect(applied.result).toMatchObject({ planId, status: 'applied', outcome: { applied: 2, applied_with_errors: 0, skipped: 0, drifted: 0, failed: 0 } });
       applyId = (applied as unknown as { id: string }).id;
 
       const status = await command('status', { planId });

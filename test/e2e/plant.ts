@@ -52,16 +52,20 @@ export interface Plant {
 
 export const testRetry = { retries: 6, minTimeoutMs: 5, maxTimeoutMs: 50 };
 
-export async function startPlant(dir: string, options: { devices?: number; seed?: string } = {}): Promise<Plant> {
-  const sim = await startTestKicsSimulator({ devices: options.devices ?? 40, seed: options.seed ?? 'sync-engine' });
+export async function startPlant(dir: string, options: { devices?: number; seed?: string; engineDefaults?: boolean; strict?: boolean } = {}): Promise<Plant> {
+  const sim = await startTestKicsSimulator({ devices: options.devices ?? 40, seed: options.seed ?? 'sync-engine', strict: options.strict ?? false });
   const devices = [...sim.sim.store.all()].filter((d) => {
     const nic = d.addressInformation[0];
     return d.status !== 'Archived' && nic?.macAddress && nic.ipAddresses[0]?.addressSpaceId === 1;
   });
+  // The plant's tests are about how plans are made and applied: the user attributes and statuses the
+  // defaults add to every device are pinned off here and tested on their own (test/e2e/baseline.e2e.test.ts).
+  const pinned = options.engineDefaults ? {} : { managedAttributes: [], status: { recognizeConfirmed: false, restoreArchived: false } };
   const raw = (extra: Record<string, unknown> = {}): Record<string, unknown> => ({
     kics: { url: sim.url, package: { dir: sim.packageDir, password: sim.packagePassword }, retry: testRetry },
     sources: [{ name: 'cmdb', type: 'csv', path: './cmdb.csv' }],
     ...extra,
+    reconcile: { ...pinned, ...((extra.reconcile) ?? {}) },
   });
   return {
     sim,

@@ -78,14 +78,14 @@ describeEachEngine('sync engine, end to end', (t) => {
     const applied = await cli(['apply', '--plan', String(planned.plan.id), '--json']);
     expect(applied.code, applied.stderr).toBe(0);
     const out = json<ApplyOut>(applied);
-    expect(out.outcome).toEqual({ applied: 6, skipped: 0, drifted: 0, failed: 0 });
+    expect(out.outcome).toEqual({ applied: 6, applied_with_errors: 0, skipped: 0, drifted: 0, failed: 0 });
     expect(out.plan.status).toBe('applied');
     expect(changed.map((d) => device(d.id).description)).toEqual([0, 1, 2, 3].map((i) => `inventory description ${i}`));
     expect(named('NEW-ASSET-001')).toHaveLength(1);
 
     expect((await plan()).changes).toBe(0);
     const again = await cli(['apply', '--plan', String(planned.plan.id), '--json']);
-    expect(json<ApplyOut>(again).outcome).toEqual({ applied: 0, skipped: 0, drifted: 0, failed: 0 });
+    expect(json<ApplyOut>(again).outcome).toEqual({ applied: 0, applied_with_errors: 0, skipped: 0, drifted: 0, failed: 0 });
     expect(await auditRows(planned.plan.id)).toHaveLength(6);
 
     const csvFile = path.join(t().dataDir, 'audit.csv');
@@ -136,7 +136,7 @@ describeEachEngine('sync engine, end to end', (t) => {
     const applied = await cli(['apply', '--plan', String(planned.plan.id), '--yes', '--concurrency', '2', '--json']);
     faults.clear();
     expect(applied.code, applied.stderr).toBe(0);
-    expect(json<ApplyOut>(applied).outcome).toEqual({ applied: 6, skipped: 0, drifted: 0, failed: 0 });
+    expect(json<ApplyOut>(applied).outcome).toEqual({ applied: 6, applied_with_errors: 0, skipped: 0, drifted: 0, failed: 0 });
     expect(changed.map((d) => device(d.id).description)).toEqual([0, 1, 2, 3].map((i) => `inventory description ${i}`));
     expect(named('NEW-ASSET-001')).toHaveLength(1);
     expect(named('NEW-ASSET-002')).toHaveLength(1);
@@ -223,7 +223,7 @@ describeEachEngine('sync engine, end to end', (t) => {
     plant.sim.sim.faults.addRule({ kind: 'truncate', times: 1 }, 'deviceCreate');
     const applied = await cli(['apply', '--plan', String(planned.plan.id), '--yes', '--concurrency', '1', '--json']);
     expect(applied.code, applied.stderr).toBe(0);
-    expect(json<ApplyOut>(applied).outcome).toEqual({ applied: 6, skipped: 0, drifted: 0, failed: 0 });
+    expect(json<ApplyOut>(applied).outcome).toEqual({ applied: 6, applied_with_errors: 0, skipped: 0, drifted: 0, failed: 0 });
     expect(named('NEW-ASSET-001')).toHaveLength(1);
     expect(named('NEW-ASSET-002')).toHaveLength(1);
     expect(await auditRows(planned.plan.id)).toHaveLength(6);

@@ -126,6 +126,8 @@ function reportPlan() {
       await expect.poll(() => rowNames()).toContain('A01-PLC-00093');
     }
     await page.fill('#filter', '');
+    // The filter applies after a pause in typing: wait until every item is listed again.
+    await expect.poll(() => page.textContent('#shown')).toBe(`${total} of ${total} items`);
   });
 
   it('sorts by a column, ascending then descending', async () => {

@@ -22,7 +22,8 @@ const cases: Case[] = [
   {
     title: 'matched by (space, MAC) with nothing to change: unchanged, no item',
     records: [record('cmdb', 'a', asset('plc-1', [{ mac: macA, ips: ['10.1.0.5'] }], { category: 'Plc', influence: 'Normal' }))],
-    devices: [device(1, 'plc-1', [{ mac: macA, ips: ['10.1.0.5'], space: 1 }])],
+    // The device already carries the managed attributes the asset gives (Criticality from its influence).
+    devices: [device(1, 'plc-1', [{ mac: macA, ips: ['10.1.0.5'], space: 1 }], { userAttributes: [{ name: 'Criticality', value: 'Normal' }] })],
     counts: { unchanged: 1 },
     check: (p) => expect(p.items).toEqual([]),
   },
@@ -49,6 +50,7 @@ const cases: Case[] = [
         name: 'hmi-9',
         category: 'HmiPanel',
         labels: ['line-2'],
+        status: 'Recognized',
         addressInformation: [{ networkInterfaceName: null, macAddress: macB, macAddressSpaceId: 1, ipAddresses: [{ ip: '10.1.0.9', addressSpaceId: 1 }] }],
       });
       expect(create!.addressSpaceId).toBe(1);

@@ -6,6 +6,7 @@ export const actionLabels: Record<keyof PlanCounts, string> = {
   create: 'create',
   update: 'update',
   upload_config: 'upload config',
+  recognize: 'recognize',
   archive: 'archive',
   delete: 'DELETE',
   conflict: 'conflict',

@@ -25,6 +25,7 @@ const colors: Record<keyof PlanCounts, string> = {
   create: '#2e7d32',
   update: '#1565c0',
   upload_config: '#6a1b9a',
+  recognize: '#00838f',
   archive: '#8d6e63',
   delete: '#c62828',
   conflict: '#ef6c00',

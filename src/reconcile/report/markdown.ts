@@ -14,6 +14,7 @@ const sections: { action: PlanAction; title: string }[] = [
   { action: 'conflict', title: 'Conflicts' },
   { action: 'create', title: 'Creates' },
   { action: 'update', title: 'Updates' },
+  { action: 'recognize', title: 'Recognized (the authorized baseline)' },
   { action: 'upload_config', title: 'Configuration uploads' },
   { action: 'archive', title: 'Archives' },
   { action: 'stale', title: 'Stale' },

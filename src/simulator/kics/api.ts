@@ -6,7 +6,7 @@ import type { TokenService } from './auth.js';
 import { parseCreateRequest, parseEditRequest } from './device-input.js';
 import type { SimDevice } from './device.js';
 import type { EventStore, SimEvent } from './events.js';
-import { applyDeviceFilterBehaviour, type SimulatorBehaviour } from './behaviour.js';
+import { applyDeviceFilterBehaviour, checkStrictBody, notDefined, type SimulatorBehaviour } from './behaviour.js';
 import { addressSpaceFields, deviceFields, eventFields } from './fields.js';
 import { SimulatorHttpError, booleanParam, httpError, readJsonBody, validationError } from './http.js';
 import { applyIndustrialConfiguration, readIndustrialConfigUpload } from './industrial-config.js';
@@ -116,6 +116,7 @@ export const handlers: Record<Exclude<KicsRouteName, 'token'>, Handler> = {
 
   async deviceCreate(ctx) {
     const body = await readJsonBody(ctx.req, jsonLimit, { required: true });
+    checkStrictBody(body, ctx.state.behaviour);
     const parsed = parseCreateRequest(body);
     if (!parsed.ok) throw validationError(parsed.errors);
     const { input, whatIfDuplicate, allowProcessControlSettingsLoss } = parsed.value;
@@ -123,7 +124,8 @@ export const handlers: Record<Exclude<KicsRouteName, 'token'>, Handler> = {
     const matches = store.findDuplicates(input);
     if (matches.length === 0) return ok({ status: 'Created', deviceId: store.create(input).id });
     const first = matches[0]!;
-    if (whatIfDuplicate === 'Skip') return ok({ status: 'Skipped', deviceId: first.deviceId, duplicate: duplicateOf(first) });
+    const strict = ctx.state.behaviour.strict;
+    if (whatIfDuplicate === 'Skip') return ok(strict ? { status: 'Created', deviceId: first.deviceId } : { status: 'Skipped', deviceId: first.deviceId, duplicate: duplicateOf(first) });
     const targets = [...new Set(matches.map((m) => m.deviceId))];
     if (targets.length > 1) {
       throw new SimulatorHttpError(409, [
@@ -132,13 +134,14 @@ export const handlers: Record<Exclude<KicsRouteName, 'token'>, Handler> = {
       ]);
     }
     const result = store.edit(first.deviceId, input, { allowProcessControlSettingsChange: allowProcessControlSettingsLoss, flagName: 'allowProcessControlSettingsLoss' });
-    return ok({ status: 'Overwritten', deviceId: result.device.id, duplicate: duplicateOf(first) });
+    return ok(strict ? { status: 'Created', deviceId: result.device.id } : { status: 'Overwritten', deviceId: result.device.id, duplicate: duplicateOf(first) });
   },
 
   async deviceEdit(ctx) {
     const id = requireId(ctx);
     ctx.state.store.require(id);
     const body = await readJsonBody(ctx.req, jsonLimit, { required: true });
+    checkStrictBody(body, ctx.state.behaviour);
     const parsed = parseEditRequest(body);
     if (!parsed.ok) throw validationError(parsed.errors);
     const result = ctx.state.store.edit(id, parsed.value.input, { allowProcessControlSettingsChange: parsed.value.allowProcessControlSettingsUpdate, flagName: 'allowProcessControlSettingsUpdate' });
@@ -152,6 +155,7 @@ export const handlers: Record<Exclude<KicsRouteName, 'token'>, Handler> = {
     if (sourceId !== null && !/^-?\d{1,18}$/.test(sourceId)) throw httpError(400, `The value ${JSON.stringify(sourceId)} is not valid for sourceId: expected an integer.`, 'sourceId', 'sourceId');
     const device = ctx.state.store.require(id);
     const ops = parsePatchBody(await readJsonBody(ctx.req, jsonLimit, { required: true }));
+    if (ctx.state.behaviour.strict && ops.some((op) => op.path.toLowerCase() === '/influence' && typeof op.value === 'number')) throw notDefined('A numeric influence');
     const { results, document, changed } = applyPatch(device, ops, dontBreakOnFailure);
     if (changed) {
       ctx.state.store.edit(id, patchedInput(document), { allowProcessControlSettingsChange: false, flagName: 'allowProcessControlSettingsUpdate (PUT)' });
@@ -160,6 +164,7 @@ export const handlers: Record<Exclude<KicsRouteName, 'token'>, Handler> = {
   },
 
   async deviceDelete(ctx) {
+    if (ctx.state.behaviour.strict) throw notDefined('Deleting a device');
     ctx.state.store.delete(requireId(ctx));
     return { status: 204 };
   },

@@ -11,6 +11,24 @@ export type UndocumentedFilters = 'honour' | 'refuse' | 'ignore';
 export interface SimulatorBehaviour {
   /** Device query filters on fields the document does not show. */
   undocumentedDeviceFilters: UndocumentedFilters;
+  /**
+   * Answer only what the document defines (`kics-sync simulator --strict`): device filters beyond its
+   * example refused (400); a create answers `{ status: "Created", deviceId }` and nothing else, also
+   * for a duplicate (the document shows no other answer); the DELETE route and numeric `influence`
+   * values (the document defines neither) refused with 400.
+   */
+  strict: boolean;
+}
+
+/** The 400 a strict simulator answers for what the document does not define. */
+export function notDefined(what: string): Error {
+  return httpError(400, `${what} is not defined by the connector API document (the simulator runs with --strict).`);
+}
+
+/** Strict mode: a write body's `influence` must be one of the enum's names (the document gives no numbers). */
+export function checkStrictBody(body: unknown, behaviour: SimulatorBehaviour): void {
+  if (!behaviour.strict || body === null || typeof body !== 'object') return;
+  if (typeof (body as { influence?: unknown }).influence === 'number') throw notDefined('A numeric influence');
 }
 
 /** Device filter fields the document's `devices/query` example uses. */
@@ -18,7 +36,8 @@ export const documentedDeviceFilterFields: ReadonlySet<string> = new Set(['Id', 
 
 /** The query as this behaviour lets it through: refused with 400, or its undocumented conditions dropped. */
 export function applyDeviceFilterBehaviour(body: unknown, behaviour: SimulatorBehaviour): unknown {
-  if (behaviour.undocumentedDeviceFilters === 'honour' || body === null || typeof body !== 'object' || Array.isArray(body)) return body;
+  const mode = behaviour.strict ? 'refuse' : behaviour.undocumentedDeviceFilters;
+  if (mode === 'honour' || body === null || typeof body !== 'object' || Array.isArray(body)) return body;
   const record = body as Record<string, unknown>;
   const nested = record.query !== null && typeof record.query === 'object' && !Array.isArray(record.query);
   const query = (nested ? record.query : record) as Record<string, unknown>;
@@ -29,7 +48,7 @@ export function applyDeviceFilterBehaviour(body: unknown, behaviour: SimulatorBe
   };
   const found = (query.filter as unknown[]).flat().find(undocumented) as { field: string } | undefined;
   if (found === undefined) return body;
-  if (behaviour.undocumentedDeviceFilters === 'refuse') {
+  if (mode === 'refuse') {
     throw httpError(400, `Filtering devices by ${JSON.stringify(found.field)} is not supported.`, 'field', 'filter');
   }
   const kept = (query.filter as unknown[])

@@ -74,6 +74,8 @@ export interface KicsSimulatorOptions {
   faultRate?: number;
   /** Device caps (default: KICS's 100,000 active and 100,000 archived). Tests may lower them. */
   limits?: Partial<DeviceLimits>;
+  /** Answer only what the connector API document defines (src/simulator/kics/behaviour.ts). */
+  strict?: boolean;
   /** Generated events (default: a tenth of the devices, at most 200). */
   events?: number;
   /** The server version `about` reports. */
@@ -198,7 +200,7 @@ export async function startKicsSimulator(options: KicsSimulatorOptions = {}): Pr
     ],
   };
   const state: ApiState = {
-    behaviour: { undocumentedDeviceFilters: 'honour' },
+    behaviour: { undocumentedDeviceFilters: 'honour', strict: options.strict ?? false },
     store,
     events,
     addressSpaces,

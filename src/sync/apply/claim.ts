@@ -136,7 +136,7 @@ export async function itemBySeq(db: Sql, planId: number, seq: number): Promise<{
 export interface ItemProblem {
   seq: number;
   action: PlanAction;
-  status: 'drifted' | 'failed';
+  status: 'applied_with_errors' | 'drifted' | 'failed';
   deviceId: number | null;
   deviceName: string | null;
   message: string | null;
@@ -146,7 +146,7 @@ export interface ItemProblem {
 export async function itemProblems(db: Sql, planId: number, claimant: string, limit = 20): Promise<ItemProblem[]> {
   const rows = await db.query<{ seq: number; action: PlanAction; status: 'drifted' | 'failed'; kics_device_id: number | null; device_name: string | null; last_error: string | null }>(
     `SELECT seq, action::text AS action, status::text AS status, kics_device_id, device_name, last_error FROM plan_item
-      WHERE plan_id = $1 AND claimed_by = $2 AND status IN ('drifted', 'failed') ORDER BY seq LIMIT $3`,
+      WHERE plan_id = $1 AND claimed_by = $2 AND status IN ('applied_with_errors', 'drifted', 'failed') ORDER BY seq LIMIT $3`,
     [planId, claimant, limit],
   );
   return rows.map((r) => ({ seq: r.seq, action: r.action, status: r.status, deviceId: r.kics_device_id, deviceName: r.device_name, message: r.last_error }));

@@ -54,6 +54,7 @@ export async function executeItem(ctx: ExecuteContext, item: ClaimedItem): Promi
     case 'create':
       return createDevice(ctx, item);
     case 'update':
+    case 'recognize':
     case 'archive':
       return patchDevice(ctx, item);
     case 'delete':
@@ -130,12 +131,14 @@ async function createDevice(ctx: ExecuteContext, item: ClaimedItem): Promise<Ite
   }
 }
 
-// ------------------------------------------------------------------------------------ update, archive
+// ------------------------------------------------------------------------------------ update, recognize, archive
+
+type PatchOperation = 'update' | 'recognize' | 'archive';
 
 async function patchDevice(ctx: ExecuteContext, item: ClaimedItem): Promise<ItemOutcome & { systemic?: KicsApiError }> {
   const deviceId = item.kicsDeviceId!;
   const ops = item.ops ?? [];
-  const operation = item.action === 'archive' ? 'archive' : 'update';
+  const operation = item.action === 'archive' || item.action === 'recognize' ? item.action : 'update';
   const summary = { method: 'PATCH', route: 'devicePatch', deviceId, ops };
   const after = item.after ?? {};
   try {
@@ -170,7 +173,7 @@ async function patchDevice(ctx: ExecuteContext, item: ClaimedItem): Promise<Item
   }
 }
 
-function gone(item: ClaimedItem, operation: 'update' | 'archive', request: Record<string, unknown>, results: unknown): ItemOutcome {
+function gone(item: ClaimedItem, operation: PatchOperation, request: Record<string, unknown>, results: unknown): ItemOutcome {
   const deviceId = item.kicsDeviceId!;
   const message = `device ${deviceId} no longer exists in KICS (deleted after planning); nothing changed. Plan again`;
   return {
@@ -184,7 +187,7 @@ function gone(item: ClaimedItem, operation: 'update' | 'archive', request: Recor
 
 function drifted(
   item: ClaimedItem,
-  operation: 'update' | 'archive',
+  operation: PatchOperation,
   request: Record<string, unknown>,
   device: KicsDevice,
   fields: readonly string[],
@@ -275,9 +278,15 @@ async function uploadConfig(ctx: ExecuteContext, item: ClaimedItem): Promise<Ite
   }
   try {
     const answer = await ctx.client.uploadIndustrialConfiguration(deviceId, { name: path.basename(request.path), content }, request.mode);
+    // KICS took the file; tags it could not apply are counted in tagErrors, and rules bound to tags it
+    // removed or replaced in removedRules (the reference gives counts, not names).
+    const notes = [
+      ...(answer.tagErrors > 0 ? [`KICS could not apply ${answer.tagErrors} tag(s) of ${JSON.stringify(request.path)} (tagErrors); the others were applied`] : []),
+      ...(answer.removedRules > 0 ? [`KICS removed ${answer.removedRules} rule(s) bound to tags the upload removed or replaced (removedRules)`] : []),
+    ];
     return {
-      status: 'applied',
-      message: null,
+      status: answer.tagErrors > 0 ? 'applied_with_errors' : 'applied',
+      message: notes.length > 0 ? notes.join('; ') : null,
       result: { deviceId, answer },
       audit: { operation: 'upload_config', deviceId, request: summary(), httpStatus: 200, kicsResult: answer, before: item.before, after: item.after },
       upload: { deviceId, path: request.path, contentHash: request.contentHash, mode: request.mode, result: answer },

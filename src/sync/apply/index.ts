@@ -1,3 +1,4 @@
+import type { DiscrepancyEventsResult } from '../discrepancies.js';
 import os from 'node:os';
 import type { KicsApiError, KicsClient } from '../../adapters/kics/index.js';
 import type { Database } from '../../db/database.js';
@@ -30,7 +31,7 @@ export { isSystemic } from './execute.js';
  * nothing more.
  */
 
-const actionWaves: readonly PlanAction[] = ['create', 'update', 'upload_config', 'archive', 'delete'];
+const actionWaves: readonly PlanAction[] = ['create', 'update', 'upload_config', 'recognize', 'archive', 'delete'];
 
 export type OutcomeCounts = Record<OutcomeStatus, number>;
 
@@ -69,6 +70,8 @@ export interface ApplyPlanResult {
   /** Stopped before every item was processed (signal, or KICS unusable). */
   stopped: null | { reason: 'interrupted' | 'kics_unavailable'; error?: KicsApiError | undefined };
   durationMs: number;
+  /** Discrepancy events registered in KICS after the apply (`sync.discrepancyEvents`), when enabled. */
+  discrepancyEvents?: DiscrepancyEventsResult;
 }
 
 /** The claimant id stored in `plan_item.claimed_by`. */
@@ -81,7 +84,7 @@ export async function applyPlan(options: ApplyPlanOptions): Promise<ApplyPlanRes
   const started = performance.now();
   const { db, client, planId, runId, actor, logger, signal } = options;
   const claimant = claimantOf(runId);
-  const outcome: OutcomeCounts = { applied: 0, skipped: 0, drifted: 0, failed: 0 };
+  const outcome: OutcomeCounts = { applied: 0, applied_with_errors: 0, skipped: 0, drifted: 0, failed: 0 };
 
   const header = await startApplying(db, planId, { allowDraft: options.allowDraft, actor });
   const total = await countClaimable(db, planId, claimant);

@@ -17,7 +17,8 @@ import type { ClaimedItem } from './claim.js';
  * at once.
  */
 
-export type OutcomeStatus = 'applied' | 'skipped' | 'drifted' | 'failed';
+/** `applied_with_errors`: KICS executed it and reported errors in part of it (an industrial configuration with tag errors). */
+export type OutcomeStatus = 'applied' | 'applied_with_errors' | 'skipped' | 'drifted' | 'failed';
 
 export interface ItemOutcome {
   status: OutcomeStatus;

@@ -103,12 +103,12 @@ export async function startApplying(db: Database, planId: number, options: Start
 
 /**
  * The plan's status from its items: items still pending or in progress (an interrupted apply) keep
- * it `applying`; otherwise `partially_applied` when any failed or drifted, else `applied`.
+ * it `applying`; otherwise `partially_applied` when any failed, drifted or was applied with errors, else `applied`.
  */
 export async function finishApplying(db: Sql, planId: number): Promise<{ status: PlanHeader['status']; items: Record<string, number> }> {
   const items = await itemStatusCounts(db, planId);
   const left = (items.pending ?? 0) + (items.in_progress ?? 0);
-  const status: PlanHeader['status'] = left > 0 ? 'applying' : (items.failed ?? 0) + (items.drifted ?? 0) > 0 ? 'partially_applied' : 'applied';
+  const status: PlanHeader['status'] = left > 0 ? 'applying' : (items.failed ?? 0) + (items.drifted ?? 0) + (items.applied_with_errors ?? 0) > 0 ? 'partially_applied' : 'applied';
   await db.execute(`UPDATE plan SET status = $2::plan_status, applied_at = CASE WHEN $2 = 'applying' THEN applied_at ELSE now() END WHERE id = $1`, [planId, status]);
   return { status, items };
 }

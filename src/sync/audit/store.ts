@@ -8,7 +8,7 @@ import type { Sql } from '../../db/sql.js';
  */
 
 /** The operations the engine writes to KICS. */
-export type AuditOperation = 'create' | 'update' | 'archive' | 'delete' | 'upload_config' | 'register_event';
+export type AuditOperation = 'create' | 'update' | 'recognize' | 'archive' | 'delete' | 'upload_config' | 'register_event';
 
 export interface AuditEntry {
   /** `cron`, the OS user of a CLI run, or `ksc:<command id>`. */

@@ -257,7 +257,7 @@ async function exists(file: string): Promise<boolean> {
 // -------------------------------------------------------------------------------------- parameters
 
 function summaryOf(counts: Record<string, number>): Record<string, number> {
-  const keys = ['create', 'update', 'upload_config', 'archive', 'delete', 'conflict', 'unknown', 'stale', 'unchanged'];
+  const keys = ['create', 'update', 'upload_config', 'recognize', 'archive', 'delete', 'conflict', 'unknown', 'stale', 'unchanged'];
   return Object.fromEntries(keys.map((k) => [k, counts[k] ?? 0]));
 }
 

@@ -1,6 +1,7 @@
 import { ExitCode, errorMessage } from '../../errors.js';
 import { applyPlan, checkApplicable, type ApplyPlanResult } from '../apply/index.js';
 import { emitEvent } from '../events/index.js';
+import { registerDiscrepancyEvents, type DiscrepancyEventsResult } from '../discrepancies.js';
 import { endRun, failureEvents, openKics, registerRunEvent, type RunContext, type RunEnd } from './lifecycle.js';
 import { acquireRunLock } from './lock.js';
 import { closeAbandonedRuns, startRun } from './store.js';
@@ -59,6 +60,7 @@ export async function applyAndRecord(ctx: RunContext, runId: number, options: Ap
   const { db, logger, config } = ctx;
   const kics = await openKics(ctx);
   let result: ApplyPlanResult;
+  let discrepancies: DiscrepancyEventsResult | undefined;
   let bar: { increment(): void; stop(): void } | undefined;
   try {
     result = await applyPlan({
@@ -80,14 +82,18 @@ export async function applyAndRecord(ctx: RunContext, runId: number, options: Ap
     }).finally(() => bar?.stop());
     const changed = result.outcome.applied + result.outcome.drifted + result.outcome.failed + result.outcome.skipped;
     if (config.sync.registerKicsEvent && changed > 0) await registerRunEvent(ctx, kics.client, runId, options.planId, result.outcome, startedAt);
+    if (config.sync.discrepancyEvents.enabled && !result.stopped) {
+      const scoped = Object.keys(result.header.scope).length > 0;
+      discrepancies = result.discrepancyEvents = await registerDiscrepancyEvents({ db, client: kics.client, logger, actor: ctx.actor, config: config.sync.discrepancyEvents }, { runId, planId: options.planId, scoped });
+    }
   } finally {
     await kics.close();
   }
 
-  const counts = { ...extraCounts, planId: options.planId, planStatus: result.status, ...result.outcome, resumed: result.resumed, items: result.items };
+  const counts = { ...extraCounts, planId: options.planId, planStatus: result.status, ...result.outcome, resumed: result.resumed, items: result.items, ...(discrepancies ? { discrepancyEvents: discrepancies } : {}) };
   const timings = { apply: result.durationMs };
   const o = result.outcome;
-  const summary = `${o.applied} applied, ${o.skipped} skipped, ${o.drifted} drifted, ${o.failed} failed`;
+  const summary = `${o.applied} applied, ${o.applied_with_errors > 0 ? `${o.applied_with_errors} applied with errors, ` : ''}${o.skipped} skipped, ${o.drifted} drifted, ${o.failed} failed`;
   const planEvent: RunEnd['events'] =
     result.status === 'applied' || result.status === 'partially_applied'
       ? [{ type: 'KSYNC_PLAN_APPLIED', payload: { planId: options.planId, status: result.status, outcome: o, items: result.items }, message: `plan ${options.planId} ${result.status.replace('_', ' ')}: ${summary}` }]
@@ -101,8 +107,9 @@ export async function applyAndRecord(ctx: RunContext, runId: number, options: Ap
     const error = result.stopped.error;
     end = { status: 'failed', counts, timings, error: errorMessage(error), events: failureEvents(runId, 'apply', error, false) };
     exitCode = ExitCode.unavailable;
-  } else if (o.failed > 0) {
-    end = { status: 'partial', counts, timings, events: [...planEvent, { type: 'KSYNC_RUN_PARTIAL', payload: { outcome: o, planId: options.planId }, message: `run ${runId} finished with failures: ${summary}` }] };
+  } else if (o.failed > 0 || o.applied_with_errors > 0) {
+    // An industrial configuration KICS applied with tag errors is not a plain success either.
+    end = { status: 'partial', counts, timings, events: [...planEvent, { type: 'KSYNC_RUN_PARTIAL', payload: { outcome: o, planId: options.planId }, message: `run ${runId} finished with failures or errors: ${summary}` }] };
     exitCode = ExitCode.failed;
   } else {
     end = { status: 'succeeded', counts, timings, events: [...planEvent, { type: 'KSYNC_RUN_FINISHED', payload: { outcome: o, planId: options.planId, durationMs: result.durationMs }, message: `run ${runId} finished: ${summary}` }] };

@@ -93,7 +93,7 @@ export async function runSync(ctx: RunContext, options: SyncRunOptions = {}): Pr
       const { result, exitCode } = await applyAndRecord(ctx, runId, { planId, concurrency: options.concurrency, allowDraft: true }, startedAt, { ...plannedCounts, ...(threshold.exceeded ? { forced: threshold } : {}) });
       // A source that could not be re-read is worth an exit code of its own, even when everything applied.
       const finalCode = exitCode === ExitCode.ok && plan.failures.length > 0 ? ExitCode.failed : exitCode;
-      const status = exitCode === ExitCode.interrupted ? 'interrupted' : exitCode === ExitCode.unavailable ? 'failed' : result.outcome.failed > 0 ? 'partial' : 'succeeded';
+      const status = exitCode === ExitCode.interrupted ? 'interrupted' : exitCode === ExitCode.unavailable ? 'failed' : result.outcome.failed + result.outcome.applied_with_errors > 0 ? 'partial' : 'succeeded';
       return { runId, plan, threshold, apply: result, status, exitCode: finalCode, heldBecause: [] };
     } catch (error) {
       await endRun(db, runId, { status: ctx.signal.aborted ? 'interrupted' : 'failed', error: errorMessage(error), events: failureEvents(runId, step, error, ctx.signal.aborted) }).catch((e: unknown) =>

@@ -30,7 +30,7 @@ export interface ThresholdCheck {
 export async function checkThreshold(db: Sql, planId: number, summary: PlanSummary, limits: Pick<SyncConfig, 'maxChangeShare' | 'maxCreates'>): Promise<ThresholdCheck> {
   const [row] = await db.query<{ n: number }>(
     `SELECT count(DISTINCT kics_device_id)::int AS n FROM plan_item
-      WHERE plan_id = $1 AND action IN ('update', 'upload_config', 'archive', 'delete') AND kics_device_id IS NOT NULL`,
+      WHERE plan_id = $1 AND action IN ('update', 'upload_config', 'recognize', 'archive', 'delete') AND kics_device_id IS NOT NULL`,
     [planId],
   );
   const changedDevices = row?.n ?? 0;

@@ -62,7 +62,7 @@ describeEachEngine('apply', (t) => {
     const ctx = runContextFor(plant, t().db, { actor: 'alice' });
     const first = await runApply(ctx, { planId: planned.id, allowDraft: true });
     expect(first.exitCode).toBe(ExitCode.ok);
-    expect(first.apply.outcome).toEqual({ applied: 5, skipped: 0, drifted: 0, failed: 0 });
+    expect(first.apply.outcome).toEqual({ applied: 5, applied_with_errors: 0, skipped: 0, drifted: 0, failed: 0 });
     expect(first.apply.status).toBe('applied');
 
     expect(device(updated[0]!.id).description).toBe('Boiler feed pump PLC');
@@ -83,7 +83,7 @@ describeEachEngine('apply', (t) => {
     expect(header[0]).toEqual({ status: 'applied', approved_by: 'alice' });
 
     const again = await runApply(ctx, { planId: planned.id, allowDraft: true });
-    expect(again.apply.outcome).toEqual({ applied: 0, skipped: 0, drifted: 0, failed: 0 });
+    expect(again.apply.outcome).toEqual({ applied: 0, applied_with_errors: 0, skipped: 0, drifted: 0, failed: 0 });
     expect(await auditOf({ runId: again.runId })).toHaveLength(0);
     expect(named('NEW-ASSET-001')).toHaveLength(1);
 
@@ -111,7 +111,7 @@ describeEachEngine('apply', (t) => {
     expect(admin.status).toBe(200);
 
     const result = await runApply(runContextFor(plant, t().db), { planId: planned.id, allowDraft: true });
-    expect(result.apply.outcome).toEqual({ applied: 4, skipped: 0, drifted: 1, failed: 0 });
+    expect(result.apply.outcome).toEqual({ applied: 4, applied_with_errors: 0, skipped: 0, drifted: 1, failed: 0 });
     expect(result.exitCode).toBe(ExitCode.ok);
     expect(result.apply.status).toBe('partially_applied');
     expect(device(target.id).description).toBe('edited by an operator in KICS');
@@ -131,7 +131,7 @@ describeEachEngine('apply', (t) => {
     plant.sim.sim.faults.addRule({ kind: 'reset', times: 1 }, 'devicePatch');
     plant.sim.sim.faults.addRule({ kind: 'reset', times: 1 }, 'deviceCreate');
     const result = await runApply(runContextFor(plant, t().db), { planId: planned.id, allowDraft: true, concurrency: 1 });
-    expect(result.apply.outcome).toEqual({ applied: 5, skipped: 0, drifted: 0, failed: 0 });
+    expect(result.apply.outcome).toEqual({ applied: 5, applied_with_errors: 0, skipped: 0, drifted: 0, failed: 0 });
     expect(named('NEW-ASSET-001')).toHaveLength(1);
     expect(named('NEW-ASSET-002')).toHaveLength(1);
     const audit = await auditOf({ runId: result.runId });
@@ -159,7 +159,7 @@ describeEachEngine('apply', (t) => {
     };
     const result = await runApply(runContextFor(plant, t().db), { planId: planned.id, allowDraft: true, concurrency: 2 });
     faults.clear();
-    expect(result.apply.outcome).toEqual({ applied: 5, skipped: 0, drifted: 0, failed: 0 });
+    expect(result.apply.outcome).toEqual({ applied: 5, applied_with_errors: 0, skipped: 0, drifted: 0, failed: 0 });
     for (const item of await items(planned.id)) {
       if (item.action === 'update') expect(plannedValuesHeld(device(item.kics_device_id!) as never, item.after!)).toMatchObject({ held: true });
     }
@@ -187,7 +187,7 @@ describeEachEngine('apply', (t) => {
 
     const result = await runApply(runContextFor(plant, t().db), { planId: planned.id, allowDraft: true });
     expect(result.apply.resumed).toBe(3);
-    expect(result.apply.outcome).toEqual({ applied: 5, skipped: 0, drifted: 0, failed: 0 });
+    expect(result.apply.outcome).toEqual({ applied: 5, applied_with_errors: 0, skipped: 0, drifted: 0, failed: 0 });
     expect(plant.sim.sim.store.size).toBe(before + 1);
     expect(named('NEW-ASSET-001')).toHaveLength(1);
     expect(named('NEW-ASSET-002')).toHaveLength(1);
@@ -223,7 +223,7 @@ describeEachEngine('apply', (t) => {
     plant.sim.sim.faults.clear();
 
     const second = await runApply(runContextFor(plant, t().db), { planId: planned.id, allowDraft: true });
-    expect(second.apply.outcome).toEqual({ applied: 1, skipped: 0, drifted: 0, failed: 0 });
+    expect(second.apply.outcome).toEqual({ applied: 1, applied_with_errors: 0, skipped: 0, drifted: 0, failed: 0 });
     expect(named('NEW-ASSET-001')).toHaveLength(1);
     expect(executed('deviceCreate', since)).toBe(1);
     const audit = (await auditOf({ planId: planned.id })).filter((r) => r.operation === 'create');
@@ -302,7 +302,7 @@ describeEachEngine('apply', (t) => {
     plant.sim.sim.faults.addRule({ kind: 'error500', times: 7 }, 'devicePatch');
     const ctx = runContextFor(plant, t().db);
     const first = await runApply(ctx, { planId: planned.id, allowDraft: true, concurrency: 1 });
-    expect(first.apply.outcome).toEqual({ applied: 4, skipped: 0, drifted: 0, failed: 1 });
+    expect(first.apply.outcome).toEqual({ applied: 4, applied_with_errors: 0, skipped: 0, drifted: 0, failed: 1 });
     expect(first.exitCode).toBe(ExitCode.failed);
     expect(first.apply.status).toBe('partially_applied');
     expect((await loadRun(t().db, first.runId)).status).toBe('partial');
@@ -312,7 +312,7 @@ describeEachEngine('apply', (t) => {
     expect(event!.payload).toMatchObject({ planId: planned.id, seq: failed.seq, status: 500 });
 
     const second = await runApply(ctx, { planId: planned.id, allowDraft: true });
-    expect(second.apply.outcome).toEqual({ applied: 1, skipped: 0, drifted: 0, failed: 0 });
+    expect(second.apply.outcome).toEqual({ applied: 1, applied_with_errors: 0, skipped: 0, drifted: 0, failed: 0 });
     expect(second.apply.status).toBe('applied');
     expect((await auditOf({ planId: planned.id })).map((r) => r.outcome).sort()).toEqual(['applied', 'applied', 'applied', 'applied', 'applied', 'failed']);
   });
@@ -391,7 +391,7 @@ describeEachEngine('apply', (t) => {
     const planned = await plan({ refresh: 'full' }, ctx);
     expect(planned.summary.counts).toMatchObject({ create: 1, upload_config: 2 });
     const result = await runApply(ctx, { planId: planned.id, allowDraft: true });
-    expect(result.apply.outcome).toEqual({ applied: 3, skipped: 0, drifted: 0, failed: 0 });
+    expect(result.apply.outcome).toEqual({ applied: 3, applied_with_errors: 0, skipped: 0, drifted: 0, failed: 0 });
     const created = named(fresh.name)[0]!;
     expect([...plant.sim.sim.store.tagsOf(existing!.id).keys()].join()).toContain('TT101');
     expect([...plant.sim.sim.store.tagsOf(created.id).keys()].join()).toContain('PT201');
@@ -407,8 +407,40 @@ describeEachEngine('apply', (t) => {
     const next = await plan({ refresh: 'incremental' }, ctx);
     writeFileSync(path.join(root, 'existing.json'), configOf(existing!.addressInformation[0]!.ipAddresses[0]!.ip, 'TT103'));
     const skipped = await runApply(ctx, { planId: next.id, allowDraft: true });
-    expect(skipped.apply.outcome).toEqual({ applied: 0, skipped: 1, drifted: 0, failed: 0 });
+    expect(skipped.apply.outcome).toEqual({ applied: 0, applied_with_errors: 0, skipped: 1, drifted: 0, failed: 0 });
     expect((await items(next.id))[0]!.last_error).toMatch(/changed since planning/);
+  });
+
+  it('an industrial configuration KICS applies with tag errors is not a plain success; removed rules are in the audit and on the item', async () => {
+    const root = path.join(plant.dir, 'configs');
+    mkdirSync(root, { recursive: true });
+    const [existing] = plant.devices;
+    const ip = existing!.addressInformation[0]!.ipAddresses[0]!.ip;
+    const configOf = (tags: unknown[]): string => JSON.stringify({ deviceType: 'S7-1500', protocols: [{ name: 'S7CommPlus', address: { ip, port: 102 }, tags }] });
+    const good = (name: string, address: string) => ({ name, address, dataType: 'Float' });
+    writeFileSync(path.join(root, 'plc.json'), configOf([{ ...good('TT101', 'DB1.DBD0'), rules: ['TT101 high'] }, { name: 'Bad type', address: 'DB1.DBD4', dataType: 'Quaternion' }]));
+    plant.writeCmdb([plant.rowOf(existing!, { config: 'plc.json' })]);
+    const ctx = runContextFor(plant, t().db, { config: plant.config({ reconcile: { industrialConfig: { root, mode: 'Merge' } } }) });
+    const planned = await plan({ refresh: 'full' }, ctx);
+    const result = await runApply(ctx, { planId: planned.id, allowDraft: true });
+    expect(result.apply.outcome).toMatchObject({ applied: 0, applied_with_errors: 1, failed: 0 });
+    expect(result.apply.status).toBe('partially_applied');
+    const [item] = (await items(planned.id)).filter((i) => i.action === 'upload_config');
+    expect(item).toMatchObject({ status: 'applied_with_errors' });
+    expect(item!.last_error).toMatch(/could not apply 1 tag\(s\) of "plc.json"/);
+    // The tags KICS could apply are there.
+    expect([...plant.sim.sim.store.tagsOf(existing!.id).keys()].join()).toContain('TT101');
+
+    // Replace drops the tag a rule is bound to: KICS reports the removed rules, the audit and the item keep them.
+    writeFileSync(path.join(root, 'plc.json'), configOf([good('PT201', 'DB1.DBD8')]));
+    const replace = runContextFor(plant, t().db, { config: plant.config({ reconcile: { industrialConfig: { root, mode: 'Replace' } } }) });
+    const next = await plan({ refresh: 'incremental' }, replace);
+    const applied = await runApply(replace, { planId: next.id, allowDraft: true });
+    expect(applied.apply.outcome).toMatchObject({ applied: 1, applied_with_errors: 0 });
+    const [upload] = (await items(next.id)).filter((i) => i.action === 'upload_config');
+    expect(upload!.last_error).toMatch(/removed 1 rule\(s\)/);
+    const audit = (await auditOf({ runId: applied.runId })).filter((r) => r.operation === 'upload_config');
+    expect(audit.map((r) => (r.kicsResult as { removedRules: number }).removedRules)).toEqual([1]);
   });
 
   it('archives and deletes the devices of retired assets; a delete a dead process already did is recognised', async () => {
@@ -428,7 +460,7 @@ describeEachEngine('apply', (t) => {
     const [claimed] = await claimItems(t().db, { planId: deletes.id, actions: ['delete'], claimant: 'run 999998 gone-host:1', limit: 1 });
     plant.sim.sim.store.delete(claimed!.kicsDeviceId!);
     const result = await runApply(deleting, { planId: deletes.id, allowDraft: true });
-    expect(result.apply).toMatchObject({ resumed: 1, outcome: { applied: 2, skipped: 0, drifted: 0, failed: 0 } });
+    expect(result.apply).toMatchObject({ resumed: 1, outcome: { applied: 2, applied_with_errors: 0, skipped: 0, drifted: 0, failed: 0 } });
     expect(plant.sim.sim.store.get(retire!.id)).toBeUndefined();
     expect(plant.sim.sim.store.get(remove!.id)).toBeUndefined();
     expect(device(keep!.id)).toBeDefined();

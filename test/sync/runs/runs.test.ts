@@ -59,7 +59,7 @@ describeEachEngine('runs: lock, history, sync with its safety threshold', (t, en
     const result = await runSync(runContextFor(plant, t().db, { trigger: 'cron', actor: 'cron' }));
     expect(result.status).toBe('succeeded');
     expect(result.exitCode).toBe(ExitCode.ok);
-    expect(result.apply?.outcome).toEqual({ applied: 2, skipped: 0, drifted: 0, failed: 0 });
+    expect(result.apply?.outcome).toEqual({ applied: 2, applied_with_errors: 0, skipped: 0, drifted: 0, failed: 0 });
     expect(plant.sim.sim.store.get(plant.devices[0]!.id)!.description).toBe('synced by cron');
     const run = await loadRun(t().db, result.runId);
     expect(run).toMatchObject({ trigger: 'cron', actor: 'cron', mode: 'sync', status: 'succeeded', planIds: [result.plan.plan.id] });

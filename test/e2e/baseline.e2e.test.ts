@@ -1,0 +1,101 @@
+import { afterEach, beforeEach, expect, it } from 'vitest';
+import type { SimDevice } from '../../src/simulator/kics/index.js';
+import { parseJsonOutput, type CliResult } from '../support/cli.js';
+import { describeEachEngine } from '../support/db.js';
+import { cliOn, startPlant, type Plant } from './plant.js';
+
+/**
+ * The authorized baseline with the engine's default settings, end to end (the built CLI against the
+ * KICS simulator, on PGlite and on PostgreSQL): devices the CMDB confirms become Recognized, an
+ * archived device whose asset returns is restored, owners reach KICS as user attributes, devices in no
+ * source stay as they are; discrepancies are registered once as KICS events.
+ */
+for (const strict of [false, true]) {
+describeEachEngine(`authorized baseline, end to end, simulator ${strict ? 'strict (only what the document defines)' : 'default'}`, (t) => {
+  let plant: Plant;
+  beforeEach(async () => {
+    plant = await startPlant(t().dataDir, { engineDefaults: true, strict });
+  });
+  afterEach(async () => {
+    await plant.close();
+  });
+
+  const cli = (args: string[]): Promise<CliResult> => cliOn(t(), args);
+  const device = (id: number): SimDevice => plant.sim.sim.store.get(id)!;
+  const setStatus = async (id: number, status: string): Promise<void> => {
+    const answer = await plant.sim.admin('PATCH', `/admin/devices/${id}`, { status });
+    expect(answer.status, JSON.stringify(answer.json)).toBe(200);
+  };
+  const attributes = (id: number): Record<string, string | null> => Object.fromEntries((device(id).userAttributes ?? []).map((a) => [a.name, a.value ?? null]));
+
+  it('confirmed devices become Recognized, an archived one returns, owners reach KICS; a device in no source is left as it is', async () => {
+    const [confirmed, archived, recognized, stranger] = plant.devices;
+    await setStatus(confirmed!.id, 'Unauthorized');
+    await setStatus(archived!.id, 'Archived');
+    await setStatus(recognized!.id, 'Recognized');
+    await setStatus(stranger!.id, 'Unauthorized');
+    const listed = [confirmed!, archived!, recognized!, ...plant.devices.slice(4)];
+    plant.writeCmdb(listed.map((d) => plant.rowOf(d, d.id === recognized!.id ? { owner: 'alice' } : {})));
+    plant.writeConfig();
+    // Every listed device KICS does not hold as Recognized (the generated plant has some Unauthorized ones too).
+    const toRecognize = listed.filter((d) => device(d.id).status !== 'Recognized');
+    expect(toRecognize.map((d) => d.id)).toEqual(expect.arrayContaining([confirmed!.id, archived!.id]));
+
+    const planned = await cli(['plan', '--full', '--json']);
+    expect(planned.code, planned.stderr).toBe(0);
+    const out = parseJsonOutput(planned) as { plan: { id: number }; counts: Record<string, number> };
+    expect(out.counts).toMatchObject({ recognize: toRecognize.length });
+    const report = await cli(['report', '--plan', String(out.plan.id), '--format', 'md']);
+    expect(report.stdout).toMatch(/Recognized \(the authorized baseline\)/);
+    // The full list (the Markdown report shows the first few of each action) names every device that becomes authorized.
+    const csv = await cli(['report', '--plan', String(out.plan.id), '--format', 'csv']);
+    const recognizeLines = csv.stdout.split('\n').filter((l) => l.includes('recognize'));
+    for (const d of toRecognize) expect(recognizeLines.some((l) => l.includes(d.name)), d.name).toBe(true);
+
+    const applied = await cli(['apply', '--plan', String(out.plan.id), '--yes', '--json']);
+    expect(applied.code, applied.stderr).toBe(0);
+    expect(device(confirmed!.id).status).toBe('Recognized');
+    expect(device(archived!.id).status).toBe('Recognized');
+    expect(device(stranger!.id).status).toBe('Unauthorized');
+    for (const d of listed) expect(device(d.id).status, d.name).toBe('Recognized');
+    expect(attributes(recognized!.id)).toMatchObject({ Owner: 'alice' });
+    expect(attributes(confirmed!.id)).toMatchObject({ Owner: 'bob' });
+
+    // Converged: nothing left to do, the stranger still reported as unknown.
+    const again = parseJsonOutput(await cli(['plan', '--full', '--json'])) as { counts: Record<string, number>; changes: number };
+    expect(again.changes).toBe(0);
+    expect(again.counts.unknown).toBeGreaterThanOrEqual(1);
+  });
+
+  it('registers each open discrepancy as one KICS event naming the device\'s addresses, once across two nights, and again only after it was resolved', async () => {
+    const [stranger, ...rest] = plant.devices;
+    plant.writeCmdb(rest.map((d) => plant.rowOf(d)));
+    plant.writeConfig({ sync: { discrepancyEvents: { enabled: true, kinds: ['unknown'] } } });
+    const registered = () => plant.sim.sim.events.list().filter((e) => e.title.startsWith('kics-sync: device in no asset register'));
+
+    const night1 = await cli(['sync', '--force', '--json']);
+    expect(night1.code, night1.stderr).toBe(0);
+    const first = registered();
+    expect(first.length).toBeGreaterThan(0);
+    const mine = first.filter((e) => e.title.includes(` ${stranger!.id} (`));
+    expect(mine).toHaveLength(1);
+    const nic = stranger!.addressInformation[0]!;
+    expect(mine[0]!.communications).toContainEqual(expect.objectContaining({ sourceMac: nic.macAddress, sourceIp: nic.ipAddresses[0]!.ip, sourceIpAddressSpaceId: nic.ipAddresses[0]!.addressSpaceId }));
+
+    const night2 = await cli(['sync', '--force', '--json']);
+    expect(night2.code, night2.stderr).toBe(0);
+    expect(registered()).toHaveLength(first.length);
+    expect((parseJsonOutput(night2) as { apply: { discrepancyEvents?: { registered: number; alreadyRegistered: number } } }).apply.discrepancyEvents).toMatchObject({ registered: 0, alreadyRegistered: first.length });
+
+    // The CMDB lists it: resolved. It leaves the CMDB again: a new event.
+    plant.writeCmdb(plant.devices.map((d) => plant.rowOf(d)));
+    expect((await cli(['sync', '--force', '--json'])).code).toBe(0);
+    plant.writeCmdb(rest.map((d) => plant.rowOf(d)));
+    expect((await cli(['sync', '--force', '--json'])).code).toBe(0);
+    expect(registered().filter((e) => e.title.includes(` ${stranger!.id} (`))).toHaveLength(2);
+    // Each registration is a write to KICS like any other: audited.
+    const rows = await t().db.query<{ n: number }>(`SELECT count(*)::int AS n FROM audit_record WHERE operation = 'register_event' AND device_id = $1`, [stranger!.id]);
+    expect(rows[0]!.n).toBe(2);
+  });
+});
+}
