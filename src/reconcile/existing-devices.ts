@@ -2,11 +2,11 @@ import { kicsLimits } from '../model/kics.js';
 import { configUpload, freshRecords, staleWork } from './asset-items.js';
 import type { ReconcileContext } from './context.js';
 import { scalarFields } from './fields.js';
-import { assetSide, deviceSide, matchKeyOf, type BoundDevice, type BoundRecord } from './identity.js';
+import { assetSide, describeKey, deviceSide, matchKeyOf, type BoundDevice, type BoundRecord } from './identity.js';
 import type { Match } from './match.js';
 import { patchOperations } from './patch.js';
 import { deviceSummary, emptyItem, factsOf, primarySpace, sourceKeysOf, type ItemBase, type PlanBuilder, type ScopeFacts, type Work } from './plan-builder.js';
-import { RecordsBySource, computeTarget, mergeAddresses, sourceInterfaces, targetAttributes, targetLabels, type Target } from './target.js';
+import { RecordsBySource, computeTarget, interfaceKeys, mergeAddresses, sourceInterfaces, targetAttributes, targetLabels, type Target } from './target.js';
 
 /**
  * Step 5, matched assets: precedence and staleness give each asset's target; a retired asset is
@@ -48,7 +48,7 @@ function planExistingDevice(ctx: ReconcileContext, { group, device: index, keys 
   const recognized = planRecognized(ctx, device, fresh, baseOf, facts);
   if (recognized) plan.add(recognized);
 
-  const { before, after, notes } = differences(ctx, device, target, fresh);
+  const { before, after, notes, leftOut } = differences(ctx, device, target, fresh, plan);
   const changedFields = Object.keys(after);
   if (changedFields.length > 0) {
     const work = {
@@ -64,8 +64,8 @@ function planExistingDevice(ctx: ReconcileContext, { group, device: index, keys 
     };
     plan.add(work);
     if ('name' in after) plan.proposeName({ work, name: after.name as string, device: index, records: group.records });
-  } else if (notes.length > 0) {
-    const reason = notes.join('; ');
+  } else if (leftOut !== null) {
+    const reason = leftOut;
     plan.add({
       item: { ...emptyItem('conflict', 'not_applicable'), ...baseOf(), reason, conflict: { kind: 'too_many_interfaces', reason, assets: group.records.map(assetSide), devices: [deviceSide(device)] } },
       facts,
@@ -128,7 +128,7 @@ function planRetired(ctx: ReconcileContext, device: BoundDevice, fresh: readonly
 }
 
 /** The fields where the target differs from the device, before and after, and notes on what could not be done. */
-function differences(ctx: ReconcileContext, device: BoundDevice, target: Target, fresh: readonly BoundRecord[]): { before: Record<string, unknown>; after: Record<string, unknown>; notes: string[] } {
+function differences(ctx: ReconcileContext, device: BoundDevice, target: Target, fresh: readonly BoundRecord[], plan: PlanBuilder): { before: Record<string, unknown>; after: Record<string, unknown>; notes: string[]; leftOut: string | null } {
   const before: Record<string, unknown> = {};
   const after: Record<string, unknown> = {};
   const current = device.device as Record<string, unknown>;
@@ -150,16 +150,25 @@ function differences(ctx: ReconcileContext, device: BoundDevice, target: Target,
     before.userAttributes = device.device.userAttributes ?? null;
     after.userAttributes = attributes;
   }
-  const addresses = mergeAddresses(device, sourceInterfaces(fresh));
+  const wanted = sourceInterfaces(fresh);
+  const asserted = ctx.input.assertedAddresses?.get(device.device.id) ?? [];
+  const addresses = mergeAddresses(device, wanted, asserted);
+  for (const address of interfaceKeys(wanted)) if (!asserted.includes(address)) plan.newAssertions.push({ deviceId: device.device.id, address });
   if (addresses.after) {
     before.addressInformation = device.device.addressInformation ?? null;
     after.addressInformation = addresses.after;
   }
   const notes: string[] = [];
-  if (addresses.interfacesLeftOut > 0) {
-    notes.push(`${addresses.interfacesLeftOut} interface(s) not added: the device has ${device.device.addressInformation?.length ?? 0} and KICS allows at most ${kicsLimits.maxInterfacesPerDevice}`);
+  if (addresses.removed.length > 0) {
+    notes.push(`${addresses.removed.map((k) => describeKey(k, ctx.spaceName)).join(', ')} removed: a source asserted ${addresses.removed.length === 1 ? 'it' : 'them'} earlier, none does now`);
   }
-  return { before, after, notes };
+  if (addresses.keptLast) notes.push('addresses no source asserts any more are kept: removing them would leave the device without an address');
+  const leftOut =
+    addresses.interfacesLeftOut > 0
+      ? `${addresses.interfacesLeftOut} interface(s) not added: the device has ${device.device.addressInformation?.length ?? 0} and KICS allows at most ${kicsLimits.maxInterfacesPerDevice}`
+      : null;
+  if (leftOut !== null) notes.push(leftOut);
+  return { before, after, notes, leftOut };
 }
 
 /** The first identity MAC of an asset, for the vendor of its OUI. */

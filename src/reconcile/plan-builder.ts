@@ -42,6 +42,8 @@ export class PlanBuilder {
   private readonly involved: Uint8Array;
   private readonly unchangedAssets: { facts: ScopeFacts | null; space: number | null }[] = [];
   readonly proposals: NameProposal[] = [];
+  /** Addresses sources assert that were not remembered as asserted yet (see `PlanValue.newAssertions`). */
+  readonly newAssertions: { deviceId: number; address: string }[] = [];
   notCreated = 0;
 
   constructor(

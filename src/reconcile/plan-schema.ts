@@ -278,6 +278,11 @@ export type PlanReport = z.infer<typeof planReportSchema>;
 export interface PlanValue {
   header: PlanHeader;
   items: PlanItem[];
+  /**
+   * Addresses the sources assert for matched devices that `assertedAddresses` did not hold yet: the
+   * caller remembers them, so that a later plan can remove one no source asserts any more.
+   */
+  newAssertions?: { deviceId: number; address: string }[];
 }
 
 /** The JSON Schema of the JSON report, as printed in docs/plan-format.md. */

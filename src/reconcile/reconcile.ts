@@ -50,6 +50,7 @@ export function reconcile(input: ReconcileInput): PlanValue {
       reportPath: null,
     },
     items,
+    newAssertions: plan.newAssertions,
   };
 }
 

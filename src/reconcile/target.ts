@@ -1,6 +1,7 @@
 import type { DeviceAddressInformation, DeviceUserAttribute, KicsDevice } from '../model/kics.js';
 import { kicsLimits } from '../model/kics.js';
 import { attributePrecedence, kicsEntry, nonNullableFields, scalarFields, type Precedence, type ScalarField } from './fields.js';
+import { parseIp } from '../model/ip.js';
 import { ipKey, macKey, type BoundDevice, type BoundInterface, type BoundRecord } from './identity.js';
 
 /**
@@ -263,26 +264,48 @@ export function toAddressInformation(iface: BoundInterface): DeviceAddressInform
 }
 
 export interface AddressMerge {
-  /** The device's interfaces with the additions, or null when nothing is added. */
+  /** The device's interfaces with the additions and removals, or null when nothing changes. */
   after: DeviceAddressInformation[] | null;
   /** Interfaces left out because the device would exceed KICS's interface limit. */
   interfacesLeftOut: number;
+  /** Keys of the addresses removed: asserted by a source earlier, by none now. */
+  removed: string[];
+  /** Stale addresses kept because removing them would leave the device without an address. */
+  keptLast: boolean;
+}
+
+/** The identity keys of a list of interfaces. */
+export function interfaceKeys(interfaces: readonly BoundInterface[]): Set<string> {
+  const keys = new Set<string>();
+  for (const i of interfaces) {
+    if (i.mac !== null) keys.add(macKey(i.macSpace, i.mac));
+    for (const ip of i.ips) keys.add(ipKey(ip.space, ip.ip));
+  }
+  return keys;
 }
 
 /**
- * Adds what the sources know and the device lacks: IPs on an interface with the same MAC (or sharing
- * an IP), and whole new interfaces. Never removes or rewrites what KICS has. The caller guarantees
- * that no other device holds the added addresses (the asset matched only this device), so KICS has
- * nothing to merge. New interfaces are added only if the device stays within KICS's interface limit.
+ * Brings the device's addresses to what the sources know: adds IPs on an interface with the same MAC
+ * (or sharing an IP), and whole new interfaces; removes an address only when a source asserted it on
+ * an earlier plan (`asserted`) and no fresh source asserts it now. What KICS discovered on its own is
+ * never removed or rewritten. The caller guarantees that no other device holds the added addresses
+ * (the asset matched only this device), so KICS has nothing to merge. New interfaces are added only if
+ * the device stays within KICS's interface limit. The PATCH that carries the result is guarded by a
+ * `Test` of the whole address list it was computed from.
  */
-export function mergeAddresses(device: BoundDevice, wanted: readonly BoundInterface[]): AddressMerge {
-  // Nearly always the device already has every address the sources know: check that without copying.
+export function mergeAddresses(device: BoundDevice, wanted: readonly BoundInterface[], asserted: readonly string[] = []): AddressMerge {
   const known = device.addressKeys;
-  if (wanted.every((i) => (i.mac === null || known.includes(macKey(i.macSpace, i.mac))) && i.ips.every((ip) => known.includes(ipKey(ip.space, ip.ip))))) {
-    return { after: null, interfacesLeftOut: 0 };
+  let stale: Set<string> | null = null;
+  if (asserted.length > 0) {
+    const wantedKeys = interfaceKeys(wanted);
+    for (const key of asserted) if (!wantedKeys.has(key) && known.includes(key)) (stale ??= new Set()).add(key);
+  }
+  // Nearly always the device already has every address the sources know and nothing stale: check that without copying.
+  if (stale === null && wanted.every((i) => (i.mac === null || known.includes(macKey(i.macSpace, i.mac))) && i.ips.every((ip) => known.includes(ipKey(ip.space, ip.ip))))) {
+    return { after: null, interfacesLeftOut: 0, removed: [], keptLast: false };
   }
   const current = device.device.addressInformation ?? [];
-  const next: DeviceAddressInformation[] = current.map((i) => ({ ...i, ipAddresses: i.ipAddresses ? [...i.ipAddresses] : i.ipAddresses }));
+  let next: DeviceAddressInformation[] = current.map((i) => ({ ...i, ipAddresses: i.ipAddresses ? [...i.ipAddresses] : i.ipAddresses }));
   const byMac = new Map<string, number>();
   const byIp = new Map<string, number>();
   device.interfaces.forEach((iface, index) => {
@@ -307,6 +330,32 @@ export function mergeAddresses(device: BoundDevice, wanted: readonly BoundInterf
       changed = true;
     }
   }
+  const removed: string[] = [];
+  let keptLast = false;
+  if (stale !== null) {
+    const pruned: DeviceAddressInformation[] = [];
+    next.forEach((info, index) => {
+      const bound = device.interfaces[index];
+      const macGone = bound?.mac != null && stale.has(macKey(bound.macSpace, bound.mac));
+      const ips = (info.ipAddresses ?? []).filter((a) => {
+        const parsed = parseIp(a.ip);
+        const gone = parsed.ok && stale.has(ipKey(a.addressSpaceId ?? null, parsed.ip));
+        if (gone) removed.push(ipKey(a.addressSpaceId ?? null, parsed.ok ? parsed.ip : a.ip));
+        return !gone;
+      });
+      if (macGone) removed.push(macKey(bound.macSpace, bound.mac!));
+      const kept: DeviceAddressInformation = { ...info, ipAddresses: ips, ...(macGone ? { macAddress: null, macAddressSpaceId: null } : {}) };
+      if (kept.macAddress || ips.length > 0) pruned.push(kept);
+    });
+    if (pruned.length === 0 && newInterfaces.length === 0) {
+      // KICS needs at least one address: the device keeps the stale ones until a source gives another.
+      keptLast = true;
+      removed.length = 0;
+    } else if (removed.length > 0) {
+      next = pruned;
+      changed = true;
+    }
+  }
   let interfacesLeftOut = 0;
   if (newInterfaces.length > 0) {
     if (next.length + newInterfaces.length > kicsLimits.maxInterfacesPerDevice) interfacesLeftOut = newInterfaces.length;
@@ -315,5 +364,5 @@ export function mergeAddresses(device: BoundDevice, wanted: readonly BoundInterf
       changed = true;
     }
   }
-  return { after: changed ? next : null, interfacesLeftOut };
+  return { after: changed ? next : null, interfacesLeftOut, removed, keptLast };
 }

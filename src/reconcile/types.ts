@@ -42,6 +42,12 @@ export interface ReconcileInput {
   devices: readonly KicsDevice[];
   addressSpaces: readonly AddressSpace[];
   lastUploads?: ReadonlyMap<number, LastUpload>;
+  /**
+   * The addresses sources asserted for each device on earlier plans (identity keys, `macKey` /
+   * `ipKey`): one of them that no fresh source asserts now is removed from the device. Addresses not
+   * here (KICS discovered them on its own) are never removed.
+   */
+  assertedAddresses?: ReadonlyMap<number, readonly string[]>;
   /** Keyed by the path exactly as records name it. */
   configFiles?: ReadonlyMap<string, ConfigFileInfo>;
   scope?: PlanScope;

@@ -20,6 +20,8 @@ export interface StagedInput {
   devices: KicsDevice[];
   addressSpaces: AddressSpace[];
   lastUploads: Map<number, LastUpload>;
+  /** The addresses sources asserted for each device on earlier plans (`address_assertion`). */
+  assertedAddresses: Map<number, string[]>;
   basis: PlanBasis;
   /** When the KICS snapshot was last read successfully. */
   kicsReadAt: Date;
@@ -53,7 +55,14 @@ export async function loadStagedInput(db: Database, sourceNames: readonly string
         )
       ).map((r) => [r.device_id, { path: r.path, contentHash: r.content_hash }]),
     );
-    return { records, devices, addressSpaces, lastUploads, basis, kicsReadAt: kics.last_success_at };
+    const assertedAddresses = new Map<number, string[]>();
+    for (const row of await tx.query<{ device_id: string | number; address: string }>(`SELECT device_id, address FROM address_assertion`)) {
+      const id = Number(row.device_id);
+      const list = assertedAddresses.get(id);
+      if (list) list.push(row.address);
+      else assertedAddresses.set(id, [row.address]);
+    }
+    return { records, devices, addressSpaces, lastUploads, assertedAddresses, basis, kicsReadAt: kics.last_success_at };
   });
 }
 

@@ -151,6 +151,7 @@ async function computePlan(
       devices: staged.devices,
       addressSpaces: staged.addressSpaces,
       lastUploads: staged.lastUploads,
+      assertedAddresses: staged.assertedAddresses,
       configFiles,
       scope,
       basis: staged.basis,
@@ -160,6 +161,8 @@ async function computePlan(
   // The inputs hash is kept only when it describes the snapshot the plan was computed from.
   const inputsHash = inputs && JSON.stringify(inputs.basis) === JSON.stringify(staged.basis) ? inputs.hash : null;
   const id = await step('store', () => storePlan(db, value, { runId: options.runId ?? null, inputsHash }));
+  // What the sources assert now is remembered, so that a later plan can remove an address none asserts any more.
+  if (value.newAssertions && value.newAssertions.length > 0) await step('assertions', () => rememberAssertions(db, value.newAssertions!));
   value.header.id = id;
   return { id, value };
 }
@@ -212,4 +215,15 @@ function describeFailures(refresh: RefreshResult): string[] {
   const lines = refresh.sources.filter((o) => !o.ok).map((o) => `source ${o.source} not refreshed (${o.error.message}); its earlier staging was used`);
   if (refresh.kics.error) lines.push(`KICS not refreshed (${refresh.kics.error.message}); the stored snapshot was used`);
   return lines;
+}
+
+/** Remembers addresses sources asserted for devices (`address_assertion`), in one statement per 50,000. */
+async function rememberAssertions(db: Database, assertions: readonly { deviceId: number; address: string }[]): Promise<void> {
+  for (let i = 0; i < assertions.length; i += 50_000) {
+    const part = assertions.slice(i, i + 50_000);
+    await db.execute(
+      `INSERT INTO address_assertion (device_id, address) SELECT * FROM unnest($1::bigint[], $2::text[]) ON CONFLICT DO NOTHING`,
+      [part.map((a) => a.deviceId), part.map((a) => a.address)],
+    );
+  }
 }

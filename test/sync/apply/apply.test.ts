@@ -443,6 +443,32 @@ describeEachEngine('apply', (t) => {
     expect(audit.map((r) => (r.kicsResult as { removedRules: number }).removedRules)).toEqual([1]);
   });
 
+  it('a corrected IP replaces the one the CMDB gave before; an address KICS discovered on its own stays', async () => {
+    const [target, ...rest] = plant.devices;
+    const nic = target!.addressInformation[0]!;
+    const oldIp = nic.ipAddresses[0]!.ip;
+    plant.writeCmdb([plant.rowOf(target!), ...rest.slice(0, 5).map((d) => plant.rowOf(d))]);
+    const first = await plan({ refresh: 'full' });
+    await runApply(runContextFor(plant, t().db), { planId: first.id, allowDraft: true });
+    // KICS discovers another address on the same interface; the CMDB then corrects the device's IP.
+    const discovered = '10.1.250.250';
+    const withDiscovered = device(target!.id).addressInformation.map((i, n) => ({ ...i, ipAddresses: n === 0 ? [...i.ipAddresses, { ip: discovered, addressSpaceId: 1 }] : i.ipAddresses }));
+    expect((await plant.sim.admin('PATCH', `/admin/devices/${target!.id}`, { addressInformation: withDiscovered })).status).toBe(200);
+    const newIp = '10.1.251.1';
+    plant.writeCmdb([plant.rowOf(target!, { ip: newIp }), ...rest.slice(0, 5).map((d) => plant.rowOf(d))]);
+    const second = await plan({ refresh: 'full' });
+    const [update] = (await items(second.id)).filter((i) => i.action === 'update');
+    expect(update).toMatchObject({ kics_device_id: target!.id });
+    const result = await runApply(runContextFor(plant, t().db), { planId: second.id, allowDraft: true });
+    expect(result.apply.outcome).toMatchObject({ applied: 1, failed: 0, drifted: 0 });
+    const ips = device(target!.id).addressInformation.flatMap((i) => i.ipAddresses.map((a) => a.ip));
+    expect(ips).toContain(newIp);
+    expect(ips).toContain(discovered);
+    expect(ips).not.toContain(oldIp);
+    // Converged: the next plan has nothing to do for it.
+    expect((await plan({ refresh: 'full' })).summary.counts.update).toBe(0);
+  });
+
   it('archives and deletes the devices of retired assets; a delete a dead process already did is recognised', async () => {
     const [keep, retire, remove] = plant.devices;
     plant.writeCmdb([plant.rowOf(keep!), plant.rowOf(retire!, { status: 'retired' })]);
