@@ -6,7 +6,7 @@ import { ExitCode } from './errors.js';
 import { privateUmask } from './private-files.js';
 import { packageRoot } from './paths.js';
 import { parseLogLevel } from './commands/context.js';
-import { registerApplyCommands } from './commands/apply.js';
+import { registerApplyCommands, registerRevertCommand } from './commands/apply.js';
 import { registerAuditCommand } from './commands/audit.js';
 import { registerDbCommands } from './commands/db.js';
 import { registerDemoCommand } from './commands/demo.js';
@@ -32,6 +32,7 @@ export function buildProgram(): Command {
     .showHelpAfterError()
     .exitOverride();
   registerApplyCommands(program);
+  registerRevertCommand(program);
   registerAuditCommand(program);
   registerDbCommands(program);
   registerDemoCommand(program);

@@ -1,5 +1,8 @@
 import type { Command } from 'commander';
-import { scopeText } from '../reconcile/report/display.js';
+import { UsageError } from '../errors.js';
+import { actionLabels, scopeText } from '../reconcile/report/display.js';
+import { countsInOrder } from '../reconcile/summary.js';
+import { runRevert } from '../sync/plans/revert.js';
 import { approvePlan, claimantOf, type ApplyPlanResult } from '../sync/apply/index.js';
 import { itemProblems, type ItemProblem } from '../sync/apply/claim.js';
 import { runApply } from '../sync/runs/apply-run.js';
@@ -41,6 +44,37 @@ export function registerApplyCommands(program: Command): void {
           ? `plan ${options.plan} approved by ${header.approvedBy} at ${header.approvedAt}; apply it with kics-sync apply --plan ${options.plan}`
           : `plan ${options.plan} was already approved by ${header.approvedBy} at ${header.approvedAt}`;
         return { summary: { plan: { id: options.plan, status: header.status, approvedBy: header.approvedBy, approvedAt: header.approvedAt }, changed }, text };
+      }),
+    );
+}
+
+/** `kics-sync revert --run ID`: a plan undoing what a run changed, to review, approve and apply like any plan. */
+export function registerRevertCommand(program: Command): void {
+  program
+    .command('revert')
+    .description("make a plan that puts back what a run changed in KICS (from the run's audit): fields back to their earlier values, guarded so that a device changed since is drift, not overwritten; devices the run created archived. Review, approve and apply it like any plan")
+    .requiredOption('--run <id>', 'the run to revert (kics-sync runs lists them)', parsePositiveInt('--run'))
+    .option('--device <id...>', 'only these KICS devices')
+    .option('--report <file>', 'write the report here (format from the extension); default <reportDir>/plan-<id>.html')
+    .option('--json', 'print one JSON object with the result')
+    .action(
+      runCommand(program, async (ctx, options: { run: number; device?: string[]; report?: string }) => {
+        const devices = (options.device ?? []).map((d) => {
+          if (!/^\d+$/.test(d) || Number(d) < 1) throw new UsageError(`--device must be a device id (a positive integer); found ${JSON.stringify(d)}`);
+          return Number(d);
+        });
+        const db = await ctx.database();
+        const value = await runRevert(db, await ctx.config(), await ctx.dataDir(), options.run, { devices, ...(options.report ? { reportFile: options.report } : {}) });
+        const { header } = value;
+        const revert = header.summary.revert!;
+        const lines = [`plan ${header.id} (draft) reverts run ${options.run}: ${header.summary.changes} change(s)`];
+        for (const { action, count } of countsInOrder(header.summary.counts)) if (count > 0) lines.push(`  ${actionLabels[action].padEnd(14)} ${String(count).padStart(7)}`);
+        for (const n of revert.notReverted) lines.push(`not reverted: ${n.operation}${n.deviceId === null ? '' : ` of device ${n.deviceId}`}: ${n.reason}`);
+        lines.push(`report: ${header.reportPath}`, `review it, then: kics-sync approve --plan ${header.id} && kics-sync apply --plan ${header.id}`);
+        return {
+          summary: { plan: { id: header.id, status: header.status, revertsRun: options.run }, counts: header.summary.counts, changes: header.summary.changes, notReverted: revert.notReverted, report: header.reportPath },
+          text: lines.join('\n'),
+        };
       }),
     );
 }

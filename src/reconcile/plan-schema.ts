@@ -209,6 +209,13 @@ export const planSummarySchema = z.strictObject({
   changes: z.number().int().nonnegative(),
   /** The data the plan was computed from: how fresh, whether it was re-read, what was rejected (set when stored). */
   inputs: planInputsSchema.optional(),
+  /** A plan that undoes a run (`kics-sync revert`): the run, and its writes that cannot be put back. */
+  revert: z
+    .strictObject({
+      runId: id,
+      notReverted: z.array(z.strictObject({ operation: z.string(), deviceId: id.nullable(), reason: z.string() })),
+    })
+    .optional(),
 });
 export type PlanSummary = z.infer<typeof planSummarySchema>;
 

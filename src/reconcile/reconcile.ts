@@ -1,3 +1,4 @@
+import type { ReconcileConfig } from '../config/reconcile.js';
 import { bindInput, type ReconcileContext } from './context.js';
 import { correlate } from './correlate.js';
 import { planCreates } from './creates.js';
@@ -56,6 +57,11 @@ export function reconcile(input: ReconcileInput): PlanValue {
 
 /** The options the plan was made with, stored in its header. */
 function planOptions({ config, precedence, staleAfter }: ReconcileContext): PlanOptions {
+  return planOptionsOf(config, precedence, staleAfter);
+}
+
+/** The options a plan made with this configuration records (also for plans not made by reconcile(), such as a revert). */
+export function planOptionsOf(config: ReconcileConfig, precedence: Record<string, string[]>, staleAfter: ReadonlyMap<string, number>): PlanOptions {
   return {
     precedence,
     managedAttributes: [...config.managedAttributes],

@@ -61,6 +61,16 @@ describeEachEngine(`authorized baseline, end to end, simulator ${strict ? 'stric
     expect(attributes(recognized!.id)).toMatchObject({ Owner: 'alice' });
     expect(attributes(confirmed!.id)).toMatchObject({ Owner: 'bob' });
 
+    // The run can be undone: a plan putting the statuses and attributes back, to review and apply.
+    const runId = (parseJsonOutput(applied) as { run: number }).run;
+    const revert = await cli(['revert', '--run', String(runId), '--json']);
+    expect(revert.code, revert.stderr).toBe(0);
+    const reverting = parseJsonOutput(revert) as { plan: { id: number; status: string; revertsRun: number }; counts: Record<string, number> };
+    expect(reverting.plan).toMatchObject({ status: 'draft', revertsRun: runId });
+    expect(reverting.counts.update).toBeGreaterThanOrEqual(toRecognize.length);
+    const plans = parseJsonOutput(await cli(['plans', '--json'])) as { plans: { id: number; status: string }[] };
+    expect(plans.plans.find((p) => p.id === reverting.plan.id)?.status).toBe('draft');
+
     // Converged: nothing left to do, the stranger still reported as unknown.
     const again = parseJsonOutput(await cli(['plan', '--full', '--json'])) as { counts: Record<string, number>; changes: number };
     expect(again.changes).toBe(0);

@@ -133,7 +133,8 @@ export function inputsText(header: PlanHeader): { stale: string[]; rejects: stri
 }
 
 export function planTitle(header: PlanHeader): string {
-  return header.id === null ? 'kics-sync plan (not stored)' : `kics-sync plan ${header.id}`;
+  const title = header.id === null ? 'kics-sync plan (not stored)' : `kics-sync plan ${header.id}`;
+  return header.summary.revert ? `${title}, reverting run ${header.summary.revert.runId}` : title;
 }
 
 /** Items of a plan, whether held in memory or streamed from the database. */

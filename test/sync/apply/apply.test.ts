@@ -1,4 +1,4 @@
-import { mkdirSync, writeFileSync } from 'node:fs';
+import { mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
 import { afterEach, beforeEach, expect, it } from 'vitest';
 import type { KicsClient } from '../../../src/adapters/kics/index.js';
@@ -7,6 +7,7 @@ import type { SimDevice } from '../../../src/simulator/kics/index.js';
 import { claimantOf, plannedValuesHeld } from '../../../src/sync/apply/index.js';
 import { claimItems } from '../../../src/sync/apply/claim.js';
 import { readAudit } from '../../../src/sync/audit/store.js';
+import { runRevert } from '../../../src/sync/plans/revert.js';
 import { listEvents } from '../../../src/sync/events/index.js';
 import { runApply } from '../../../src/sync/runs/apply-run.js';
 import { runPlanRun } from '../../../src/sync/runs/plan-run.js';
@@ -467,6 +468,31 @@ describeEachEngine('apply', (t) => {
     expect(ips).not.toContain(oldIp);
     // Converged: the next plan has nothing to do for it.
     expect((await plan({ refresh: 'full' })).summary.counts.update).toBe(0);
+  });
+
+  it('reverts a run: fields put back, the devices it created archived, a device changed since left as it is (drift)', async () => {
+    const { updated } = standardCmdb();
+    const before = new Map(updated.map((d) => [d.id, device(d.id).description]));
+    const planned = await plan();
+    const applied = await runApply(runContextFor(plant, t().db), { planId: planned.id, allowDraft: true });
+    expect(applied.apply.outcome).toMatchObject({ applied: 5, failed: 0 });
+    const created = [...named('NEW-ASSET-001'), ...named('NEW-ASSET-002')];
+    expect(created).toHaveLength(2);
+
+    const revert = await runRevert(t().db, plant.config(), plant.dir, applied.runId);
+    expect(revert.header.summary.revert).toEqual({ runId: applied.runId, notReverted: [] });
+    expect(revert.header.summary.counts).toMatchObject({ update: 3, archive: 2 });
+    expect(readFileSync(revert.header.reportPath!, 'utf8')).toContain(`reverting run ${applied.runId}`);
+    // An operator edits one of the devices after the run: the revert must not overwrite that.
+    const [edited, ...restored] = updated;
+    expect((await plant.sim.admin('PATCH', `/admin/devices/${edited!.id}`, { description: 'set by an operator' })).status).toBe(200);
+
+    const undone = await runApply(runContextFor(plant, t().db), { planId: revert.header.id!, allowDraft: true });
+    expect(undone.apply.outcome).toMatchObject({ applied: 4, drifted: 1, failed: 0 });
+    for (const d of restored) expect(device(d.id).description).toBe(before.get(d.id));
+    expect(device(edited!.id).description).toBe('set by an operator');
+    for (const d of created) expect(device(d.id).status).toBe('Archived');
+    expect(plant.sim.sim.store.get(created[0]!.id)).toBeDefined();
   });
 
   it('archives and deletes the devices of retired assets; a delete a dead process already did is recognised', async () => {
