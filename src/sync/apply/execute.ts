@@ -1,3 +1,4 @@
+import { comparedFields } from '../../model/fields.js';
 import { readFile } from 'node:fs/promises';
 import path from 'node:path';
 import { KicsApiError, type KicsClient, type KicsErrorCode } from '../../adapters/kics/index.js';
@@ -119,17 +120,29 @@ async function createDevice(ctx: ExecuteContext, item: ClaimedItem): Promise<Ite
         events: [{ type: 'KSYNC_DRIFT_FOUND', payload: { seq: item.seq, action: 'create', deviceId: answer.deviceId, duplicate: dup ?? null }, message: `new device ${JSON.stringify(request.name)}: ${message}` }],
       };
     }
+    // Overwrite replaced an existing device's values: what it held before goes into the audit, from
+    // the snapshot (a device the snapshot does not have is audited without them, and says so).
+    const before = answer.status === 'Overwritten' ? await snapshotValues(ctx, answer.deviceId) : null;
     return {
       status: 'applied',
-      message: null,
+      message: answer.status === 'Overwritten' ? `KICS overwrote its device ${answer.deviceId}, which matched this asset${before ? '' : ' (its earlier values are not in the snapshot)'}` : null,
       result: { deviceId: answer.deviceId, status: answer.status, recovered: answer.recovered },
       deviceId: answer.deviceId,
-      audit: { operation: 'create', deviceId: answer.deviceId, request: summary, httpStatus: answer.recovered ? null : 200, kicsResult: answer, before: null, after: fields },
+      audit: { operation: 'create', deviceId: answer.deviceId, request: summary, httpStatus: answer.recovered ? null : 200, kicsResult: answer, before, after: fields },
     };
   } catch (error) {
     return failed(item, 'create', null, summary, error);
   }
 }
+
+/** The writable values of a device as the KICS snapshot holds them, or null when it does not. */
+async function snapshotValues(ctx: ExecuteContext, deviceId: number): Promise<Record<string, unknown> | null> {
+  const [row] = await ctx.db.query<{ raw: Record<string, unknown> }>(`SELECT raw FROM kics_device WHERE id = $1`, [deviceId]);
+  if (!row) return null;
+  return Object.fromEntries(snapshotFields.filter((f) => f in row.raw).map((f) => [f, row.raw[f]]));
+}
+
+const snapshotFields = ['name', 'status', ...comparedFields.filter((f) => f !== 'name'), 'labels', 'userAttributes', 'addressInformation'];
 
 // ------------------------------------------------------------------------------------ update, recognize, archive
 

@@ -495,6 +495,25 @@ describeEachEngine('apply', (t) => {
     expect(plant.sim.sim.store.get(created[0]!.id)).toBeDefined();
   });
 
+  it('a create KICS answers by overwriting a device: the audit keeps what that device held, when the snapshot has it', async () => {
+    const fresh = plant.newAsset(7);
+    plant.writeCmdb([fresh]);
+    const ctx = runContextFor(plant, t().db, { config: plant.config({ reconcile: { whatIfDuplicate: 'Overwrite' } }) });
+    const planned = await plan({ refresh: 'full' }, ctx);
+    expect(planned.summary.counts.create).toBe(1);
+    // After planning an operator adds a device with the asset's MAC; the next read would have it in the snapshot.
+    const added = await plant.sim.admin('POST', '/admin/devices', { name: 'Added by operator', status: 'Unauthorized', description: 'as the operator left it', addressInformation: [{ macAddress: fresh.mac, ipAddresses: [{ ip: fresh.ip }] }] });
+    const id = (added.json as { id: number }).id;
+    const raw = JSON.stringify(plant.sim.sim.store.get(id));
+    await t().db.execute(`INSERT INTO kics_device (id, name, status, raw, content_hash) VALUES ($1, $2, 'Unauthorized', $3::json, 'x')`, [id, 'Added by operator', raw]);
+    const result = await runApply(ctx, { planId: planned.id, allowDraft: true });
+    expect(result.apply.outcome).toMatchObject({ applied: 1 });
+    expect(device(id).name).toBe(fresh.name);
+    const [audit] = (await auditOf({ runId: result.runId })).filter((r) => r.operation === 'create');
+    expect(audit!.kicsResult).toMatchObject({ status: 'Overwritten', deviceId: id });
+    expect(audit!.before).toMatchObject({ name: 'Added by operator', description: 'as the operator left it', status: 'Unauthorized' });
+  });
+
   it('archives and deletes the devices of retired assets; a delete a dead process already did is recognised', async () => {
     const [keep, retire, remove] = plant.devices;
     plant.writeCmdb([plant.rowOf(keep!), plant.rowOf(retire!, { status: 'retired' })]);
