@@ -1,5 +1,7 @@
 import type { Command } from 'commander';
-import { UsageError } from '../errors.js';
+import { errorMessage, UsageError } from '../errors.js';
+import { stageKics } from '../sync/staging/kics/stage.js';
+import { openKics } from '../sync/runs/lifecycle.js';
 import { actionLabels, scopeText } from '../reconcile/report/display.js';
 import { countsInOrder } from '../reconcile/summary.js';
 import { runRevert } from '../sync/plans/revert.js';
@@ -63,14 +65,26 @@ export function registerRevertCommand(program: Command): void {
           if (!/^\d+$/.test(d) || Number(d) < 1) throw new UsageError(`--device must be a device id (a positive integer); found ${JSON.stringify(d)}`);
           return Number(d);
         });
-        const db = await ctx.database();
-        const value = await runRevert(db, await ctx.config(), await ctx.dataDir(), options.run, { devices, ...(options.report ? { reportFile: options.report } : {}) });
+        const run = await runContext(ctx, 'cli', ctx.actor());
+        // KICS is re-read first (incrementally): the guards of the revert are the values KICS holds now.
+        const warnings: string[] = [];
+        try {
+          const kics = await openKics(run);
+          try {
+            await stageKics(run.db, kics.client, { mode: 'incremental', logger: run.logger, signal: run.signal });
+          } finally {
+            await kics.close();
+          }
+        } catch (error) {
+          warnings.push(`warning: KICS could not be re-read (${errorMessage(error)}); the revert is built from the stored snapshot`);
+        }
+        const value = await runRevert(run.db, run.config, run.dataDir, options.run, { devices, ...(options.report ? { reportFile: options.report } : {}) });
         const { header } = value;
         const revert = header.summary.revert!;
         const lines = [`plan ${header.id} (draft) reverts run ${options.run}: ${header.summary.changes} change(s)`];
         for (const { action, count } of countsInOrder(header.summary.counts)) if (count > 0) lines.push(`  ${actionLabels[action].padEnd(14)} ${String(count).padStart(7)}`);
         for (const n of revert.notReverted) lines.push(`not reverted: ${n.operation}${n.deviceId === null ? '' : ` of device ${n.deviceId}`}: ${n.reason}`);
-        lines.push(`report: ${header.reportPath}`, `review it, then: kics-sync approve --plan ${header.id} && kics-sync apply --plan ${header.id}`);
+        lines.push(...warnings, `report: ${header.reportPath}`, `review it, then: kics-sync approve --plan ${header.id} && kics-sync apply --plan ${header.id}`);
         return {
           summary: { plan: { id: header.id, status: header.status, revertsRun: options.run }, counts: header.summary.counts, changes: header.summary.changes, notReverted: revert.notReverted, report: header.reportPath },
           text: lines.join('\n'),

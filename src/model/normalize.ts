@@ -594,3 +594,11 @@ export function canonicalJson(asset: CanonicalAsset): { json: string; hash: stri
   return { json, hash: digest('sha256', json, 'base64url') };
 }
 
+/**
+ * The hash of a device's industrial configuration as KICS shows it (`processControlSettings`, the
+ * read-only member the document defines): equal for equal content whatever the key order; null for none.
+ */
+export function settingsHash(settings: unknown): string | null {
+  if (settings === null || settings === undefined) return null;
+  return digest('sha256', stableStringify(settings), 'base64url');
+}

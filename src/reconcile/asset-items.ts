@@ -60,7 +60,9 @@ export function configUpload(ctx: ReconcileContext, target: Target, records: rea
     return { item: { ...emptyItem('conflict', 'not_applicable'), ...base, reason, conflict: body }, facts };
   }
   const last = device ? ctx.input.lastUploads?.get(device.device.id) : undefined;
-  if (last && last.contentHash === file.contentHash) return null;
+  // The same file as last time, and KICS still shows what that upload left (as far as the document lets it be read back).
+  const changedInKics = last?.uploadedSettingsHash != null && last.currentSettingsHash !== last.uploadedSettingsHash;
+  if (last && last.contentHash === file.contentHash && !changedInKics) return null;
   return {
     item: {
       ...emptyItem('upload_config', 'pending'),
@@ -68,7 +70,13 @@ export function configUpload(ctx: ReconcileContext, target: Target, records: rea
       before: last ? { industrialConfig: { path: last.path, contentHash: last.contentHash } } : null,
       after: { industrialConfig: { path: file.path, contentHash: file.contentHash } },
       request: { mode: ctx.config.industrialConfig.mode, path: file.path, resolvedPath: file.resolvedPath, contentHash: file.contentHash, size: file.size },
-      reason: last ? `content differs from the configuration uploaded last (${last.path})` : 'no configuration uploaded yet',
+      reason: !last
+        ? 'no configuration uploaded yet'
+        : last.contentHash !== file.contentHash
+          ? `content differs from the configuration uploaded last (${last.path})`
+          : last.currentSettingsHash === null
+            ? `the industrial configuration uploaded last (${last.path}) was removed in KICS`
+            : `the industrial configuration uploaded last (${last.path}) was changed in KICS since`,
     },
     facts,
   };

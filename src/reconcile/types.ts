@@ -30,6 +30,13 @@ export type ConfigFileInfo =
 export interface LastUpload {
   path: string;
   contentHash: string;
+  /**
+   * What KICS showed of the device's industrial configuration (`processControlSettings`, read back
+   * after the upload) and what the snapshot shows now, as `settingsHash()`; absent for uploads made
+   * before the read-back existed. When they differ, the configuration was changed or removed in KICS.
+   */
+  uploadedSettingsHash?: string | null;
+  currentSettingsHash?: string | null;
 }
 
 /** Everything the reconciler needs, as values: it reads no files, database or clock of its own. */

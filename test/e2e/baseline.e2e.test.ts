@@ -77,6 +77,33 @@ describeEachEngine(`authorized baseline, end to end, simulator ${strict ? 'stric
     expect(again.counts.unknown).toBeGreaterThanOrEqual(1);
   });
 
+  it('a corrected IP replaces the old one while an address KICS discovered stays; the run is reverted with revert, approve and apply', async () => {
+    const [target, ...rest] = plant.devices;
+    const others = rest.slice(0, 6).map((d) => plant.rowOf(d));
+    const oldIp = target!.addressInformation[0]!.ipAddresses[0]!.ip;
+    plant.writeCmdb([plant.rowOf(target!), ...others]);
+    plant.writeConfig();
+    expect((await cli(['sync', '--force', '--json'])).code).toBe(0);
+    const discovered = '10.1.250.250';
+    const withDiscovered = device(target!.id).addressInformation.map((i, n) => ({ ...i, ipAddresses: n === 0 ? [...i.ipAddresses, { ip: discovered, addressSpaceId: 1 }] : i.ipAddresses }));
+    expect((await plant.sim.admin('PATCH', `/admin/devices/${target!.id}`, { addressInformation: withDiscovered })).status).toBe(200);
+    const newIp = '10.1.251.1';
+    plant.writeCmdb([plant.rowOf(target!, { ip: newIp }), ...others]);
+    const night = await cli(['sync', '--force', '--json']);
+    expect(night.code, night.stderr).toBe(0);
+    const ips = () => device(target!.id).addressInformation.flatMap((i) => i.ipAddresses.map((a) => a.ip));
+    expect(ips()).toEqual(expect.arrayContaining([newIp, discovered]));
+    expect(ips()).not.toContain(oldIp);
+
+    const runId = (parseJsonOutput(night) as { run: number }).run;
+    const revert = parseJsonOutput(await cli(['revert', '--run', String(runId), '--device', String(target!.id), '--json'])) as { plan: { id: number } };
+    expect((await cli(['approve', '--plan', String(revert.plan.id)])).code).toBe(0);
+    const undone = await cli(['apply', '--plan', String(revert.plan.id), '--json']);
+    expect(undone.code, undone.stderr).toBe(0);
+    expect(ips()).toEqual(expect.arrayContaining([oldIp, discovered]));
+    expect(ips()).not.toContain(newIp);
+  });
+
   it('registers each open discrepancy as one KICS event naming the device\'s addresses, once across two nights, and again only after it was resolved', async () => {
     const [stranger, ...rest] = plant.devices;
     plant.writeCmdb(rest.map((d) => plant.rowOf(d)));

@@ -55,6 +55,8 @@ export const deviceSchema = z.object({
   userAttributes: z.array(z.object({ name: z.string(), value: z.string().nullish() })).nullish(),
   lastModified: timestamp.nullish(),
   created: timestamp.nullish(),
+  /** Read-only: the device's industrial configuration as KICS keeps it; kept to see it changed or removed in KICS. */
+  processControlSettings: z.unknown().optional(),
 });
 
 export const addressSpaceSchema = z.object({

@@ -4,6 +4,7 @@ import path from 'node:path';
 import { KicsApiError, type KicsClient, type KicsErrorCode } from '../../adapters/kics/index.js';
 import type { Sql } from '../../db/sql.js';
 import { errorMessage } from '../../errors.js';
+import { settingsHash } from '../../model/normalize.js';
 import type { Logger } from '../../log.js';
 import type { DeviceCreateRequest, KicsDevice } from '../../model/kics.js';
 import type { ConfigUploadRequest } from '../../reconcile/plan-schema.js';
@@ -132,6 +133,21 @@ async function createDevice(ctx: ExecuteContext, item: ClaimedItem): Promise<Ite
     };
   } catch (error) {
     return failed(item, 'create', null, summary, error);
+  }
+}
+
+/**
+ * What KICS shows of a device's industrial configuration right after an upload (`GET devices/{id}`,
+ * `processControlSettings`), hashed: the next plan compares it with the snapshot to see a
+ * configuration changed or removed in KICS. Undefined when the device cannot be read now.
+ */
+async function readBackSettings(ctx: ExecuteContext, deviceId: number): Promise<string | null | undefined> {
+  try {
+    const device = await ctx.client.findDevice(deviceId);
+    return device ? settingsHash((device as { processControlSettings?: unknown }).processControlSettings) : undefined;
+  } catch (error) {
+    ctx.logger.warn({ deviceId, err: errorMessage(error) }, 'could not read the device back after its industrial configuration upload');
+    return undefined;
   }
 }
 
@@ -302,7 +318,7 @@ async function uploadConfig(ctx: ExecuteContext, item: ClaimedItem): Promise<Ite
       message: notes.length > 0 ? notes.join('; ') : null,
       result: { deviceId, answer },
       audit: { operation: 'upload_config', deviceId, request: summary(), httpStatus: 200, kicsResult: answer, before: item.before, after: item.after },
-      upload: { deviceId, path: request.path, contentHash: request.contentHash, mode: request.mode, result: answer },
+      upload: { deviceId, path: request.path, contentHash: request.contentHash, mode: request.mode, result: { ...answer, processControlSettingsHash: await readBackSettings(ctx, deviceId) } },
     };
   } catch (error) {
     return failed(item, 'upload_config', deviceId, summary(), error);

@@ -4,6 +4,7 @@ import { ExitCode, KicsSyncError } from '../../errors.js';
 import type { CanonicalAsset } from '../../model/asset.js';
 import type { AddressSpace, KicsDevice } from '../../model/kics.js';
 import type { PlanBasis } from '../../reconcile/plan-schema.js';
+import { settingsHash } from '../../model/normalize.js';
 import { scalarFields } from '../../reconcile/fields.js';
 import type { LastUpload, StagedRecord } from '../../reconcile/types.js';
 import { kicsSourceName } from '../staging/kics/store.js';
@@ -48,12 +49,20 @@ export async function loadStagedInput(db: Database, sourceNames: readonly string
     const records = await loadRecords(tx, sourceNames);
     const devices = await loadDevices(tx);
     const addressSpaces = (await tx.query<{ raw: AddressSpace; id: number }>(`SELECT id, raw FROM kics_address_space WHERE missing_since IS NULL ORDER BY id`)).map((r) => ({ ...r.raw, id: r.id }));
+    // The last upload to each device, with what KICS showed of its configuration then and shows now
+    // (compared only when the snapshot read the device after the upload).
     const lastUploads = new Map(
       (
-        await tx.query<{ device_id: number; path: string; content_hash: string }>(
-          `SELECT DISTINCT ON (device_id) device_id, path, content_hash FROM industrial_config_upload ORDER BY device_id, uploaded_at DESC, id DESC`,
+        await tx.query<{ device_id: number; path: string; content_hash: string; uploaded: string | null; settings: unknown; has_settings_hash: boolean }>(
+          `SELECT u.device_id, u.path, u.content_hash, u.result->>'processControlSettingsHash' AS uploaded, u.result ? 'processControlSettingsHash' AND d.last_seen > u.uploaded_at AS has_settings_hash,
+                  d.raw->'processControlSettings' AS settings
+             FROM (SELECT DISTINCT ON (device_id) * FROM industrial_config_upload ORDER BY device_id, uploaded_at DESC, id DESC) u
+             LEFT JOIN kics_device d ON d.id = u.device_id`,
         )
-      ).map((r) => [r.device_id, { path: r.path, contentHash: r.content_hash }]),
+      ).map((r) => [
+        Number(r.device_id),
+        { path: r.path, contentHash: r.content_hash, ...(r.has_settings_hash ? { uploadedSettingsHash: r.uploaded, currentSettingsHash: settingsHash(r.settings) } : {}) },
+      ]),
     );
     const assertedAddresses = new Map<number, string[]>();
     for (const row of await tx.query<{ device_id: string | number; address: string }>(`SELECT device_id, address FROM address_assertion`)) {

@@ -2,7 +2,9 @@ import path from 'node:path';
 import type { Config } from '../../config/index.js';
 import type { Database } from '../../db/database.js';
 import { KicsSyncError } from '../../errors.js';
+import { stableStringify } from '../../model/normalize.js';
 import { resolvePrecedence } from '../../reconcile/fields.js';
+import { patchOperations } from '../../reconcile/patch.js';
 import { planActions, type PlanItem, type PlanValue } from '../../reconcile/plan-schema.js';
 import { planOptionsOf } from '../../reconcile/reconcile.js';
 import { revertItems, type RevertSource } from '../../reconcile/revert.js';
@@ -31,6 +33,7 @@ export async function buildRevertPlan(db: Database, config: Config, runId: numbe
     (await db.query<{ id: string | number; name: string }>(`SELECT id, name FROM kics_device WHERE id = ANY($1::bigint[])`, [deviceIds])).map((r) => [Number(r.id), r.name]),
   );
   const { items, notReverted } = revertItems(runId, writes, { devices: options.devices, allowDelete: config.reconcile.allowDelete, names });
+  await guardWithSnapshotAddresses(db, items);
   // Archives after the field changes, as any plan orders its actions.
   const rank = new Map(planActions.map((a, i) => [a, i]));
   const ordered: PlanItem[] = items
@@ -54,6 +57,33 @@ export async function buildRevertPlan(db: Database, config: Config, runId: numbe
     },
     items: ordered,
   };
+}
+
+/**
+ * KICS gives the addresses a run added ids of its own, so the address list the run wrote is not the
+ * list KICS shows: where the snapshot shows the same addresses (ids aside), the guard tests the
+ * snapshot's list, so the revert applies; where it shows others, the device changed since (drift).
+ */
+async function guardWithSnapshotAddresses(db: Database, items: Omit<PlanItem, 'seq'>[]): Promise<void> {
+  const withAddresses = items.filter((i) => i.action === 'update' && i.before && 'addressInformation' in i.before && i.kicsDeviceId !== null);
+  if (withAddresses.length === 0) return;
+  const rows = await db.query<{ id: string | number; addresses: unknown }>(`SELECT id, raw->'addressInformation' AS addresses FROM kics_device WHERE id = ANY($1::bigint[])`, [withAddresses.map((i) => i.kicsDeviceId)]);
+  const current = new Map(rows.map((r) => [Number(r.id), r.addresses]));
+  for (const item of withAddresses) {
+    const shown = current.get(item.kicsDeviceId!);
+    if (shown === undefined || stableStringify(withoutIds(shown)) !== stableStringify(withoutIds(item.before!.addressInformation))) continue;
+    item.before = { ...item.before, addressInformation: shown };
+    item.ops = patchOperations(item.before, item.after ?? {});
+  }
+}
+
+/** An address list without the ids KICS assigns (interfaces and IPs). */
+function withoutIds(addresses: unknown): unknown {
+  if (!Array.isArray(addresses)) return addresses;
+  return addresses.map((i: Record<string, unknown>) => {
+    const { networkInterfaceId: _n, ipAddresses, ...rest } = i;
+    return { ...rest, ipAddresses: Array.isArray(ipAddresses) ? ipAddresses.map((a: Record<string, unknown>) => ({ ip: a.ip, addressSpaceId: a.addressSpaceId ?? null })) : (ipAddresses ?? null) };
+  });
 }
 
 /** Builds, stores and reports the revert plan of a run. */

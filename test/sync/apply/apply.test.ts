@@ -514,6 +514,29 @@ describeEachEngine('apply', (t) => {
     expect(audit!.before).toMatchObject({ name: 'Added by operator', description: 'as the operator left it', status: 'Unauthorized' });
   });
 
+  it('a configuration removed or changed in KICS since the last upload is uploaded again on the next plan, though the file did not change', async () => {
+    const root = path.join(plant.dir, 'configs');
+    mkdirSync(root, { recursive: true });
+    const [existing] = plant.devices;
+    const ip = existing!.addressInformation[0]!.ipAddresses[0]!.ip;
+    writeFileSync(path.join(root, 'plc.json'), JSON.stringify({ deviceType: 'S7-1500', protocols: [{ name: 'S7CommPlus', address: { ip, port: 102 }, tags: [{ name: 'TT101', address: 'DB1.DBD0', dataType: 'Float' }] }] }));
+    plant.writeCmdb([plant.rowOf(existing!, { config: 'plc.json' })]);
+    const ctx = runContextFor(plant, t().db, { config: plant.config({ reconcile: { industrialConfig: { root, mode: 'Replace' } } }) });
+    const first = await plan({ refresh: 'full' }, ctx);
+    await runApply(ctx, { planId: first.id, allowDraft: true });
+    expect((await plan({ refresh: 'incremental' }, ctx)).summary.counts.upload_config).toBe(0);
+
+    // Someone removes the device's industrial configuration in KICS.
+    plant.sim.sim.store.setIndustrialConfiguration(existing!.id, null, new Map());
+    const again = await plan({ refresh: 'incremental' }, ctx);
+    expect(again.summary.counts.upload_config).toBe(1);
+    const [upload] = (await t().db.query<{ reason: string }>(`SELECT reason FROM plan_item WHERE plan_id = $1 AND action = 'upload_config'`, [again.id]));
+    expect(upload!.reason).toBe('the industrial configuration uploaded last (plc.json) was removed in KICS');
+    await runApply(ctx, { planId: again.id, allowDraft: true });
+    expect([...plant.sim.sim.store.tagsOf(existing!.id).keys()].join()).toContain('TT101');
+    expect((await plan({ refresh: 'incremental' }, ctx)).summary.counts.upload_config).toBe(0);
+  });
+
   it('archives and deletes the devices of retired assets; a delete a dead process already did is recognised', async () => {
     const [keep, retire, remove] = plant.devices;
     plant.writeCmdb([plant.rowOf(keep!), plant.rowOf(retire!, { status: 'retired' })]);
