@@ -1,3 +1,5 @@
+import { mkdirSync, writeFileSync } from 'node:fs';
+import path from 'node:path';
 import { afterEach, beforeEach, expect, it } from 'vitest';
 import type { SimDevice } from '../../src/simulator/kics/index.js';
 import { parseJsonOutput, type CliResult } from '../support/cli.js';
@@ -102,6 +104,34 @@ describeEachEngine(`authorized baseline, end to end, simulator ${strict ? 'stric
     expect(undone.code, undone.stderr).toBe(0);
     expect(ips()).toEqual(expect.arrayContaining([oldIp, discovered]));
     expect(ips()).not.toContain(newIp);
+  });
+
+  it('an industrial configuration KICS applies with tag errors is not a plain success; a revert does not overwrite a device changed since', async () => {
+    const [target, other, ...rest] = plant.devices;
+    const root = path.join(plant.dir, 'configs');
+    mkdirSync(root, { recursive: true });
+    const ip = target!.addressInformation[0]!.ipAddresses[0]!.ip;
+    const tags = [{ name: 'TT101', address: 'DB1.DBD0', dataType: 'Float' }, { name: 'Bad type', address: 'DB1.DBD4', dataType: 'Quaternion' }];
+    writeFileSync(path.join(root, 'plc.json'), JSON.stringify({ deviceType: 'S7-1500', protocols: [{ name: 'S7CommPlus', address: { ip, port: 102 }, tags }] }));
+    const others = rest.slice(0, 4).map((d) => plant.rowOf(d));
+    plant.writeCmdb([plant.rowOf(target!, { config: 'plc.json' }), plant.rowOf(other!, { description: 'described by the CMDB' }), ...others]);
+    plant.writeConfig({ reconcile: { industrialConfig: { root, mode: 'Merge' } } });
+    const night = await cli(['sync', '--force', '--json']);
+    // Exit 1: not everything was a plain success.
+    expect(night.code, night.stderr).toBe(1);
+    const out = parseJsonOutput(night) as { run: number; status: string; apply: { outcome: Record<string, number>; problems: { status: string; message: string }[] } };
+    expect(out.status).toBe('partial');
+    expect(out.apply.outcome).toMatchObject({ applied_with_errors: 1, failed: 0 });
+    expect(out.apply.problems.map((p) => p.status)).toContain('applied_with_errors');
+    expect(device(other!.id).description).toBe('described by the CMDB');
+
+    // An operator changes the device after the run; its revert is drift, not an overwrite.
+    expect((await plant.sim.admin('PATCH', `/admin/devices/${other!.id}`, { description: 'set by an operator' })).status).toBe(200);
+    const revert = parseJsonOutput(await cli(['revert', '--run', String(out.run), '--device', String(other!.id), '--json'])) as { plan: { id: number } };
+    expect((await cli(['approve', '--plan', String(revert.plan.id)])).code).toBe(0);
+    const undone = parseJsonOutput(await cli(['apply', '--plan', String(revert.plan.id), '--json'])) as { outcome: Record<string, number> };
+    expect(undone.outcome).toMatchObject({ drifted: 1, applied: 0 });
+    expect(device(other!.id).description).toBe('set by an operator');
   });
 
   it('registers each open discrepancy as one KICS event naming the device\'s addresses, once across two nights, and again only after it was resolved', async () => {
