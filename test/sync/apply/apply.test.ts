@@ -505,7 +505,11 @@ describeEachEngine('apply', (t) => {
     const added = await plant.sim.admin('POST', '/admin/devices', { name: 'Added by operator', status: 'Unauthorized', description: 'as the operator left it', addressInformation: [{ macAddress: fresh.mac, ipAddresses: [{ ip: fresh.ip }] }] });
     const id = (added.json as { id: number }).id;
     const raw = JSON.stringify(plant.sim.sim.store.get(id));
-    await t().db.execute(`INSERT INTO kics_device (id, name, status, raw, content_hash) VALUES ($1, $2, 'Unauthorized', $3::json, 'x')`, [id, 'Added by operator', raw]);
+    await t().db.execute(
+      `INSERT INTO kics_device (id, name, status, raw, content_hash) VALUES ($1, $2, 'Unauthorized', $3::json, 'x')
+       ON CONFLICT (id) DO UPDATE SET name = EXCLUDED.name, status = EXCLUDED.status, raw = EXCLUDED.raw, content_hash = EXCLUDED.content_hash, missing_since = NULL`,
+      [id, 'Added by operator', raw],
+    );
     const result = await runApply(ctx, { planId: planned.id, allowDraft: true });
     expect(result.apply.outcome).toMatchObject({ applied: 1 });
     expect(device(id).name).toBe(fresh.name);
