@@ -14,7 +14,6 @@ const common = {
 /** The canonical fields a CSV column can fill (`columns` maps them to headers; declared with their default aliases in src/model/fields.ts). */
 export { csvFields, type CsvField } from '../model/fields.js';
 
-
 /** Retries of a REST source: network errors, 5xx and 429 (honouring Retry-After); never 400, 401, 403, 404. */
 const retries = z.number().int().min(0).max(10).default(4);
 

@@ -106,7 +106,6 @@ class Best {
   }
 }
 
-
 export function indexAddressSpaces(spaces: readonly AddressSpace[]): AddressSpaceIndex {
   const rules = spaces.flatMap((s) => (s.rules ?? []).map((r) => compileRule(s.id, r)));
   const ipRules = rules.filter((r) => r.l3 && r.ranges.length > 0);

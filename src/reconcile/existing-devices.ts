@@ -152,8 +152,9 @@ function differences(ctx: ReconcileContext, device: BoundDevice, target: Target,
   }
   const wanted = sourceInterfaces(fresh);
   const asserted = ctx.input.assertedAddresses?.get(device.device.id) ?? [];
-  const addresses = mergeAddresses(device, wanted, asserted);
-  for (const address of interfaceKeys(wanted)) if (!asserted.includes(address)) plan.newAssertions.push({ deviceId: device.device.id, address });
+  const wantedKeys = interfaceKeys(wanted);
+  const addresses = mergeAddresses(device, wanted, asserted, wantedKeys);
+  for (const address of wantedKeys) if (!asserted.includes(address)) plan.newAssertions.push({ deviceId: device.device.id, address });
   if (addresses.after) {
     before.addressInformation = device.device.addressInformation ?? null;
     after.addressInformation = addresses.after;

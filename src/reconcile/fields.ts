@@ -16,6 +16,9 @@ export const nonNullableFields: ReadonlySet<string> = nonNullableAssetFields;
 /** What KICS discovers from traffic and keeps unless configured otherwise. */
 export const discoveredFields: ReadonlySet<string> = kicsOwnedFields;
 
+/** The fields of a KICS device the engine reads and writes (the rest of its JSON is KICS's own). */
+export const deviceFields = [...scalarFields, 'status', 'labels', 'userAttributes', 'addressInformation'] as const;
+
 /** Every field a plan may change, in op order (Test guards and changes follow it). */
 export const planFields = [...scalarFields, 'labels', 'userAttributes', 'addressInformation', 'status'] as const;
 export type PlanField = (typeof planFields)[number];

@@ -1,5 +1,5 @@
 import type { ReconcileConfig } from '../config/reconcile.js';
-import { bindInput, type ReconcileContext } from './context.js';
+import { bindInput } from './context.js';
 import { correlate } from './correlate.js';
 import { planCreates } from './creates.js';
 import { planExistingDevices } from './existing-devices.js';
@@ -45,7 +45,7 @@ export function reconcile(input: ReconcileInput): PlanValue {
       status: 'draft',
       createdAt: input.now.toISOString(),
       scope: cleanScope(scope),
-      options: planOptions(ctx),
+      options: planOptionsOf(ctx.config, ctx.precedence, ctx.staleAfter),
       basis: input.basis ?? { kics: 0, sources: {} },
       summary,
       reportPath: null,
@@ -55,12 +55,7 @@ export function reconcile(input: ReconcileInput): PlanValue {
   };
 }
 
-/** The options the plan was made with, stored in its header. */
-function planOptions({ config, precedence, staleAfter }: ReconcileContext): PlanOptions {
-  return planOptionsOf(config, precedence, staleAfter);
-}
-
-/** The options a plan made with this configuration records (also for plans not made by reconcile(), such as a revert). */
+/** The options a plan made with this configuration records, stored in its header (also for a revert's plan). */
 export function planOptionsOf(config: ReconcileConfig, precedence: Record<string, string[]>, staleAfter: ReadonlyMap<string, number>): PlanOptions {
   return {
     precedence,

@@ -291,13 +291,14 @@ export function interfaceKeys(interfaces: readonly BoundInterface[]): Set<string
  * never removed or rewritten. The caller guarantees that no other device holds the added addresses
  * (the asset matched only this device), so KICS has nothing to merge. New interfaces are added only if
  * the device stays within KICS's interface limit. The PATCH that carries the result is guarded by a
- * `Test` of the whole address list it was computed from.
+ * `Test` of the whole address list it was computed from. `wantedKeys`: `interfaceKeys(wanted)`, when
+ * the caller has them.
  */
-export function mergeAddresses(device: BoundDevice, wanted: readonly BoundInterface[], asserted: readonly string[] = []): AddressMerge {
+export function mergeAddresses(device: BoundDevice, wanted: readonly BoundInterface[], asserted: readonly string[] = [], wantedKeys?: ReadonlySet<string>): AddressMerge {
   const known = device.addressKeys;
   let stale: Set<string> | null = null;
   if (asserted.length > 0) {
-    const wantedKeys = interfaceKeys(wanted);
+    wantedKeys ??= interfaceKeys(wanted);
     for (const key of asserted) if (!wantedKeys.has(key) && known.includes(key)) (stale ??= new Set()).add(key);
   }
   // Nearly always the device already has every address the sources know and nothing stale: check that without copying.

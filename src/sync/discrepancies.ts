@@ -1,10 +1,10 @@
 import type { DiscrepancyEventsConfig, discrepancyKinds } from '../config/sync.js';
 import type { Database } from '../db/database.js';
-import { errorMessage } from '../errors.js';
 import type { Logger } from '../log.js';
 import type { KicsClient } from '../adapters/kics/index.js';
+import type { EventRegistration } from '../model/kics.js';
 import { isSystemic } from './apply/index.js';
-import { insertAuditRecord } from './audit/store.js';
+import { registerAuditedEvent } from './runs/lifecycle.js';
 
 /**
  * Discrepancies in KICS's own event workflow (`sync.discrepancyEvents`): after an apply, each open
@@ -132,7 +132,7 @@ function communications(addresses: readonly Address[]): Record<string, unknown>[
   return out.slice(0, 64);
 }
 
-export function discrepancyEvent(d: Discrepancy, planId: number, runId: number, now: Date): Record<string, unknown> {
+export function discrepancyEvent(d: Discrepancy, planId: number, runId: number, now: Date): EventRegistration {
   const device = d.deviceId !== null ? ` ${d.deviceId}${d.deviceName ? ` (${d.deviceName})` : ''}` : d.deviceName ? ` ${d.deviceName}` : '';
   return {
     title: cut(`${titles[d.kind]}:${device || ' (no device)'}`, 4096),
@@ -140,7 +140,7 @@ export function discrepancyEvent(d: Discrepancy, planId: number, runId: number, 
     startTime: now.toISOString(),
     endTime: now.toISOString(),
     description: cut(`${d.text}\n\nFound by kics-sync plan ${planId} (run ${runId}). Look at it with: kics-sync report --plan ${planId}`, 32_000),
-    origin: 'System',
+    origin: 'System' as const,
     params: { kind: d.kind, key: cut(d.key, 4096), planId: String(planId), runId: String(runId), ...(d.deviceId !== null ? { deviceId: String(d.deviceId) } : {}) },
     communications: communications(d.addresses),
   };
@@ -151,13 +151,13 @@ export async function registerDiscrepancyEvents(
   ctx: { db: Database; client: KicsClient; logger: Logger; actor: string; config: DiscrepancyEventsConfig },
   run: { runId: number; planId: number; scoped: boolean },
 ): Promise<DiscrepancyEventsResult> {
-  const { db, client, logger } = ctx;
+  const { db } = ctx;
   const found = await planDiscrepancies(db, run.planId, ctx.config.kinds);
   const keys = found.map((d) => d.key);
+  // The ones registered before and still open: seen again now.
   const open = new Set(
-    (await db.query<{ key: string }>(`SELECT key FROM kics_discrepancy_event WHERE resolved_at IS NULL AND key = ANY($1::text[])`, [keys])).map((r) => r.key),
+    (await db.query<{ key: string }>(`UPDATE kics_discrepancy_event SET last_seen_at = now() WHERE resolved_at IS NULL AND key = ANY($1::text[]) RETURNING key`, [keys])).map((r) => r.key),
   );
-  await db.execute(`UPDATE kics_discrepancy_event SET last_seen_at = now() WHERE resolved_at IS NULL AND key = ANY($1::text[])`, [keys]);
   let resolved = 0;
   if (!run.scoped) {
     // Only a plan of everything can tell that a discrepancy is gone.
@@ -172,31 +172,10 @@ export async function registerDiscrepancyEvents(
       break;
     }
     const event = discrepancyEvent(d, run.planId, run.runId, now);
-    let eventId: number | null = null;
-    let failure: Error | null = null;
-    try {
-      eventId = (await client.registerEvent(event as never)).eventId;
-    } catch (error) {
-      failure = error instanceof Error ? error : new Error(errorMessage(error));
-    }
-    await insertAuditRecord(db, {
-      actor: ctx.actor,
-      runId: run.runId,
-      planId: run.planId,
-      planItemId: null,
-      deviceId: d.deviceId,
-      operation: 'register_event',
-      request: { method: 'POST', route: 'eventRegister', body: event },
-      httpStatus: failure ? ((failure as { status?: number }).status ?? null) : 200,
-      outcome: failure ? 'failed' : 'applied',
-      kicsResult: failure ? { error: failure.message } : { eventId },
-      before: null,
-      after: null,
-    });
-    if (failure) {
+    const answer = await registerAuditedEvent(ctx, event, { runId: run.runId, planId: run.planId, deviceId: d.deviceId }, `could not register a discrepancy event in KICS (${d.key})`);
+    if ('error' in answer) {
       result.failed += 1;
-      logger.warn({ key: d.key, err: failure.message }, 'could not register a discrepancy event in KICS');
-      if (isSystemic(failure)) {
+      if (isSystemic(answer.error)) {
         result.deferred = pending.length - index - 1;
         break;
       }
@@ -206,7 +185,7 @@ export async function registerDiscrepancyEvents(
       `INSERT INTO kics_discrepancy_event (key, kind, device_id, event_id, plan_id) VALUES ($1, $2, $3, $4, $5)
        ON CONFLICT (key) DO UPDATE SET kind = EXCLUDED.kind, device_id = EXCLUDED.device_id, event_id = EXCLUDED.event_id, plan_id = EXCLUDED.plan_id,
                                        registered_at = now(), last_seen_at = now(), resolved_at = NULL`,
-      [d.key, d.kind, d.deviceId, eventId, run.planId],
+      [d.key, d.kind, d.deviceId, answer.eventId, run.planId],
     );
     result.registered += 1;
   }

@@ -75,6 +75,15 @@ function explainFailures(sim: KicsSimulator): void {
   }
 }
 
+/** A `POST devices` body with one interface (`whatIfDuplicate: Skip`), plus `extra` members. */
+export const createBody = (name: string, mac: string, ip: string, extra: Record<string, unknown> = {}): Record<string, unknown> => ({
+  whatIfDuplicate: 'Skip',
+  allowProcessControlSettingsLoss: false,
+  name,
+  addressInformation: [{ macAddress: mac, ipAddresses: [{ ip }] }],
+  ...extra,
+});
+
 export async function startTestKicsSimulator(options: KicsSimulatorOptions = {}): Promise<TestKicsSimulator> {
   const sim = await startKicsSimulator({ devices: 50, ...options });
   explainFailures(sim);

@@ -1,4 +1,3 @@
-import { comparedFields } from '../../model/fields.js';
 import { readFile } from 'node:fs/promises';
 import path from 'node:path';
 import { KicsApiError, type KicsClient, type KicsErrorCode } from '../../adapters/kics/index.js';
@@ -7,6 +6,7 @@ import { errorMessage } from '../../errors.js';
 import { settingsHash } from '../../model/normalize.js';
 import type { Logger } from '../../log.js';
 import type { DeviceCreateRequest, KicsDevice } from '../../model/kics.js';
+import { deviceFields } from '../../reconcile/fields.js';
 import type { ConfigUploadRequest } from '../../reconcile/plan-schema.js';
 import { checkConfigFiles } from '../plans/config-files.js';
 import { itemBySeq, type ClaimedItem } from './claim.js';
@@ -144,7 +144,7 @@ async function createDevice(ctx: ExecuteContext, item: ClaimedItem): Promise<Ite
 async function readBackSettings(ctx: ExecuteContext, deviceId: number): Promise<string | null | undefined> {
   try {
     const device = await ctx.client.findDevice(deviceId);
-    return device ? settingsHash((device as { processControlSettings?: unknown }).processControlSettings) : undefined;
+    return device ? settingsHash(device.processControlSettings) : undefined;
   } catch (error) {
     ctx.logger.warn({ deviceId, err: errorMessage(error) }, 'could not read the device back after its industrial configuration upload');
     return undefined;
@@ -155,10 +155,8 @@ async function readBackSettings(ctx: ExecuteContext, deviceId: number): Promise<
 async function snapshotValues(ctx: ExecuteContext, deviceId: number): Promise<Record<string, unknown> | null> {
   const [row] = await ctx.db.query<{ raw: Record<string, unknown> }>(`SELECT raw FROM kics_device WHERE id = $1`, [deviceId]);
   if (!row) return null;
-  return Object.fromEntries(snapshotFields.filter((f) => f in row.raw).map((f) => [f, row.raw[f]]));
+  return Object.fromEntries(deviceFields.filter((f) => f in row.raw).map((f) => [f, row.raw[f]]));
 }
-
-const snapshotFields = ['name', 'status', ...comparedFields.filter((f) => f !== 'name'), 'labels', 'userAttributes', 'addressInformation'];
 
 // ------------------------------------------------------------------------------------ update, recognize, archive
 

@@ -1,7 +1,7 @@
-import type { DiscrepancyEventsResult } from '../discrepancies.js';
 import os from 'node:os';
 import type { KicsApiError, KicsClient } from '../../adapters/kics/index.js';
 import type { Database } from '../../db/database.js';
+import type { DiscrepancyEventsResult } from '../discrepancies.js';
 import { errorMessage } from '../../errors.js';
 import type { Logger } from '../../log.js';
 import type { PlanAction, PlanHeader } from '../../reconcile/plan-schema.js';

@@ -5,7 +5,7 @@ import type { CanonicalAsset } from '../../model/asset.js';
 import type { AddressSpace, KicsDevice } from '../../model/kics.js';
 import type { PlanBasis } from '../../reconcile/plan-schema.js';
 import { settingsHash } from '../../model/normalize.js';
-import { scalarFields } from '../../reconcile/fields.js';
+import { deviceFields } from '../../reconcile/fields.js';
 import type { LastUpload, StagedRecord } from '../../reconcile/types.js';
 import { kicsSourceName } from '../staging/kics/store.js';
 import { currentBasis } from './basis.js';
@@ -27,9 +27,6 @@ export interface StagedInput {
   /** When the KICS snapshot was last read successfully. */
   kicsReadAt: Date;
 }
-
-/** The device fields the reconciler reads; the rest of the stored JSON (risks, protocols...) stays in the database. */
-const deviceFields = [...scalarFields, 'status', 'labels', 'userAttributes', 'addressInformation'] as const;
 
 export class NoKicsSnapshotError extends KicsSyncError {
   constructor() {

@@ -56,7 +56,7 @@ async function applyUnderLock(ctx: RunContext, options: ApplyRunOptions): Promis
 }
 
 /** Applies the plan within run `runId` and records the run's end; shared by apply and sync runs. */
-export async function applyAndRecord(ctx: RunContext, runId: number, options: ApplyRunOptions, startedAt: Date, extraCounts: Record<string, unknown> = {}): Promise<{ result: ApplyPlanResult; exitCode: ExitCode }> {
+export async function applyAndRecord(ctx: RunContext, runId: number, options: ApplyRunOptions, startedAt: Date, extraCounts: Record<string, unknown> = {}): Promise<{ result: ApplyPlanResult; exitCode: ExitCode; status: ApplyRunStatus }> {
   const { db, logger, config } = ctx;
   const kics = await openKics(ctx);
   let result: ApplyPlanResult;
@@ -98,7 +98,7 @@ export async function applyAndRecord(ctx: RunContext, runId: number, options: Ap
     result.status === 'applied' || result.status === 'partially_applied'
       ? [{ type: 'KSYNC_PLAN_APPLIED', payload: { planId: options.planId, status: result.status, outcome: o, items: result.items }, message: `plan ${options.planId} ${result.status.replace('_', ' ')}: ${summary}` }]
       : [];
-  let end: RunEnd;
+  let end: RunEnd & { status: ApplyRunStatus };
   let exitCode: ExitCode;
   if (result.stopped?.reason === 'interrupted') {
     end = { status: 'interrupted', counts, timings, error: 'stopped by a signal; the items not started stay pending', events: [...failureEvents(runId, 'apply', null, true)] };
@@ -116,5 +116,8 @@ export async function applyAndRecord(ctx: RunContext, runId: number, options: Ap
     exitCode = ExitCode.ok;
   }
   await endRun(db, runId, end);
-  return { result, exitCode };
+  return { result, exitCode, status: end.status };
 }
+
+/** How an apply ends the run it belongs to. */
+export type ApplyRunStatus = 'succeeded' | 'partial' | 'failed' | 'interrupted';

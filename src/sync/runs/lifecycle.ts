@@ -3,6 +3,7 @@ import type { Config } from '../../config/index.js';
 import type { Database } from '../../db/database.js';
 import { ConfigError, KicsSyncError, errorMessage } from '../../errors.js';
 import type { Logger } from '../../log.js';
+import type { EventRegistration } from '../../model/kics.js';
 import type { Sql } from '../../db/sql.js';
 import { insertAuditRecord } from '../audit/store.js';
 import type { RefreshResult } from '../plans/run.js';
@@ -91,29 +92,42 @@ export async function registerRunEvent(ctx: RunContext, client: KicsClient, runI
     origin: 'System' as const,
     params: { runId: String(runId), planId: String(planId), actor: ctx.actor, trigger: ctx.trigger, ...Object.fromEntries(Object.entries(outcome).map(([k, v]) => [k, String(v)])) },
   };
-  const request = { method: 'POST', route: 'eventRegister', body: event };
+  await registerAuditedEvent({ db: ctx.db, client, logger: ctx.logger, actor: ctx.actor }, event, { runId, planId, deviceId: null }, 'could not register the run summary event in KICS');
+}
+
+/**
+ * Registers one event in KICS (`POST events`) and writes its audit row, as every write to KICS has:
+ * the request, the answer or the error. A failure is logged and returned, never thrown.
+ */
+export async function registerAuditedEvent(
+  ctx: { db: Database; client: KicsClient; logger: Logger; actor: string },
+  event: EventRegistration,
+  refs: { runId: number; planId: number; deviceId: number | null },
+  failureMessage: string,
+): Promise<{ eventId: number | null } | { error: Error }> {
   let answer: { eventId: number | null } | null = null;
-  let failure: KicsApiError | Error | null = null;
+  let failure: Error | null = null;
   try {
-    answer = await client.registerEvent(event);
+    answer = await ctx.client.registerEvent(event);
   } catch (error) {
     failure = error instanceof Error ? error : new Error(errorMessage(error));
-    ctx.logger.warn({ err: failure.message }, 'could not register the run summary event in KICS');
+    ctx.logger.warn({ err: failure.message, ...(refs.deviceId === null ? {} : { deviceId: refs.deviceId }) }, failureMessage);
   }
   await insertAuditRecord(ctx.db, {
     actor: ctx.actor,
-    runId,
-    planId,
+    runId: refs.runId,
+    planId: refs.planId,
     planItemId: null,
-    deviceId: null,
+    deviceId: refs.deviceId,
     operation: 'register_event',
-    request,
+    request: { method: 'POST', route: 'eventRegister', body: event },
     httpStatus: failure ? (failure instanceof KicsApiError ? failure.status : null) : 200,
     outcome: failure ? 'failed' : 'applied',
     kicsResult: failure ? { error: failure.message } : answer,
     before: null,
     after: null,
   });
+  return failure ? { error: failure } : answer!;
 }
 
 /**

@@ -90,10 +90,9 @@ export async function runSync(ctx: RunContext, options: SyncRunOptions = {}): Pr
         return { runId, plan, threshold, apply: null, status: kicsFailed ? 'failed' : 'held', exitCode: kicsFailed ? ExitCode.unavailable : ExitCode.held, heldBecause };
       }
       step = 'apply';
-      const { result, exitCode } = await applyAndRecord(ctx, runId, { planId, concurrency: options.concurrency, allowDraft: true }, startedAt, { ...plannedCounts, ...(threshold.exceeded ? { forced: threshold } : {}) });
+      const { result, exitCode, status } = await applyAndRecord(ctx, runId, { planId, concurrency: options.concurrency, allowDraft: true }, startedAt, { ...plannedCounts, ...(threshold.exceeded ? { forced: threshold } : {}) });
       // A source that could not be re-read is worth an exit code of its own, even when everything applied.
       const finalCode = exitCode === ExitCode.ok && plan.failures.length > 0 ? ExitCode.failed : exitCode;
-      const status = exitCode === ExitCode.interrupted ? 'interrupted' : exitCode === ExitCode.unavailable ? 'failed' : result.outcome.failed + result.outcome.applied_with_errors > 0 ? 'partial' : 'succeeded';
       return { runId, plan, threshold, apply: result, status, exitCode: finalCode, heldBecause: [] };
     } catch (error) {
       await endRun(db, runId, { status: ctx.signal.aborted ? 'interrupted' : 'failed', error: errorMessage(error), events: failureEvents(runId, step, error, ctx.signal.aborted) }).catch((e: unknown) =>

@@ -1,7 +1,7 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { kicsLimits } from '../../../src/model/kics.js';
 import { startKicsSimulator } from '../../../src/simulator/kics/index.js';
-import { startTestKicsSimulator, type TestKicsSimulator } from '../../support/kics-simulator.js';
+import { createBody, startTestKicsSimulator, type TestKicsSimulator } from '../../support/kics-simulator.js';
 
 interface Device {
   id: number;
@@ -17,13 +17,6 @@ interface Device {
   [key: string]: unknown;
 }
 
-const base = (name: string, mac: string, ip: string, extra: Record<string, unknown> = {}) => ({
-  whatIfDuplicate: 'Skip',
-  allowProcessControlSettingsLoss: false,
-  name,
-  addressInformation: [{ macAddress: mac, ipAddresses: [{ ip }] }],
-  ...extra,
-});
 
 describe('KICS simulator: devices', () => {
   let t: TestKicsSimulator;
@@ -40,7 +33,7 @@ describe('KICS simulator: devices', () => {
   const get = async (id: number) => (await t.call('GET', `${v4}/devices/${id}`)).json as Device;
 
   it('creates a device: canonical addresses, server ids, bound address spaces, timestamps', async () => {
-    const answer = await create(base('Boiler PLC 1', '00-1B-1B-AA-BB-01', '10.200.1.1', { status: 'Recognized', category: 'Plc', influence: 'Important', labels: ['boiler'], userAttributes: [{ name: 'Owner', value: 'Utilities' }] }));
+    const answer = await create(createBody('Boiler PLC 1', '00-1B-1B-AA-BB-01', '10.200.1.1', { status: 'Recognized', category: 'Plc', influence: 'Important', labels: ['boiler'], userAttributes: [{ name: 'Owner', value: 'Utilities' }] }));
     expect(answer.status).toBe(200);
     expect(answer.json).toEqual({ status: 'Created', deviceId: expect.any(Number) as number });
     const device = await get((answer.json as { deviceId: number }).deviceId);
@@ -60,7 +53,7 @@ describe('KICS simulator: devices', () => {
   });
 
   describe('validation: 400 with the KICS error shape, nothing created', () => {
-    const ok = () => base('Valid name', '00:1b:1b:aa:bb:99', '10.200.9.9');
+    const ok = () => createBody('Valid name', '00:1b:1b:aa:bb:99', '10.200.9.9');
     const cases: [string, Record<string, unknown>, { field: string | null; path?: string; message: RegExp }][] = [
       ['a missing name', { name: undefined }, { field: 'name', path: 'name', message: /required/ }],
       ['an empty name', { name: '  ' }, { field: 'name', message: /empty/ }],
@@ -113,13 +106,13 @@ describe('KICS simulator: devices', () => {
   describe('duplicates', () => {
     let original: number;
     beforeAll(async () => {
-      original = ((await create(base('Dup original', '00:1b:1b:dd:00:01', '10.200.2.1', { description: 'first' }))).json as { deviceId: number }).deviceId;
+      original = ((await create(createBody('Dup original', '00:1b:1b:dd:00:01', '10.200.2.1', { description: 'first' }))).json as { deviceId: number }).deviceId;
     });
 
     it.each([
-      ['name', base('Dup original', '00:1b:1b:dd:00:02', '10.200.2.2'), 'Name'],
-      ['MAC in the same address space', base('Dup other name', '00:1b:1b:dd:00:01', '10.200.2.3'), 'MacAddress'],
-      ['IP in the same address space', base('Dup third name', '00:1b:1b:dd:00:04', '10.200.2.1'), 'IpAddress'],
+      ['name', createBody('Dup original', '00:1b:1b:dd:00:02', '10.200.2.2'), 'Name'],
+      ['MAC in the same address space', createBody('Dup other name', '00:1b:1b:dd:00:01', '10.200.2.3'), 'MacAddress'],
+      ['IP in the same address space', createBody('Dup third name', '00:1b:1b:dd:00:04', '10.200.2.1'), 'IpAddress'],
     ])('Skip answers without creating and names the device matched by %s', async (_label, body, matchedBy) => {
       const before = t.sim.store.size;
       const answer = await create(body);
@@ -129,15 +122,15 @@ describe('KICS simulator: devices', () => {
     });
 
     it('does not treat the same IP in another address space as a duplicate', async () => {
-      const inCellA = await create({ ...base('Cell A twin', '00:1b:1b:dd:00:10', '192.168.10.250'), addressInformation: [{ macAddress: '00:1b:1b:dd:00:10', macAddressSpaceId: 2, ipAddresses: [{ ip: '192.168.10.250', addressSpaceId: 2 }] }] });
-      const inCellB = await create({ ...base('Cell B twin', '00:1b:1b:dd:00:11', '192.168.10.250'), addressInformation: [{ macAddress: '00:1b:1b:dd:00:11', macAddressSpaceId: 3, ipAddresses: [{ ip: '192.168.10.250', addressSpaceId: 3 }] }] });
+      const inCellA = await create({ ...createBody('Cell A twin', '00:1b:1b:dd:00:10', '192.168.10.250'), addressInformation: [{ macAddress: '00:1b:1b:dd:00:10', macAddressSpaceId: 2, ipAddresses: [{ ip: '192.168.10.250', addressSpaceId: 2 }] }] });
+      const inCellB = await create({ ...createBody('Cell B twin', '00:1b:1b:dd:00:11', '192.168.10.250'), addressInformation: [{ macAddress: '00:1b:1b:dd:00:11', macAddressSpaceId: 3, ipAddresses: [{ ip: '192.168.10.250', addressSpaceId: 3 }] }] });
       expect(inCellA.json).toMatchObject({ status: 'Created' });
       expect(inCellB.json).toMatchObject({ status: 'Created' });
     });
 
     it('Overwrite updates the matched device and moves its lastModified', async () => {
       const before = await get(original);
-      const answer = await create({ ...base('Dup original', '00:1b:1b:dd:00:01', '10.200.2.1'), whatIfDuplicate: 'Overwrite', description: 'overwritten', labels: ['new'] });
+      const answer = await create({ ...createBody('Dup original', '00:1b:1b:dd:00:01', '10.200.2.1'), whatIfDuplicate: 'Overwrite', description: 'overwritten', labels: ['new'] });
       expect(answer.json).toMatchObject({ status: 'Overwritten', deviceId: original, duplicate: { matchedBy: 'Name' } });
       const after = await get(original);
       expect(after).toMatchObject({ description: 'overwritten', labels: ['new'], created: before.created });
@@ -145,8 +138,8 @@ describe('KICS simulator: devices', () => {
     });
 
     it('Overwrite refuses (409) a device that matches two different devices', async () => {
-      await create(base('Dup second', '00:1b:1b:dd:00:20', '10.200.2.20'));
-      const answer = await create({ ...base('Dup second', '00:1b:1b:dd:00:01', '10.200.2.21'), whatIfDuplicate: 'Overwrite' });
+      await create(createBody('Dup second', '00:1b:1b:dd:00:20', '10.200.2.20'));
+      const answer = await create({ ...createBody('Dup second', '00:1b:1b:dd:00:01', '10.200.2.21'), whatIfDuplicate: 'Overwrite' });
       expect(answer.status).toBe(409);
       expect(JSON.stringify(answer.json)).toContain('Overwrite needs exactly one');
     });
@@ -154,7 +147,7 @@ describe('KICS simulator: devices', () => {
 
   describe('edit (PUT)', () => {
     it('replaces what is given, keeps what is absent, clears what is null, and answers the device', async () => {
-      const id = ((await create(base('Edit me', '00:1b:1b:ee:00:01', '10.200.3.1', { description: 'keep?', os: 'Linux', labels: ['x'] }))).json as { deviceId: number }).deviceId;
+      const id = ((await create(createBody('Edit me', '00:1b:1b:ee:00:01', '10.200.3.1', { description: 'keep?', os: 'Linux', labels: ['x'] }))).json as { deviceId: number }).deviceId;
       const before = await get(id);
       const answer = await t.call('PUT', `${v4}/devices/${id}`, {
         body: { allowProcessControlSettingsUpdate: false, name: 'Edited', addressInformation: [{ networkInterfaceId: before.addressInformation[0]!.networkInterfaceId, macAddress: '00:1b:1b:ee:00:01', ipAddresses: [{ ip: '10.200.3.1' }, { ip: '10.200.3.2' }] }], description: null, status: 'Archived' },
@@ -170,14 +163,14 @@ describe('KICS simulator: devices', () => {
     });
 
     it('does not move lastModified when nothing changes', async () => {
-      const id = ((await create(base('Unchanged', '00:1b:1b:ee:00:02', '10.200.3.3'))).json as { deviceId: number }).deviceId;
+      const id = ((await create(createBody('Unchanged', '00:1b:1b:ee:00:02', '10.200.3.3'))).json as { deviceId: number }).deviceId;
       const before = await get(id);
       const answer = await t.call('PUT', `${v4}/devices/${id}`, { body: { allowProcessControlSettingsUpdate: false, name: 'Unchanged', addressInformation: [{ macAddress: '00:1b:1b:ee:00:02', ipAddresses: [{ ip: '10.200.3.3' }] }] } });
       expect((answer.json as Device).lastModified).toBe(before.lastModified);
     });
 
     it('refuses a name or an address that belongs to another device', async () => {
-      const id = ((await create(base('Conflict', '00:1b:1b:ee:00:03', '10.200.3.4'))).json as { deviceId: number }).deviceId;
+      const id = ((await create(createBody('Conflict', '00:1b:1b:ee:00:03', '10.200.3.4'))).json as { deviceId: number }).deviceId;
       const byName = await t.call('PUT', `${v4}/devices/${id}`, { body: { allowProcessControlSettingsUpdate: false, name: 'Unchanged', addressInformation: [{ ipAddresses: [{ ip: '10.200.3.4' }] }] } });
       expect(byName.status).toBe(400);
       expect(byName.json).toMatchObject({ errors: [{ field: 'name', errorMessage: expect.stringContaining('already exists') as string }] });
@@ -213,14 +206,14 @@ describe('KICS simulator: devices', () => {
   });
 
   it('deletes a device (204), after which it is gone', async () => {
-    const id = ((await create(base('Delete me', '00:1b:1b:ff:00:01', '10.200.4.1'))).json as { deviceId: number }).deviceId;
+    const id = ((await create(createBody('Delete me', '00:1b:1b:ff:00:01', '10.200.4.1'))).json as { deviceId: number }).deviceId;
     const answer = await t.call('DELETE', `${v4}/devices/${id}`);
     expect(answer.status).toBe(204);
     expect(answer.text).toBe('');
     expect((await t.call('GET', `${v4}/devices/${id}`)).status).toBe(404);
     expect((await t.call('DELETE', `${v4}/devices/${id}`)).status).toBe(404);
     // Its name and addresses are free again.
-    expect((await create(base('Delete me', '00:1b:1b:ff:00:01', '10.200.4.1'))).json).toMatchObject({ status: 'Created' });
+    expect((await create(createBody('Delete me', '00:1b:1b:ff:00:01', '10.200.4.1'))).json).toMatchObject({ status: 'Created' });
   });
 
   it('lists a device\'s protocols from its process control settings', async () => {
@@ -230,7 +223,7 @@ describe('KICS simulator: devices', () => {
     const protocols = answer.json as { id: number; name: string; protocolStackId: number; systemCommands: { total: number; monitored: number }; addresses2: unknown[] }[];
     expect(protocols).toEqual(plc.processControlSettings!.protocols);
     expect(Object.keys(protocols[0]!).sort()).toEqual(['addresses2', 'id', 'name', 'protocolStackId', 'systemCommands']);
-    const plain = ((await create(base('No protocols', '00:1b:1b:ff:00:02', '10.200.4.2'))).json as { deviceId: number }).deviceId;
+    const plain = ((await create(createBody('No protocols', '00:1b:1b:ff:00:02', '10.200.4.2'))).json as { deviceId: number }).deviceId;
     expect((await t.call('GET', `${v4}/devices/${plain}/protocols`)).json).toEqual([]);
   });
 });
@@ -253,7 +246,7 @@ describe('KICS simulator: device caps', () => {
   it('refuses a create or an archive beyond the caps (lowered here to 2 active, 1 archived)', async () => {
     const t = await startTestKicsSimulator({ devices: 0, limits: { maxActiveDevices: 2, maxArchivedDevices: 1 } });
     try {
-      const create = (name: string, ip: string, status: string) => t.call('POST', '/kics/api/v4/devices', { body: { ...base(name, null as unknown as string, ip), addressInformation: [{ ipAddresses: [{ ip }] }], status } });
+      const create = (name: string, ip: string, status: string) => t.call('POST', '/kics/api/v4/devices', { body: { ...createBody(name, null as unknown as string, ip), addressInformation: [{ ipAddresses: [{ ip }] }], status } });
       expect((await create('a', '10.9.0.1', 'Recognized')).json).toMatchObject({ status: 'Created' });
       const b = (await create('b', '10.9.0.2', 'Unauthorized')).json as { deviceId: number };
       const third = await create('c', '10.9.0.3', 'Recognized');

@@ -1,16 +1,9 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { startTestKicsSimulator, type TestKicsSimulator } from '../../support/kics-simulator.js';
+import { createBody, startTestKicsSimulator, type TestKicsSimulator } from '../../support/kics-simulator.js';
 
 /** `--strict`: the simulator answers only what the connector API document defines and refuses the rest with 400. */
 
 const v4 = '/kics/api/v4';
-const base = (name: string, mac: string, ip: string, extra: Record<string, unknown> = {}) => ({
-  whatIfDuplicate: 'Skip',
-  allowProcessControlSettingsLoss: false,
-  name,
-  addressInformation: [{ macAddress: mac, ipAddresses: [{ ip }] }],
-  ...extra,
-});
 const message = (json: unknown): string => JSON.stringify(json);
 
 describe.each([
@@ -36,9 +29,9 @@ describe.each([
   });
 
   it('a duplicate create answers only the document\'s shape in strict mode: status Created and the device id', async () => {
-    const first = await t.call('POST', `${v4}/devices`, { body: base('Strict PLC', '00:1b:1b:5a:00:01', '10.200.9.1') });
+    const first = await t.call('POST', `${v4}/devices`, { body: createBody('Strict PLC', '00:1b:1b:5a:00:01', '10.200.9.1') });
     expect(first.json).toEqual({ status: 'Created', deviceId: expect.any(Number) as number });
-    const again = await t.call('POST', `${v4}/devices`, { body: base('Strict PLC', '00:1b:1b:5a:00:01', '10.200.9.1') });
+    const again = await t.call('POST', `${v4}/devices`, { body: createBody('Strict PLC', '00:1b:1b:5a:00:01', '10.200.9.1') });
     expect(again.status).toBe(200);
     const id = (first.json as { deviceId: number }).deviceId;
     if (strict) expect(again.json).toEqual({ status: 'Created', deviceId: id });
@@ -46,8 +39,8 @@ describe.each([
   });
 
   it('DELETE and a numeric influence (not in the document): 400 in strict mode', async () => {
-    const created = (await t.call('POST', `${v4}/devices`, { body: base('Strict HMI', '00:1b:1b:5a:00:02', '10.200.9.2') })).json as { deviceId: number };
-    const numeric = await t.call('POST', `${v4}/devices`, { body: base('Strict RTU', '00:1b:1b:5a:00:03', '10.200.9.3', { influence: 2 }) });
+    const created = (await t.call('POST', `${v4}/devices`, { body: createBody('Strict HMI', '00:1b:1b:5a:00:02', '10.200.9.2') })).json as { deviceId: number };
+    const numeric = await t.call('POST', `${v4}/devices`, { body: createBody('Strict RTU', '00:1b:1b:5a:00:03', '10.200.9.3', { influence: 2 }) });
     const patched = await t.call('PATCH', `${v4}/devices/${created.deviceId}`, { body: [{ op: 'Replace', path: '/influence', value: 1 }] });
     const deleted = await t.call('DELETE', `${v4}/devices/${created.deviceId}`);
     if (strict) {
