@@ -219,39 +219,44 @@ export class KicsClient {
 
   /**
    * Devices with exactly this name, or holding one of these MACs (any notation). Asked with `Name` and
-   * `MacAddress` filters; the connector API document names no device filter fields, so a KICS that
-   * refuses them (400) is read page by page by Id (the filter its example shows) and matched here.
+   * `MacAddress` filters; the connector API document names no device filter fields, so a KICS may
+   * refuse them (400) or ignore them (an unfiltered page). Either way every device is read page by page
+   * by Id (the filter its example shows) and matched here: a device that does not have the name or a
+   * MAC is never taken for one that does.
    */
   async findDevices(by: { name?: string; macs?: readonly string[] }, signal?: AbortSignal): Promise<Device[]> {
+    const wanted = deviceLookup(by);
     try {
-      return await this.findDevicesByFilter(by, signal);
+      const found = await this.findDevicesByFilter(by, wanted, signal);
+      if (found !== 'ignored') return found;
+      this.logger.warn('KICS ignored the Name / MacAddress filter (it answered devices without that name or MAC); looking for the device through every device instead');
     } catch (error) {
       if (!(error instanceof KicsApiError && error.endpoint.route === 'devicesQuery' && error.status === 400)) throw error;
       this.logger.warn({ err: error.message }, 'KICS refused the Name / MacAddress filter; looking for the device through every device instead');
-      const macs = new Set((by.macs ?? []).map(canonicalMac).filter((m): m is string => m !== null));
-      const named: Device[] = [];
-      const byMac: Device[] = [];
-      for await (const page of this.iterateDevices({ signal })) {
-        for (const device of page.values) {
-          if (by.name !== undefined && device.name === by.name) named.push(device);
-          else if (macs.size > 0 && device.addressInformation.some((nic) => macs.has(canonicalMac(nic.macAddress) ?? ''))) byMac.push(device);
-        }
-      }
-      return named.length > 0 ? named : byMac;
     }
+    const named: Device[] = [];
+    const byMac: Device[] = [];
+    for await (const page of this.iterateDevices({ signal })) {
+      for (const device of page.values) {
+        if (wanted.hasName(device)) named.push(device);
+        else if (wanted.hasMac(device)) byMac.push(device);
+      }
+    }
+    return named.length > 0 ? named : byMac;
   }
 
-  private async findDevicesByFilter(by: { name?: string; macs?: readonly string[] }, signal?: AbortSignal): Promise<Device[]> {
+  /** The filtered queries, or `ignored` when KICS answered a device the filter excludes. */
+  private async findDevicesByFilter(by: { name?: string; macs?: readonly string[] }, wanted: DeviceLookup, signal?: AbortSignal): Promise<Device[] | 'ignored'> {
     const found = new Map<number, Device>();
     if (by.name !== undefined) {
-      for (const d of (await this.queryDevices({ filter: [deviceFilter.eq('Name', by.name)], limit: 10 }, signal)).values) found.set(d.id, d);
+      const page = (await this.queryDevices({ filter: [deviceFilter.eq('Name', by.name)], limit: 10 }, signal)).values;
+      if (!page.every(wanted.hasName)) return 'ignored';
+      for (const d of page) found.set(d.id, d);
     }
-    const macs = (by.macs ?? []).flatMap((m) => {
-      const parsed = parseMac(m);
-      return parsed.ok ? [parsed.mac] : [];
-    });
-    if (found.size === 0 && macs.length > 0) {
-      for (const d of (await this.queryDevices({ filter: [deviceFilter.isOneOf('MacAddress', macs)], limit: 10 }, signal)).values) found.set(d.id, d);
+    if (found.size === 0 && wanted.macs.size > 0) {
+      const page = (await this.queryDevices({ filter: [deviceFilter.isOneOf('MacAddress', [...wanted.macs])], limit: 10 }, signal)).values;
+      if (!page.every(wanted.hasMac)) return 'ignored';
+      for (const d of page) found.set(d.id, d);
     }
     return [...found.values()];
   }
@@ -415,6 +420,22 @@ export class KicsClient {
       },
     );
   }
+}
+
+interface DeviceLookup {
+  macs: ReadonlySet<string>;
+  hasName: (device: Device) => boolean;
+  hasMac: (device: Device) => boolean;
+}
+
+/** What `findDevices` looks for, as tests on a device. */
+function deviceLookup(by: { name?: string; macs?: readonly string[] }): DeviceLookup {
+  const macs = new Set((by.macs ?? []).map(canonicalMac).filter((m): m is string => m !== null));
+  return {
+    macs,
+    hasName: (device) => by.name !== undefined && device.name === by.name,
+    hasMac: (device) => macs.size > 0 && device.addressInformation.some((nic) => macs.has(canonicalMac(nic.macAddress) ?? '')),
+  };
 }
 
 /** A MAC in the engine's notation, or null when there is none or it is not a MAC. */

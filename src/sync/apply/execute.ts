@@ -27,7 +27,9 @@ import type { ItemOutcome } from './outcome.js';
  *   compared with the planned values: equal after a resent request or a dead claimant means the
  *   earlier attempt landed (applied); equal otherwise means KICS already had them (skipped); anything
  *   else is drift, and KICS's value is kept (the failed guard stopped the ops).
- * - delete: a dead claimant's delete is checked with a GET first; 404 means gone.
+ * - delete: a dead claimant's delete is checked with a GET first; 404 means gone. A DELETE answered
+ *   404 is "already gone" only when a GET of the device also answers 404 (a KICS without the route
+ *   answers 404 too).
  * - upload_config: the file is checked again (still under the root, same content); an upload of the
  *   same file is idempotent in KICS (Replace gives the same tags, Merge replaces each tag by itself),
  *   so an unknown outcome is recorded as failed and the next apply sends it again.
@@ -255,6 +257,16 @@ async function deleteDevice(ctx: ExecuteContext, item: ClaimedItem): Promise<Ite
     return done(answer.recovered, answer.recovered ? null : 204);
   } catch (error) {
     if (error instanceof KicsApiError && error.status === 404) {
+      // The document defines no DELETE route: a KICS without one answers 404 for a device that is
+      // still there. Only a GET that finds nothing makes it "already gone".
+      const still = await ctx.client.findDevice(deviceId).catch((e: unknown) => e);
+      if (still !== null) {
+        const why =
+          still instanceof Error
+            ? `and the device could not be read to tell whether it is gone (${errorMessage(still)})`
+            : `but the device is still there: this KICS has no delete route at ${error.endpoint.path} (the connector API document defines none; see kics.routes.deviceDelete, or archive instead of deleting)`;
+        return failed(item, 'delete', deviceId, summary, new KicsApiError(`${error.message}, ${why}`, { code: 'KICS_NOT_FOUND', endpoint: error.endpoint, status: 404, errors: error.errors }));
+      }
       return {
         status: 'skipped',
         message: `device ${deviceId} was already gone from KICS`,

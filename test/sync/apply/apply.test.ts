@@ -232,11 +232,11 @@ describeEachEngine('apply', (t) => {
     expect(audit.find((r) => r.outcome === 'applied')).toMatchObject({ deviceId: named('NEW-ASSET-001')[0]!.id, request: { method: 'POST', route: 'deviceCreate' }, actor: 'tester' });
   });
 
-  it('a create whose answer was lost, on a KICS that refuses the Name / MacAddress filters: found by reading devices by Id, recorded as applied, not sent again', async () => {
+  it.each(['refuse', 'ignore'] as const)('a create whose answer was lost, on a KICS that %ss the Name / MacAddress filters: found by reading devices by Id, recorded as applied to that device, not sent again', async (behaviour) => {
     plant.writeCmdb([plant.rowOf(plant.devices[0]!), plant.newAsset(1)]);
     const planned = await plan();
     const since = plant.sim.sim.requests.lastSeq;
-    plant.sim.sim.behaviour.undocumentedDeviceFilters = 'refuse';
+    plant.sim.sim.behaviour.undocumentedDeviceFilters = behaviour;
     plant.sim.sim.faults.addRule({ kind: 'truncate', times: 1 }, 'deviceCreate');
     try {
       const result = await runApply(runContextFor(plant, t().db), { planId: planned.id, allowDraft: true });
@@ -244,9 +244,14 @@ describeEachEngine('apply', (t) => {
     } finally {
       plant.sim.sim.behaviour.undocumentedDeviceFilters = 'honour';
     }
-    expect(named('NEW-ASSET-001')).toHaveLength(1);
+    const created = named('NEW-ASSET-001');
+    expect(created).toHaveLength(1);
     expect(executed('deviceCreate', since)).toBe(1);
-    expect(plant.sim.sim.requests.list(since).some((r) => r.route === 'devicesQuery' && r.status === 400)).toBe(true);
+    // An ignored filter answers the first devices of KICS: none of them is taken for the new one.
+    const [create] = (await auditOf({ planId: planned.id })).filter((r) => r.operation === 'create');
+    expect(create).toMatchObject({ outcome: 'applied', deviceId: created[0]!.id });
+    expect(plant.sim.sim.requests.list(since).filter((r) => r.route === 'devicesQuery').length).toBeGreaterThan(1);
+    if (behaviour === 'refuse') expect(plant.sim.sim.requests.list(since).some((r) => r.route === 'devicesQuery' && r.status === 400)).toBe(true);
   });
 
   it('a PATCH whose answer was lost, then 500s: the next apply records it as applied by the engine, not as set in KICS by someone else', async () => {
@@ -564,6 +569,28 @@ describeEachEngine('apply', (t) => {
     expect(device(keep!.id)).toBeDefined();
     const audit = await auditOf({ runId: result.runId });
     expect(audit.map((r) => r.operation)).toEqual(['delete', 'delete']);
+  });
+
+  it('a DELETE answered 404 by a KICS without that route fails and says so; only a device a GET cannot find either counts as already gone', async () => {
+    const [keep, remove, gone] = plant.devices;
+    plant.writeCmdb([plant.rowOf(keep!), plant.rowOf(remove!, { status: 'retired' }), plant.rowOf(gone!, { status: 'retired' })]);
+    // The document defines no DELETE route; this KICS serves none where the engine looks.
+    const config = plant.config({
+      kics: { url: plant.sim.url, package: { dir: plant.sim.packageDir, password: plant.sim.packagePassword }, routes: { deviceDelete: '/kics/api/{version}/assets/{id}' } },
+      reconcile: { allowDelete: true },
+    });
+    const noRoute = runContextFor(plant, t().db, { config });
+    const deletes = await plan({ refresh: 'full' }, noRoute);
+    expect(deletes.summary.counts).toMatchObject({ delete: 2 });
+    plant.sim.sim.store.delete(gone!.id);
+    const result = await runApply(noRoute, { planId: deletes.id, allowDraft: true });
+    expect(result.apply.outcome).toMatchObject({ applied: 0, skipped: 1, failed: 1 });
+    expect(device(remove!.id)).toBeDefined();
+    const rows = await items(deletes.id);
+    const refused = rows.find((r) => r.kics_device_id === remove!.id)!;
+    expect(refused.status).toBe('failed');
+    expect(refused.last_error).toMatch(/still there: this KICS has no delete route/);
+    expect(rows.find((r) => r.kics_device_id === gone!.id)).toMatchObject({ status: 'skipped' });
   });
 
   it('claims each item once even with two claimants at the same moment', async () => {
