@@ -157,10 +157,16 @@ export const handlers: Record<Exclude<KicsRouteName, 'token'>, Handler> = {
     const ops = parsePatchBody(await readJsonBody(ctx.req, jsonLimit, { required: true }));
     if (ctx.state.behaviour.strict && ops.some((op) => op.path.toLowerCase() === '/influence' && typeof op.value === 'number')) throw notDefined('A numeric influence');
     const { results, document, changed } = applyPatch(device, ops, dontBreakOnFailure);
+    const failedTest = ctx.state.behaviour.strict ? 'results' : ctx.state.behaviour.failedTest;
+    const testFailedAt = results.findIndex((r) => r.op === 'Test' && r.result === 'Failed');
+    if (testFailedAt >= 0 && typeof failedTest === 'number') {
+      // The whole PATCH refused: nothing of it is kept.
+      throw httpError(failedTest, `Test failed at ${results[testFailedAt]!.path}: ${results[testFailedAt]!.errorMessage ?? 'the value differs'}`, null, results[testFailedAt]!.path);
+    }
     if (changed) {
       ctx.state.store.edit(id, patchedInput(document), { allowProcessControlSettingsChange: false, flagName: 'allowProcessControlSettingsUpdate (PUT)' });
     }
-    return ok(results);
+    return ok(testFailedAt >= 0 && failedTest === 'stop' ? results.slice(0, testFailedAt + 1) : results);
   },
 
   async deviceDelete(ctx) {

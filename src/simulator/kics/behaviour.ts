@@ -8,9 +8,19 @@ import { httpError } from './http.js';
  */
 export type UndocumentedFilters = 'honour' | 'refuse' | 'ignore';
 
+/**
+ * How a PATCH whose Test op failed is answered. The document shows one result per op (`results`, the
+ * default and strict mode's answer); a real KICS might instead refuse the whole PATCH with an HTTP
+ * error (RFC 6902 makes a failed test fail the whole document) or end the list at the failed op
+ * (`stop`). Invented alternatives, for tests.
+ */
+export type FailedTestAnswer = 'results' | 'stop' | 400 | 409 | 412;
+
 export interface SimulatorBehaviour {
   /** Device query filters on fields the document does not show. */
   undocumentedDeviceFilters: UndocumentedFilters;
+  /** How a failed Test guard is answered (ignored in strict mode: results, as the document shows). */
+  failedTest: FailedTestAnswer;
   /**
    * Answer only what the document defines (`kics-sync simulator --strict`): device filters beyond its
    * example refused (400); a create answers `{ status: "Created", deviceId }` and nothing else, also

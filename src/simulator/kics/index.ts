@@ -200,7 +200,7 @@ export async function startKicsSimulator(options: KicsSimulatorOptions = {}): Pr
     ],
   };
   const state: ApiState = {
-    behaviour: { undocumentedDeviceFilters: 'honour', strict: options.strict ?? false },
+    behaviour: { undocumentedDeviceFilters: 'honour', failedTest: 'results', strict: options.strict ?? false },
     store,
     events,
     addressSpaces,

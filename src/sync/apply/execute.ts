@@ -10,7 +10,7 @@ import { deviceFields } from '../../reconcile/fields.js';
 import type { ConfigUploadRequest } from '../../reconcile/plan-schema.js';
 import { checkConfigFiles } from '../plans/config-files.js';
 import { itemBySeq, type ClaimedItem } from './claim.js';
-import { plannedValuesHeld } from './landed.js';
+import { guardsHold, plannedValuesHeld } from './landed.js';
 import type { ItemOutcome } from './outcome.js';
 
 /**
@@ -169,7 +169,6 @@ async function patchDevice(ctx: ExecuteContext, item: ClaimedItem): Promise<Item
   const ops = item.ops ?? [];
   const operation = item.action === 'archive' || item.action === 'recognize' ? item.action : 'update';
   const summary = { method: 'PATCH', route: 'devicePatch', deviceId, ops };
-  const after = item.after ?? {};
   try {
     const answer = await ctx.client.patchDevice(deviceId, ops, ctx.sourceId === undefined ? {} : { sourceId: ctx.sourceId });
     if (answer.ok) {
@@ -182,24 +181,57 @@ async function patchDevice(ctx: ExecuteContext, item: ClaimedItem): Promise<Item
     }
     // A guard failed: KICS no longer holds what the plan was computed from. Drift, unless the
     // device already holds the planned values.
-    const device = await ctx.client.findDevice(deviceId);
-    if (!device) return gone(item, operation, summary, answer.results);
-    const held = plannedValuesHeld(device, after);
-    if (held.held) {
-      const landed = answer.resent || item.mayHaveLanded;
-      if (landed) ctx.logger.info({ seq: item.seq, deviceId, resent: answer.resent, orphaned: item.orphaned }, 'an earlier attempt of this PATCH had landed: KICS holds the planned values');
-      return {
-        status: landed ? 'applied' : 'skipped',
-        message: landed ? null : 'KICS already holds the planned values (they were set in KICS after planning); nothing sent',
-        result: { recognised: landed ? 'earlier attempt landed' : 'already as planned', results: answer.results },
-        audit: { operation, deviceId, request: summary, httpStatus: 200, kicsResult: { landed, results: answer.results }, before: landed ? item.before : held.kicsValues, after: landed ? item.after : null },
-      };
-    }
-    return drifted(item, operation, summary, device, held.differing, held.kicsValues, failure.errorMessage, answer.results);
+    return await settleByReading(ctx, item, operation, summary, { resent: answer.resent, results: answer.results, testMessage: failure.errorMessage });
   } catch (error) {
     if (error instanceof KicsApiError && error.status === 404) return gone(item, operation, summary, null);
+    // The document defines a failed Test only as a result in the answer. A KICS that answers a failed
+    // guard with an HTTP error instead (400, 409, 412, 422), or with fewer results than ops, is asked
+    // what it holds now: guards that no longer hold are drift, not a failure repeated on every apply.
+    if (ops[0]?.op === 'Test' && error instanceof KicsApiError && error.endpoint.route === 'devicePatch' && (guardRefusals.has(error.status ?? 0) || (error.code === 'KICS_BAD_RESPONSE' && !error.outcomeUnknown))) {
+      try {
+        return await settleByReading(ctx, item, operation, summary, { resent: false, results: { error: error.toJSON() }, testMessage: error.message, refusal: error });
+      } catch {
+        return failed(item, operation, deviceId, summary, error);
+      }
+    }
     return failed(item, operation, deviceId, summary, error);
   }
+}
+
+/** HTTP statuses a KICS might answer a failed Test guard with (the document shows results instead). */
+const guardRefusals: ReadonlySet<number> = new Set([400, 409, 412, 422]);
+
+/**
+ * After a PATCH whose guards failed (or that KICS refused without saying which op): the device as KICS
+ * holds it now decides. Planned values held: the earlier attempt landed (applied) or KICS had them
+ * (skipped). Guards still holding after a refusal: KICS refused the write itself (failed). Otherwise
+ * drift, and KICS's value is kept.
+ */
+async function settleByReading(
+  ctx: ExecuteContext,
+  item: ClaimedItem,
+  operation: PatchOperation,
+  summary: Record<string, unknown>,
+  answer: { resent: boolean; results: unknown; testMessage: string; refusal?: KicsApiError },
+): Promise<ItemOutcome & { systemic?: KicsApiError }> {
+  const deviceId = item.kicsDeviceId!;
+  const after = item.after ?? {};
+  const httpStatus = answer.refusal?.status ?? 200;
+  const device = await ctx.client.findDevice(deviceId);
+  if (!device) return gone(item, operation, summary, answer.results);
+  const held = plannedValuesHeld(device, after);
+  if (held.held) {
+    const landed = answer.resent || item.mayHaveLanded;
+    if (landed) ctx.logger.info({ seq: item.seq, deviceId, resent: answer.resent, orphaned: item.orphaned }, 'an earlier attempt of this PATCH had landed: KICS holds the planned values');
+    return {
+      status: landed ? 'applied' : 'skipped',
+      message: landed ? null : 'KICS already holds the planned values (they were set in KICS after planning); nothing sent',
+      result: { recognised: landed ? 'earlier attempt landed' : 'already as planned', results: answer.results },
+      audit: { operation, deviceId, request: summary, httpStatus, kicsResult: { landed, results: answer.results }, before: landed ? item.before : held.kicsValues, after: landed ? item.after : null },
+    };
+  }
+  if (answer.refusal && guardsHold(device, item.ops ?? [])) return failed(item, operation, deviceId, summary, answer.refusal);
+  return drifted(item, operation, summary, device, held.differing, held.kicsValues, answer.testMessage, answer.results, httpStatus);
 }
 
 function gone(item: ClaimedItem, operation: PatchOperation, request: Record<string, unknown>, results: unknown): ItemOutcome {
@@ -223,6 +255,7 @@ function drifted(
   kicsValues: Record<string, unknown>,
   testMessage: string,
   results: unknown,
+  httpStatus = 200,
 ): ItemOutcome {
   const described = fields.map((f) => `${f} is ${short(kicsValues[f])} in KICS (planned: ${short(item.before?.[f] ?? null)} -> ${short(item.after?.[f] ?? null)})`).join('; ');
   const message = `changed in KICS since planning: ${described || testMessage}. KICS's value is kept; plan again to include it`;
@@ -230,7 +263,7 @@ function drifted(
     status: 'drifted',
     message,
     result: { kics: kicsValues, differing: fields, test: testMessage },
-    audit: { operation, deviceId: device.id, request, httpStatus: 200, kicsResult: results, before: kicsValues, after: null },
+    audit: { operation, deviceId: device.id, request, httpStatus, kicsResult: results, before: kicsValues, after: null },
     events: [{ type: 'KSYNC_DRIFT_FOUND', payload: { seq: item.seq, deviceId: device.id, fields, kics: kicsValues, planned: item.after }, message: `device ${device.id} (${device.name}): ${message}` }],
   };
 }

@@ -1,4 +1,4 @@
-import type { KicsDevice } from '../../model/kics.js';
+import type { KicsDevice, KicsPatchOperation } from '../../model/kics.js';
 import { parseIp } from '../../model/ip.js';
 import { parseMac } from '../../model/mac.js';
 
@@ -34,6 +34,21 @@ export function plannedValuesHeld(device: KicsDevice, after: Readonly<Record<str
     if (!sameValue(field, actual, planned ?? null)) differing.push(field);
   }
   return { held: differing.length === 0, differing, kicsValues };
+}
+
+/**
+ * Whether the device still holds what the item's Test guards test (whole top-level fields), compared
+ * as `plannedValuesHeld` compares. Asked when KICS refuses a guarded PATCH without saying which op
+ * failed (an HTTP error, fewer results than ops): guards that hold mean KICS refused the write itself.
+ */
+export function guardsHold(device: KicsDevice, ops: readonly KicsPatchOperation[]): boolean {
+  const current = device as Record<string, unknown>;
+  return ops
+    .filter((op) => op.op === 'Test')
+    .every((op) => {
+      const field = op.path.slice(1);
+      return !field.includes('/') && sameValue(field, current[field] ?? null, op.value ?? null);
+    });
 }
 
 function sameValue(field: string, actual: unknown, planned: unknown): boolean {

@@ -104,6 +104,46 @@ describeEachEngine('apply', (t) => {
     expect(await auditOf({ planId: stale.id })).toHaveLength(0);
   });
 
+  it.each([400, 409, 412, 'stop'] as const)('a KICS that answers a failed Test guard with %s instead of a result per op: drift, not a failure repeated on every apply', async (answer) => {
+    const { updated } = standardCmdb();
+    const planned = await plan();
+    const target = updated[1]!;
+    expect((await plant.sim.admin('PATCH', `/admin/devices/${target.id}`, { description: 'edited by an operator in KICS' })).status).toBe(200);
+    plant.sim.sim.behaviour.failedTest = answer;
+    try {
+      const result = await runApply(runContextFor(plant, t().db), { planId: planned.id, allowDraft: true });
+      expect(result.apply.outcome).toEqual({ applied: 4, applied_with_errors: 0, skipped: 0, drifted: 1, failed: 0 });
+      expect(device(target.id).description).toBe('edited by an operator in KICS');
+      const drifted = (await items(planned.id)).find((r) => r.kics_device_id === target.id)!;
+      expect(drifted.status).toBe('drifted');
+      expect(drifted.last_error).toContain('description is "edited by an operator in KICS" in KICS');
+      const [audit] = await auditOf({ runId: result.runId, deviceId: target.id });
+      expect(audit).toMatchObject({ outcome: 'drifted', before: { description: 'edited by an operator in KICS' }, after: null });
+      expect((await runApply(runContextFor(plant, t().db), { planId: planned.id, allowDraft: true })).apply.outcome).toEqual({ applied: 0, applied_with_errors: 0, skipped: 0, drifted: 0, failed: 0 });
+    } finally {
+      plant.sim.sim.behaviour.failedTest = 'results';
+    }
+  });
+
+  it('a guarded PATCH KICS refuses with 400 while its guards still hold fails with KICS\'s reason; it is not taken for drift', async () => {
+    const [a, b] = plant.devices;
+    plant.writeCmdb([plant.rowOf(a!, { name: 'RENAMED-PLC' }), plant.rowOf(b!)]);
+    const planned = await plan();
+    expect(planned.summary.counts.update).toBe(1);
+    // After planning an operator gives another device that name: KICS refuses the rename (names are unique).
+    expect((await plant.sim.admin('PATCH', `/admin/devices/${b!.id}`, { name: 'RENAMED-PLC' })).status).toBe(200);
+    plant.sim.sim.behaviour.failedTest = 400;
+    try {
+      const result = await runApply(runContextFor(plant, t().db), { planId: planned.id, allowDraft: true });
+      expect(result.apply.outcome).toMatchObject({ applied: 0, drifted: 0, failed: 1 });
+      const [item] = (await items(planned.id)).filter((r) => r.action === 'update');
+      expect(item!.last_error).toMatch(/answered 400.*already exists/);
+      expect(device(a!.id).name).toBe(a!.name);
+    } finally {
+      plant.sim.sim.behaviour.failedTest = 'results';
+    }
+  });
+
   it('a device changed in KICS after planning ends drifted with the KICS value kept; the others apply', async () => {
     const { updated } = standardCmdb();
     const planned = await plan();

@@ -1,6 +1,6 @@
 import { describe, expect, it } from 'vitest';
 import type { KicsDevice } from '../../../src/model/kics.js';
-import { plannedValuesHeld } from '../../../src/sync/apply/landed.js';
+import { guardsHold, plannedValuesHeld } from '../../../src/sync/apply/landed.js';
 
 const device = (fields: Partial<KicsDevice>): KicsDevice => ({ id: 7, name: 'PLC-7', status: 'Recognized', addressInformation: [], ...fields });
 
@@ -34,5 +34,21 @@ describe('plannedValuesHeld: does KICS hold what the item was to write?', () => 
     ];
     expect(plannedValuesHeld(kics, { addressInformation: planned }).held).toBe(true);
     expect(plannedValuesHeld(kics, { addressInformation: [...planned, { macAddress: '00:1b:1b:00:00:03', ipAddresses: [] }] }).held).toBe(false);
+  });
+});
+
+describe('guardsHold: does KICS still hold what the Test guards test?', () => {
+  it('checks every Test op by its top-level field, the way plannedValuesHeld compares, and ignores the other ops', () => {
+    const kics = device({ description: 'pump', labels: ['b', 'a'] });
+    const ops = [
+      { op: 'Test' as const, path: '/description', value: 'pump' },
+      { op: 'Test' as const, path: '/labels', value: ['a', 'b'] },
+      { op: 'Replace' as const, path: '/description', value: 'feed pump' },
+    ];
+    expect(guardsHold(kics, ops)).toBe(true);
+    expect(guardsHold(device({ description: 'edited', labels: ['a', 'b'] }), ops)).toBe(false);
+    expect(guardsHold(device({ description: 'pump' }), [{ op: 'Test', path: '/hardwareModel', value: null }])).toBe(true);
+    // A guard on a nested path cannot be judged here: not held.
+    expect(guardsHold(kics, [{ op: 'Test', path: '/labels/0', value: 'b' }])).toBe(false);
   });
 });
