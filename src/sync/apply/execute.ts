@@ -1,6 +1,6 @@
 import { readFile } from 'node:fs/promises';
 import path from 'node:path';
-import { KicsApiError, type KicsClient, type KicsErrorCode } from '../../adapters/kics/index.js';
+import { KicsApiError, type DeviceCreateOutcome, type KicsClient, type KicsErrorCode } from '../../adapters/kics/index.js';
 import type { Sql } from '../../db/sql.js';
 import { errorMessage } from '../../errors.js';
 import { settingsHash } from '../../model/normalize.js';
@@ -22,7 +22,9 @@ import type { ItemOutcome } from './outcome.js';
  * - create: an item a dead process had claimed is first looked up in KICS by name (its MACs when the
  *   name is not found); found by name, the earlier attempt landed. A lost answer is verified by the
  *   client the same way. `whatIfDuplicate: Skip` answering `Skipped` means a device matching the asset
- *   appeared in KICS after planning: drift, nothing created.
+ *   appeared in KICS after planning: drift, nothing created. A `Created` answer (the document's only
+ *   one, also for a duplicate) naming a device the snapshot had, or one under another name, is the
+ *   duplicate KICS matched (settleCreatedAnswer).
  * - update / archive: PATCH with the Test guards first. When a guard fails, the device is read and
  *   compared with the planned values: equal after a resent request or a dead claimant means the
  *   earlier attempt landed (applied); equal otherwise means KICS already had them (skipped); anything
@@ -110,7 +112,7 @@ async function createDevice(ctx: ExecuteContext, item: ClaimedItem): Promise<Ite
         };
       }
     }
-    const answer = await ctx.client.createDevice(request);
+    const answer = await settleCreatedAnswer(ctx, request, await ctx.client.createDevice(request));
     if (answer.status === 'Skipped') {
       const dup = answer.duplicate;
       const matched = dup?.matchedBy ? ` (matched by ${dup.matchedBy}${dup.value === undefined ? '' : ` ${JSON.stringify(dup.value)}`})` : '';
@@ -136,6 +138,29 @@ async function createDevice(ctx: ExecuteContext, item: ClaimedItem): Promise<Ite
   } catch (error) {
     return failed(item, 'create', null, summary, error);
   }
+}
+
+/**
+ * The document shows one create answer, `{status: "Created", deviceId}`, also for a request KICS
+ * matched to a device it already had (the answers `Skipped` / `Overwritten` are not in it). A
+ * `Created` answer is taken at its word only when the device it names is new to the engine and holds
+ * the name sent: a device the snapshot already had, or (with `Skip`) one under another name, is the
+ * duplicate KICS matched, and the answer is settled as `Skipped` / `Overwritten`.
+ */
+async function settleCreatedAnswer(ctx: ExecuteContext, request: DeviceCreateRequest, answer: DeviceCreateOutcome): Promise<DeviceCreateOutcome> {
+  if (answer.status !== 'Created' || answer.recovered) return answer;
+  const [known] = await ctx.db.query<{ id: number }>(`SELECT id FROM kics_device WHERE id = $1`, [answer.deviceId]);
+  let matchedBy: string | null = known ? 'a device KICS held when the plan was made' : null;
+  if (matchedBy === null && request.whatIfDuplicate !== 'Overwrite') {
+    const device = await ctx.client.findDevice(answer.deviceId).catch((error: unknown) => {
+      ctx.logger.warn({ deviceId: answer.deviceId, err: errorMessage(error) }, 'could not read a created device back; taking the create answer at its word');
+      return null;
+    });
+    if (device && device.name !== request.name) matchedBy = `a device named ${JSON.stringify(device.name)} that appeared after planning`;
+  }
+  if (matchedBy === null) return answer;
+  ctx.logger.info({ deviceId: answer.deviceId, matchedBy }, 'KICS answered Created with a device it already had');
+  return { ...answer, status: request.whatIfDuplicate === 'Overwrite' ? 'Overwritten' : 'Skipped', duplicate: { deviceId: answer.deviceId, matchedBy } };
 }
 
 /**

@@ -563,6 +563,42 @@ describeEachEngine('apply', (t) => {
     expect(audit!.before).toMatchObject({ name: 'Added by operator', description: 'as the operator left it', status: 'Unauthorized' });
   });
 
+  it.each(['Skip', 'Overwrite'] as const)('a KICS that answers a duplicate create only with Created (the document\'s one answer), whatIfDuplicate %s: the engine tells the device it matched from one it created', async (whatIfDuplicate) => {
+    const fresh = plant.newAsset(8);
+    plant.writeCmdb([fresh]);
+    const ctx = runContextFor(plant, t().db, { config: plant.config({ reconcile: { whatIfDuplicate } }) });
+    const planned = await plan({ refresh: 'full' }, ctx);
+    expect(planned.summary.counts.create).toBe(1);
+    // After planning an operator adds a device with the asset's MAC.
+    const added = await plant.sim.admin('POST', '/admin/devices', { name: 'Added by operator', status: 'Unauthorized', description: 'as the operator left it', addressInformation: [{ macAddress: fresh.mac, ipAddresses: [{ ip: fresh.ip }] }] });
+    const id = (added.json as { id: number }).id;
+    if (whatIfDuplicate === 'Overwrite') {
+      // Overwrite leaves no trace of the earlier device in KICS: only a device the snapshot has can be told apart.
+      await t().db.execute(`INSERT INTO kics_device (id, name, status, raw, content_hash) VALUES ($1, $2, 'Unauthorized', $3::json, 'x') ON CONFLICT (id) DO NOTHING`, [id, 'Added by operator', JSON.stringify(plant.sim.sim.store.get(id))]);
+    }
+    const since = plant.sim.sim.requests.lastSeq;
+    plant.sim.sim.behaviour.strict = true;
+    try {
+      const result = await runApply(ctx, { planId: planned.id, allowDraft: true });
+      const create = plant.sim.sim.requests.list(since).find((r) => r.route === 'deviceCreate')!;
+      expect(create.status).toBe(200);
+      const [audit] = (await auditOf({ runId: result.runId })).filter((r) => r.operation === 'create');
+      expect(audit!.deviceId).toBe(id);
+      if (whatIfDuplicate === 'Skip') {
+        expect(result.apply.outcome).toMatchObject({ applied: 0, drifted: 1 });
+        expect(audit).toMatchObject({ outcome: 'drifted', kicsResult: { status: 'Skipped', duplicate: { matchedBy: 'a device named "Added by operator" that appeared after planning' } } });
+        expect(device(id).name).toBe('Added by operator');
+      } else {
+        expect(result.apply.outcome).toMatchObject({ applied: 1 });
+        expect(audit).toMatchObject({ outcome: 'applied', kicsResult: { status: 'Overwritten' }, before: { name: 'Added by operator', description: 'as the operator left it' } });
+        expect(device(id).name).toBe(fresh.name);
+      }
+      expect(named(fresh.name).length).toBe(whatIfDuplicate === 'Skip' ? 0 : 1);
+    } finally {
+      plant.sim.sim.behaviour.strict = false;
+    }
+  });
+
   it('a configuration removed or changed in KICS since the last upload is uploaded again on the next plan, though the file did not change', async () => {
     const root = path.join(plant.dir, 'configs');
     mkdirSync(root, { recursive: true });
