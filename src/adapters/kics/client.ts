@@ -1,3 +1,4 @@
+import { setTimeout as sleep } from 'node:timers/promises';
 import pRetry from 'p-retry';
 import { FormData, type Agent } from 'undici';
 import type { KicsConfig } from '../../config/index.js';
@@ -359,11 +360,23 @@ export class KicsClient {
     return asAddressSpace((await this.http.call({ route: 'addressSpaceGet', id, schema: addressSpaceSchema, safety: 'repeatable', signal })).value);
   }
 
-  /** Registers an event in KICS. Sent once. */
-  async registerEvent(event: EventRegistration, signal?: AbortSignal): Promise<{ eventId: number | null }> {
-    const answer = (await this.http.call({ route: 'eventRegister', json: event, schema: eventRegisterAnswerSchema, safety: 'once', signal })).value;
-    if (typeof answer === 'number') return { eventId: answer };
-    return { eventId: answer !== null && typeof answer === 'object' ? (answer.eventId ?? null) : null };
+  /**
+   * Registers an event in KICS. Sent once: when the answer is lost, the newest events (`events/query`
+   * sorted by `Id`, the document's example) are searched for one with this title, start time and
+   * parameters before it is sent again.
+   */
+  async registerEvent(event: EventRegistration, signal?: AbortSignal): Promise<{ eventId: number | null; recovered: boolean }> {
+    return this.verifiedOnce<{ eventId: number | null; recovered: boolean }>('eventRegister', signal, async () => {
+      const answer = (await this.http.call({ route: 'eventRegister', json: event, schema: eventRegisterAnswerSchema, safety: 'once', signal })).value;
+      if (typeof answer === 'number') return { eventId: answer, recovered: false };
+      return { eventId: answer !== null && typeof answer === 'object' ? (answer.eventId ?? null) : null, recovered: false };
+    }, async () => {
+      const newest = await this.queryEvents({ sort: [{ column: 'Id', direction: 'Desc' }], limit: 1000 }, signal);
+      const found = newest.values.find((e) => sameEvent(e, event));
+      if (!found) return null;
+      this.logger.info({ eventId: found.id }, 'the answer to an event registration was lost; the event is in KICS');
+      return { eventId: found.id, recovered: true };
+    });
   }
 
   /** One page of `events/query`. */
@@ -385,13 +398,15 @@ export class KicsClient {
    * A call that must not happen twice: sent; when its outcome is unknown, `verify` looks at KICS and
    * returns the result if the call took effect, or null, and only then is it sent again.
    */
-  private async verifiedOnce<T>(route: 'deviceCreate' | 'deviceDelete', signal: AbortSignal | undefined, send: () => Promise<T>, verify: () => Promise<T | null>): Promise<T> {
+  private async verifiedOnce<T>(route: 'deviceCreate' | 'deviceDelete' | 'eventRegister', signal: AbortSignal | undefined, send: () => Promise<T>, verify: () => Promise<T | null>): Promise<T> {
     // Once an attempt's answer was lost, every later attempt looks before it sends; a look that fails
     // leaves the outcome unknown (and says so), never a plain failure the next apply would resend.
     let lost: KicsApiError | null = null;
     return pRetry(
       async () => {
         if (lost !== null) {
+          // A 429 / 503 that asked for a pause gets it (bounded like any Retry-After) before the look.
+          if (lost.retryAfterMs !== undefined) await sleep(Math.min(lost.retryAfterMs, 120_000), undefined, { signal });
           let found: T | null;
           try {
             found = await verify();
@@ -420,6 +435,15 @@ export class KicsClient {
       },
     );
   }
+}
+
+/** An event KICS holds is the one registered: same title, same start (as an instant), same parameters. */
+function sameEvent(found: KicsEvent, sent: EventRegistration): boolean {
+  if (found.title !== sent.title) return false;
+  if (found.startTime == null || Date.parse(found.startTime) !== Date.parse(sent.startTime)) return false;
+  const held = new Map((found.params ?? []).map((p) => [p.name, p.value ?? '']));
+  const params = Object.entries(sent.params ?? {});
+  return held.size === params.length && params.every(([name, value]) => held.get(name) === value);
 }
 
 interface DeviceLookup {

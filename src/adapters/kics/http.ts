@@ -23,9 +23,9 @@ import { TokenManager } from './token.js';
  * - `repeatable` calls (reads, queries, PUT, PATCH led by Test guards, the token): network errors,
  *   timeouts, 5xx, 429 and cut-off JSON are retried;
  * - `once` calls (creates, deletes, uploads, event registrations) are retried only when the failure
- *   proves KICS did not act (the connection could not be opened, 429, 503, 401). When the outcome is
- *   unknown (connection lost after sending, 500, an unreadable 2xx) the error says so
- *   (`outcomeUnknown`) and the caller verifies instead of resending (client.ts).
+ *   proves KICS did not act (the connection could not be opened, 401). When the outcome is unknown
+ *   (connection lost after sending, 500, 429 and 503 (the document defines neither), an unreadable
+ *   2xx) the error says so (`outcomeUnknown`) and the caller verifies instead of resending (client.ts).
  */
 
 export type CallSafety = 'repeatable' | 'once';
@@ -348,11 +348,13 @@ export class KicsHttp {
         throw new KicsApiError(head, { ...base, code: 'KICS_CONFLICT', exitCode: ExitCode.failed });
       case 413:
         throw new KicsApiError(head, { ...base, code: 'KICS_PAYLOAD_TOO_LARGE', exitCode: ExitCode.failed });
+      // The document defines neither 429 nor 503. They usually mean "refused before processing", but a
+      // proxy or a server failing after it acted answers them too: a call that must not run twice
+      // treats them as an unknown outcome (verified before it is sent again), a repeatable one retries.
       case 429:
-        throw new KicsApiError(head, { ...base, code: 'KICS_RATE_LIMITED', retryable: true, ...(wait === undefined ? {} : { retryAfterMs: wait }) });
+        throw new KicsApiError(head, { ...base, code: 'KICS_RATE_LIMITED', retryable: true, outcomeUnknown: spec.safety === 'once', ...(wait === undefined ? {} : { retryAfterMs: wait }) });
       case 503:
-        // Refused before processing: safe to repeat whatever the call.
-        throw new KicsApiError(head, { ...base, code: 'KICS_SERVER_ERROR', retryable: true, ...(wait === undefined ? {} : { retryAfterMs: wait }) });
+        throw new KicsApiError(head, { ...base, code: 'KICS_SERVER_ERROR', retryable: true, outcomeUnknown: spec.safety === 'once', ...(wait === undefined ? {} : { retryAfterMs: wait }) });
     }
     if (status >= 500) throw new KicsApiError(head, { ...base, code: 'KICS_SERVER_ERROR', retryable: true, outcomeUnknown: true });
     throw new KicsApiError(head, { ...base, code: 'KICS_HTTP_ERROR', exitCode: ExitCode.failed });

@@ -77,7 +77,13 @@ export const addressSpaceSchema = z.object({
     .nullish(),
 });
 
-export const eventSchema = z.object({ id, eventType: z.number().int().nullish(), title: text });
+export const eventSchema = z.object({
+  id,
+  eventType: z.number().int().nullish(),
+  title: text,
+  startTime: z.string().nullish(),
+  params: z.array(z.object({ name: z.string(), value: z.string().nullish() })).nullish(),
+});
 export type KicsEvent = z.infer<typeof eventSchema>;
 
 export function pageSchema<T extends z.ZodType>(item: T) {

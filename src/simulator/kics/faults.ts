@@ -14,12 +14,14 @@ import { kicsRouteNames, type KicsRouteName } from './routes.js';
  * - `reset`: the call is executed, then the connection is destroyed half-way through the answer;
  * - `truncate`: the call is executed and the answer cut in half, its Content-Length matching the
  *   cut (a complete HTTP message whose JSON is not);
+ * - `executed503`: the call is executed, then answered 503 (a proxy that gave up waiting, a server
+ *   failing after it acted); not part of `mix`;
  * - `latency`: `latencyMs` added before the answer.
  */
 
-export const faultKinds = ['error500', 'error503', 'rateLimit', 'reset', 'truncate', 'latency', 'mix'] as const;
+export const faultKinds = ['error500', 'error503', 'rateLimit', 'reset', 'truncate', 'executed503', 'latency', 'mix'] as const;
 export type FaultKind = (typeof faultKinds)[number];
-export type AnswerFault = 'error500' | 'error503' | 'rateLimit' | 'reset' | 'truncate';
+export type AnswerFault = 'error500' | 'error503' | 'rateLimit' | 'reset' | 'truncate' | 'executed503';
 const answerFaults: readonly AnswerFault[] = ['error500', 'error503', 'rateLimit', 'reset', 'truncate'];
 
 const ruleSchema = z.strictObject({

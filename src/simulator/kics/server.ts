@@ -108,6 +108,7 @@ export function createApiServer(options: ApiServerOptions): https.Server {
             });
           }
           answer = await handlers[lookup.route.name](ctx);
+          if (decision.fault === 'executed503') answer = { status: 503, body: { status: 'Error', errors: [{ field: null, path: null, errorMessage: 'Service unavailable (injected by the simulator after the call was executed).' }] } };
         }
       }
     } catch (error) {

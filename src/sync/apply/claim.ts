@@ -38,6 +38,8 @@ export interface ClaimedItem {
    */
   mayHaveLanded: boolean;
   previousClaimant: string | null;
+  /** What the item's row held before this claim (an upload keeps KICS's configuration hash from before it sent). */
+  previousResult: Record<string, unknown> | null;
 }
 
 interface ClaimRow {
@@ -54,6 +56,7 @@ interface ClaimRow {
   previous_status: ClaimedItem['previousStatus'];
   previous_claimant: string | null;
   outcome_unknown: boolean;
+  result: Record<string, unknown> | null;
 }
 
 export interface ClaimOptions {
@@ -84,7 +87,7 @@ export async function claimItems(db: Sql, options: ClaimOptions): Promise<Claime
               LIMIT $4
                 FOR UPDATE SKIP LOCKED) c
       WHERE p.id = c.id
-  RETURNING p.id, p.seq, p.action::text AS action, p.kics_device_id, p.device_name, p.before, p.after, p.ops, p.request, p.attempts,
+  RETURNING p.id, p.seq, p.action::text AS action, p.kics_device_id, p.device_name, p.before, p.after, p.ops, p.request, p.attempts, p.result,
             c.previous_status, c.previous_claimant, c.outcome_unknown`,
     [options.planId, [...options.actions], options.claimant, options.limit],
   );
@@ -104,6 +107,7 @@ export async function claimItems(db: Sql, options: ClaimOptions): Promise<Claime
       orphaned: r.previous_status === 'in_progress',
       mayHaveLanded: r.previous_status === 'in_progress' || r.outcome_unknown,
       previousClaimant: r.previous_claimant,
+      previousResult: r.result,
     }))
     .sort((a, b) => a.seq - b.seq);
 }

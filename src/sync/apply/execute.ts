@@ -32,9 +32,11 @@ import type { ItemOutcome } from './outcome.js';
  * - delete: a dead claimant's delete is checked with a GET first; 404 means gone. A DELETE answered
  *   404 is "already gone" only when a GET of the device also answers 404 (a KICS without the route
  *   answers 404 too).
- * - upload_config: the file is checked again (still under the root, same content); an upload of the
- *   same file is idempotent in KICS (Replace gives the same tags, Merge replaces each tag by itself),
- *   so an unknown outcome is recorded as failed and the next apply sends it again.
+ * - upload_config: the file is checked again (still under the root, same content). KICS's
+ *   configuration is read (`GET devices/{id}`, its `processControlSettings` hashed) before sending and
+ *   kept on the item; an upload whose answer is lost, now or by a process that died, is applied when
+ *   KICS's configuration changed since, and sent again only when it did not (an upload of the same
+ *   file is idempotent: Replace gives the same tags, Merge replaces each tag by itself).
  */
 
 export interface ExecuteContext {
@@ -149,7 +151,7 @@ async function createDevice(ctx: ExecuteContext, item: ClaimedItem): Promise<Ite
  */
 async function settleCreatedAnswer(ctx: ExecuteContext, request: DeviceCreateRequest, answer: DeviceCreateOutcome): Promise<DeviceCreateOutcome> {
   if (answer.status !== 'Created' || answer.recovered) return answer;
-  const [known] = await ctx.db.query<{ id: number }>(`SELECT id FROM kics_device WHERE id = $1`, [answer.deviceId]);
+  const [known] = await ctx.db.query<{ id: number }>(`SELECT id FROM kics_device WHERE id = $1 AND missing_since IS NULL`, [answer.deviceId]);
   let matchedBy: string | null = known ? 'a device KICS held when the plan was made' : null;
   if (matchedBy === null && request.whatIfDuplicate !== 'Overwrite') {
     const device = await ctx.client.findDevice(answer.deviceId).catch((error: unknown) => {
@@ -373,8 +375,27 @@ async function uploadConfig(ctx: ExecuteContext, item: ClaimedItem): Promise<Ite
   } catch (error) {
     return notSent('failed', `industrial configuration ${JSON.stringify(request.path)} cannot be read: ${(error as NodeJS.ErrnoException).code ?? errorMessage(error)}`);
   }
+  // KICS's configuration hash before this upload: an upload whose answer is lost (now, or in an
+  // attempt whose process died) is settled against it instead of being sent again blindly.
+  const earlier = item.mayHaveLanded ? item.previousResult?.preUploadHash : undefined;
+  const pre = await readBackSettings(ctx, deviceId);
+  if (earlier !== undefined && pre !== undefined && pre !== earlier) return uploadLanded(item, deviceId, request, summary(), pre);
+  if (pre !== undefined) await ctx.db.execute(`UPDATE plan_item SET result = $2::jsonb WHERE id = $1`, [item.id, JSON.stringify({ preUploadHash: pre })]);
+  const send = () => ctx.client.uploadIndustrialConfiguration(deviceId, { name: path.basename(request.path), content }, request.mode);
   try {
-    const answer = await ctx.client.uploadIndustrialConfiguration(deviceId, { name: path.basename(request.path), content }, request.mode);
+    let answer: Awaited<ReturnType<typeof send>>;
+    try {
+      answer = await send();
+    } catch (error) {
+      if (!(error instanceof KicsApiError && error.outcomeUnknown && pre !== undefined)) throw error;
+      // The answer was lost: a configuration KICS now shows differently means the upload landed. One
+      // that did not change either did not land or changed nothing; the same file again is idempotent.
+      const post = await readBackSettings(ctx, deviceId);
+      if (post === undefined) throw error;
+      if (post !== pre) return uploadLanded(item, deviceId, request, summary(), post);
+      ctx.logger.warn({ seq: item.seq, deviceId, err: error.message }, 'an industrial configuration upload whose answer was lost changed nothing in KICS; sending it again');
+      answer = await send();
+    }
     // KICS took the file; tags it could not apply are counted in tagErrors, and rules bound to tags it
     // removed or replaced in removedRules (the reference gives counts, not names).
     const notes = [
@@ -389,6 +410,19 @@ async function uploadConfig(ctx: ExecuteContext, item: ClaimedItem): Promise<Ite
       upload: { deviceId, path: request.path, contentHash: request.contentHash, mode: request.mode, result: { ...answer, processControlSettingsHash: await readBackSettings(ctx, deviceId) } },
     };
   } catch (error) {
-    return failed(item, 'upload_config', deviceId, summary(), error);
+    const outcome = failed(item, 'upload_config', deviceId, summary(), error);
+    return pre === undefined ? outcome : { ...outcome, result: { ...outcome.result, preUploadHash: pre } };
   }
+}
+
+/** An upload whose answer was lost, found to have landed: applied by the engine, its counts unknown. */
+function uploadLanded(item: ClaimedItem, deviceId: number, request: ConfigUploadRequest, summary: Record<string, unknown>, hash: string | null): ItemOutcome {
+  const result = { recovered: true, tagErrors: null, removedRules: null, processControlSettingsHash: hash };
+  return {
+    status: 'applied',
+    message: `the answer was lost; KICS shows the device's industrial configuration changed since just before the upload, so the upload landed (KICS's tagErrors and removedRules for it are unknown)`,
+    result: { deviceId, answer: result },
+    audit: { operation: 'upload_config', deviceId, request: summary, httpStatus: null, kicsResult: result, before: item.before, after: item.after },
+    upload: { deviceId, path: request.path, contentHash: request.contentHash, mode: request.mode, result },
+  };
 }

@@ -105,7 +105,7 @@ export async function registerAuditedEvent(
   refs: { runId: number; planId: number; deviceId: number | null },
   failureMessage: string,
 ): Promise<{ eventId: number | null } | { error: Error }> {
-  let answer: { eventId: number | null } | null = null;
+  let answer: { eventId: number | null; recovered?: boolean } | null = null;
   let failure: Error | null = null;
   try {
     answer = await ctx.client.registerEvent(event);
@@ -121,7 +121,7 @@ export async function registerAuditedEvent(
     deviceId: refs.deviceId,
     operation: 'register_event',
     request: { method: 'POST', route: 'eventRegister', body: event },
-    httpStatus: failure ? (failure instanceof KicsApiError ? failure.status : null) : 200,
+    httpStatus: failure ? (failure instanceof KicsApiError ? failure.status : null) : answer?.recovered ? null : 200,
     outcome: failure ? 'failed' : 'applied',
     kicsResult: failure ? { error: failure.message } : answer,
     before: null,

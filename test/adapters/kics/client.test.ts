@@ -148,6 +148,18 @@ describe('KICS client operations', () => {
     expect(total).toBe(t.sim.events.list().length);
   });
 
+  it.each(['executed503', 'reset', 'error503'] as const)('an event registration answered with %s is registered once: a lost answer is looked for among the newest events before it is sent again', async (fault) => {
+    const event = { title: `kics-sync discrepancy (${fault})`, score: 4, startTime: '2026-03-02T10:00:00.123Z', endTime: '2026-03-02T10:00:00.123Z', origin: 'System' as const, params: { key: `drift:${fault}`, runId: '9' } };
+    // An event that differs only in a parameter is not taken for it.
+    await client.registerEvent({ ...event, params: { ...event.params, runId: '8' } });
+    t.sim.faults.addRule({ kind: fault, times: 1 }, 'eventRegister');
+    const registered = await client.registerEvent(event);
+    const held = t.sim.events.list().filter((e) => e.title === event.title);
+    expect(held).toHaveLength(2);
+    expect(held.filter((e) => e.params.some((p) => p.name === 'runId' && p.value === '9')).map((e) => e.id)).toEqual([registered.eventId]);
+    expect(registered.recovered).toBe(fault !== 'error503');
+  });
+
   it('takes a route from kics.routes; a wrong path fails naming the route and the setting', async () => {
     const log = captureLog();
     const moved = await clientFor(t, { routes: { about: '/kics/api/{version}/about' } }, log.logger);

@@ -247,7 +247,7 @@ describeEachEngine('apply', (t) => {
 
   /** Writes of this route that KICS executed, from its own request log (an answer cut off or reset after the fact counts). */
   const executed = (route: string, since: number): number =>
-    plant.sim.sim.requests.list(since).filter((r) => r.route === route && r.status >= 200 && r.status < 300 && !['error500', 'error503', 'rateLimit'].includes(r.fault ?? '')).length;
+    plant.sim.sim.requests.list(since).filter((r) => r.route === route && ((r.status >= 200 && r.status < 300 && !['error500', 'error503', 'rateLimit'].includes(r.fault ?? '')) || r.fault === 'executed503')).length;
 
   it('a create whose answer was lost, then every check failed: the next apply finds it in KICS and records it as applied, never sends it again', async () => {
     plant.writeCmdb([plant.rowOf(plant.devices[0]!), plant.newAsset(1)]);
@@ -574,7 +574,11 @@ describeEachEngine('apply', (t) => {
     const id = (added.json as { id: number }).id;
     if (whatIfDuplicate === 'Overwrite') {
       // Overwrite leaves no trace of the earlier device in KICS: only a device the snapshot has can be told apart.
-      await t().db.execute(`INSERT INTO kics_device (id, name, status, raw, content_hash) VALUES ($1, $2, 'Unauthorized', $3::json, 'x') ON CONFLICT (id) DO NOTHING`, [id, 'Added by operator', JSON.stringify(plant.sim.sim.store.get(id))]);
+      await t().db.execute(
+        `INSERT INTO kics_device (id, name, status, raw, content_hash) VALUES ($1, $2, 'Unauthorized', $3::json, 'x')
+         ON CONFLICT (id) DO UPDATE SET name = EXCLUDED.name, status = EXCLUDED.status, raw = EXCLUDED.raw, content_hash = EXCLUDED.content_hash, missing_since = NULL`,
+        [id, 'Added by operator', JSON.stringify(plant.sim.sim.store.get(id))],
+      );
     }
     const since = plant.sim.sim.requests.lastSeq;
     plant.sim.sim.behaviour.strict = true;
@@ -597,6 +601,72 @@ describeEachEngine('apply', (t) => {
     } finally {
       plant.sim.sim.behaviour.strict = false;
     }
+  });
+
+  /** One device with an industrial configuration to upload (Replace), planned. */
+  const plannedUpload = async () => {
+    const root = path.join(plant.dir, 'configs');
+    mkdirSync(root, { recursive: true });
+    const [target] = plant.devices;
+    const ip = target!.addressInformation[0]!.ipAddresses[0]!.ip;
+    writeFileSync(path.join(root, 'plc.json'), JSON.stringify({ deviceType: 'S7-1500', protocols: [{ name: 'S7CommPlus', address: { ip, port: 102 }, tags: [{ name: 'TT101', address: 'DB1.DBD0', dataType: 'Float' }] }] }));
+    plant.writeCmdb([plant.rowOf(target!, { config: 'plc.json' })]);
+    const ctx = runContextFor(plant, t().db, { config: plant.config({ reconcile: { industrialConfig: { root, mode: 'Replace' } } }) });
+    const planned = await plan({ refresh: 'full' }, ctx);
+    expect(planned.summary.counts.upload_config).toBe(1);
+    return { ctx, planned, target: target! };
+  };
+
+  it('a 503 or 429 answer to a write is not proof that KICS did nothing: a create executed then answered 503 is found, recorded as applied once, not sent again', async () => {
+    plant.writeCmdb([plant.rowOf(plant.devices[0]!), plant.newAsset(1)]);
+    const planned = await plan();
+    const since = plant.sim.sim.requests.lastSeq;
+    plant.sim.sim.faults.addRule({ kind: 'executed503', times: 1 }, 'deviceCreate');
+    const result = await runApply(runContextFor(plant, t().db), { planId: planned.id, allowDraft: true });
+    expect(result.apply.outcome).toMatchObject({ applied: 1, drifted: 0, failed: 0 });
+    expect(named('NEW-ASSET-001')).toHaveLength(1);
+    expect(executed('deviceCreate', since)).toBe(1);
+    const audit = (await auditOf({ planId: planned.id })).filter((r) => r.operation === 'create');
+    expect(audit).toHaveLength(1);
+    expect(audit[0]).toMatchObject({ outcome: 'applied', deviceId: named('NEW-ASSET-001')[0]!.id, kicsResult: { recovered: true } });
+  });
+
+  it.each(['executed503', 'error503', 'reset'] as const)('an industrial configuration upload answered with %s: settled from KICS\'s configuration before and after, uploaded exactly once, audited once as applied', async (fault) => {
+    const { ctx, planned, target } = await plannedUpload();
+    const since = plant.sim.sim.requests.lastSeq;
+    plant.sim.sim.faults.addRule({ kind: fault, times: 1 }, 'deviceIndustrialConfiguration');
+    const result = await runApply(ctx, { planId: planned.id, allowDraft: true });
+    expect(result.apply.outcome).toMatchObject({ applied: 1, failed: 0 });
+    expect(executed('deviceIndustrialConfiguration', since)).toBe(1);
+    expect([...plant.sim.sim.store.tagsOf(target.id).keys()].join()).toContain('TT101');
+    const audit = (await auditOf({ planId: planned.id })).filter((r) => r.operation === 'upload_config');
+    expect(audit.map((r) => r.outcome)).toEqual(['applied']);
+    // The read-back after a landed upload lets the next plan see nothing to upload.
+    expect((await plan({ refresh: 'incremental' }, ctx)).summary.counts.upload_config).toBe(0);
+  });
+
+  it('an upload whose answer was lost and whose check failed too: the next apply sees KICS\'s configuration changed since before the upload and records it as applied, without sending it again', async () => {
+    const { ctx, planned, target } = await plannedUpload();
+    const since = plant.sim.sim.requests.lastSeq;
+    plant.sim.sim.faults.addRule({ kind: 'executed503', times: 1 }, 'deviceIndustrialConfiguration');
+    // The read before the upload goes through; every read after it is answered 500.
+    let reads = 0;
+    const original = plant.sim.sim.faults.decide.bind(plant.sim.sim.faults);
+    plant.sim.sim.faults.decide = (route) => (route === 'deviceGet' && ++reads > 1 ? { latencyMs: 0, fault: 'error500' } : original(route));
+    try {
+      const first = await runApply(ctx, { planId: planned.id, allowDraft: true });
+      expect(first.apply.outcome).toMatchObject({ applied: 0, failed: 1 });
+    } finally {
+      plant.sim.sim.faults.decide = original;
+      plant.sim.sim.faults.clear();
+    }
+    const second = await runApply(ctx, { planId: planned.id, allowDraft: true });
+    expect(second.apply.outcome).toMatchObject({ applied: 1, failed: 0 });
+    expect(executed('deviceIndustrialConfiguration', since)).toBe(1);
+    expect([...plant.sim.sim.store.tagsOf(target.id).keys()].join()).toContain('TT101');
+    const audit = (await auditOf({ planId: planned.id })).filter((r) => r.operation === 'upload_config');
+    expect(audit.map((r) => r.outcome)).toEqual(['failed', 'applied']);
+    expect(audit[1]).toMatchObject({ httpStatus: null, kicsResult: { recovered: true } });
   });
 
   it('a configuration removed or changed in KICS since the last upload is uploaded again on the next plan, though the file did not change', async () => {
