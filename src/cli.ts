@@ -8,6 +8,7 @@ import { packageRoot } from './paths.js';
 import { parseLogLevel } from './commands/context.js';
 import { registerApplyCommands, registerRevertCommand } from './commands/apply.js';
 import { registerAuditCommand } from './commands/audit.js';
+import { registerConsoleCommands } from './commands/console.js';
 import { registerDbCommands } from './commands/db.js';
 import { registerDemoCommand } from './commands/demo.js';
 import { registerEventsCommands } from './commands/events.js';
@@ -34,6 +35,7 @@ export function buildProgram(): Command {
   registerApplyCommands(program);
   registerRevertCommand(program);
   registerAuditCommand(program);
+  registerConsoleCommands(program);
   registerDbCommands(program);
   registerDemoCommand(program);
   registerEventsCommands(program);
