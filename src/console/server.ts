@@ -61,7 +61,8 @@ export function maySee(user: ConsoleUser, owner: string | null): boolean {
 
 export async function buildConsole(options: ConsoleOptions): Promise<FastifyInstance> {
   const { db } = options;
-  const app = Fastify({ logger: false, trustProxy: false, bodyLimit: 1024 * 1024 });
+  // On close every connection is ended: a browser keeps idle and preconnected sockets open, which would hold a stop for minutes.
+  const app = Fastify({ logger: false, trustProxy: false, bodyLimit: 1024 * 1024, forceCloseConnections: true });
   app.decorateRequest('user', null);
   await app.register(fastifyHelmet, {
     contentSecurityPolicy: {
