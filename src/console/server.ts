@@ -4,6 +4,7 @@ import fastifyFormbody from '@fastify/formbody';
 import fastifyHelmet from '@fastify/helmet';
 import fastifyRateLimit from '@fastify/rate-limit';
 import fastifySecureSession from '@fastify/secure-session';
+import fastifySwagger from '@fastify/swagger';
 import Fastify, { type FastifyInstance, type FastifyReply, type FastifyRequest } from 'fastify';
 import type { Sql } from '../db/sql.js';
 import { migrationStatus, readMigrations } from '../db/migrate.js';
@@ -78,6 +79,16 @@ export async function buildConsole(options: ConsoleOptions): Promise<FastifyInst
   });
   await app.register(fastifyCsrf, { sessionPlugin: '@fastify/secure-session' });
   await app.register(fastifyRateLimit, { global: false });
+  // The OpenAPI document of /api/v1, made from the routes' own schemas (which also validate requests).
+  await app.register(fastifySwagger, {
+    openapi: {
+      openapi: '3.1.0',
+      info: { title: 'kics-sync review console API', version: 'v1', description: 'Plans and their items, as the signed-in user or the API token\'s user may see them.' },
+      components: { securitySchemes: { token: { type: 'http', scheme: 'bearer', description: 'kics-sync users token NAME' } } },
+      security: [{ token: [] }],
+    },
+    hideUntagged: true,
+  });
   const metrics = consoleMetrics(db);
   // The CSRF check of every state-changing form (a cross-site post carries no token: 403).
   const csrf = app.csrfProtection.bind(app);
@@ -152,7 +163,7 @@ export async function buildConsole(options: ConsoleOptions): Promise<FastifyInst
   });
 
   // ---------------------------------------------------------------- plans
-  app.get('/', { preHandler: requireUser }, async (request, reply) => {
+  app.get('/', { onRequest: requireUser }, async (request, reply) => {
     const plans = await plansFor(db, request.user!);
     const rows = plans
       .map((p) => `<tr><td>${p.id}</td><td>${escapeHtml(p.status)}</td><td>${escapeHtml(p.createdAt.toISOString())}</td><td>${escapeHtml(scopeText(p.scope))}</td><td>${p.items}</td><td>${escapeHtml(countsText(p.counts))}</td></tr>`)
@@ -164,38 +175,64 @@ export async function buildConsole(options: ConsoleOptions): Promise<FastifyInst
     return reply.type('text/html').send(page('Plans', body));
   });
 
-  app.get('/api/v1/me', { preHandler: requireUser }, async (request) => {
+  app.get('/api/v1/openapi.json', async () => app.swagger());
+  app.get('/api/v1/me', { onRequest: requireUser, schema: { tags: ['api'], summary: 'The user the request is made as', response: { 200: meSchema } } }, async (request) => {
     const u = request.user!;
     return { name: u.name, role: u.role, owners: u.owners };
   });
-  app.get('/api/v1/plans', { preHandler: requireUser }, async (request) => ({ plans: (await plansFor(db, request.user!)).map((p) => ({ ...p, createdAt: p.createdAt.toISOString() })) }));
-  app.get<{ Params: { id: string }; Querystring: { page?: string; action?: string; owner?: string } }>('/api/v1/plans/:id/items', { preHandler: requireUser }, async (request, reply) => {
-    const planId = positiveInt(request.params.id);
-    const pageNo = request.query.page === undefined ? 1 : positiveInt(request.query.page);
-    if (planId === null || pageNo === null) return reply.code(400).send({ error: 'plan id and page are positive integers' });
-    const user = request.user!;
-    const owners = user.role === 'owner' ? user.owners : null;
-    if (request.query.owner !== undefined && owners !== null && !owners.includes(request.query.owner)) return reply.code(403).send({ error: 'you may not see that owner\'s items' });
-    const items = await db.query<{ seq: number; action: string; status: string; kics_device_id: number | null; device_name: string | null; owner: string | null; reason: string | null }>(
-      `SELECT seq, action::text AS action, status::text AS status, kics_device_id, device_name, owner, reason FROM plan_item
-        WHERE plan_id = $1 AND ($2::text[] IS NULL OR owner = ANY($2::text[])) AND ($3::text IS NULL OR action::text = $3) AND ($4::text IS NULL OR owner = $4)
-        ORDER BY seq LIMIT $5 OFFSET $6`,
-      [planId, owners, request.query.action ?? null, request.query.owner ?? null, pageSize, (pageNo - 1) * pageSize],
-    );
-    return { plan: planId, page: pageNo, pageSize, items };
-  });
-  app.get<{ Params: { id: string; seq: string } }>('/api/v1/plans/:id/items/:seq', { preHandler: requireUser }, async (request, reply) => {
-    const planId = positiveInt(request.params.id);
-    const seq = positiveInt(request.params.seq);
-    if (planId === null || seq === null) return reply.code(400).send({ error: 'plan id and item seq are positive integers' });
-    const [item] = await db.query<Record<string, unknown> & { owner: string | null }>(
-      `SELECT seq, action::text AS action, status::text AS status, kics_device_id, device_name, owner, reason, before, after, ops, conflict FROM plan_item WHERE plan_id = $1 AND seq = $2`,
-      [planId, seq],
-    );
-    if (!item) return reply.code(404).send({ error: `plan ${planId} has no item ${seq}` });
-    if (!maySee(request.user!, item.owner)) return reply.code(403).send({ error: 'this item belongs to another owner' });
-    return item;
-  });
+  app.get('/api/v1/plans', { onRequest: requireUser, schema: { tags: ['api'], summary: 'The newest 50 plans, with the counts of the items the user may see', response: { 200: plansSchema } } }, async (request) => ({ plans: (await plansFor(db, request.user!)).map((p) => ({ ...p, createdAt: p.createdAt.toISOString() })) }));
+  app.get<{ Params: { id: number }; Querystring: { page: number; action?: string; owner?: string } }>(
+    '/api/v1/plans/:id/items',
+    {
+      onRequest: requireUser,
+      schema: {
+        tags: ['api'],
+        summary: 'Items of a plan the user may see, 50 per page, in plan order',
+        params: planParams,
+        querystring: {
+          type: 'object',
+          additionalProperties: false,
+          properties: { page: { type: 'integer', minimum: 1, maximum: 1_000_000, default: 1 }, action: { type: 'string', maxLength: 40 }, owner: { type: 'string', maxLength: 4096 } },
+        },
+      },
+    },
+    async (request, reply) => {
+      const planId = request.params.id;
+      const pageNo = request.query.page;
+      const user = request.user!;
+      const owners = user.role === 'owner' ? user.owners : null;
+      if (request.query.owner !== undefined && owners !== null && !owners.includes(request.query.owner)) return reply.code(403).send({ error: 'you may not see that owner\'s items' });
+      const items = await db.query<{ seq: number; action: string; status: string; kics_device_id: number | null; device_name: string | null; owner: string | null; reason: string | null }>(
+        `SELECT seq, action::text AS action, status::text AS status, kics_device_id, device_name, owner, reason FROM plan_item
+          WHERE plan_id = $1 AND ($2::text[] IS NULL OR owner = ANY($2::text[])) AND ($3::text IS NULL OR action::text = $3) AND ($4::text IS NULL OR owner = $4)
+          ORDER BY seq LIMIT $5 OFFSET $6`,
+        [planId, owners, request.query.action ?? null, request.query.owner ?? null, pageSize, (pageNo - 1) * pageSize],
+      );
+      return { plan: planId, page: pageNo, pageSize, items };
+    },
+  );
+  app.get<{ Params: { id: number; seq: number } }>(
+    '/api/v1/plans/:id/items/:seq',
+    {
+      onRequest: requireUser,
+      schema: {
+        tags: ['api'],
+        summary: "One item with its before / after values, PATCH operations and conflict; 403 for another owner's",
+        params: { type: 'object', required: ['id', 'seq'], properties: { id: planParams.properties.id, seq: { type: 'integer', minimum: 1, maximum: 2_147_483_647 } } },
+      },
+    },
+    async (request, reply) => {
+      const planId = request.params.id;
+      const seq = request.params.seq;
+      const [item] = await db.query<Record<string, unknown> & { owner: string | null }>(
+        `SELECT seq, action::text AS action, status::text AS status, kics_device_id, device_name, owner, reason, before, after, ops, conflict FROM plan_item WHERE plan_id = $1 AND seq = $2`,
+        [planId, seq],
+      );
+      if (!item) return reply.code(404).send({ error: `plan ${planId} has no item ${seq}` });
+      if (!maySee(request.user!, item.owner)) return reply.code(403).send({ error: 'this item belongs to another owner' });
+      return item;
+    },
+  );
   return app;
 }
 
@@ -225,9 +262,27 @@ async function plansFor(db: Sql, user: ConsoleUser): Promise<PlanRow[]> {
   });
 }
 
-function positiveInt(text: string): number | null {
-  return /^[1-9]\d{0,9}$/.test(text) ? Number(text) : null;
-}
+const planParams = { type: 'object', required: ['id'], properties: { id: { type: 'integer', minimum: 1, maximum: 2_147_483_647 } } } as const;
+const meSchema = { type: 'object', properties: { name: { type: 'string' }, role: { type: 'string', enum: ['admin', 'owner', 'viewer'] }, owners: { type: 'array', items: { type: 'string' } } } } as const;
+const plansSchema = {
+  type: 'object',
+  properties: {
+    plans: {
+      type: 'array',
+      items: {
+        type: 'object',
+        properties: {
+          id: { type: 'integer' },
+          status: { type: 'string' },
+          createdAt: { type: 'string', format: 'date-time' },
+          scope: { type: 'object', additionalProperties: true },
+          items: { type: 'integer', description: 'items the user may see' },
+          counts: { type: 'object', additionalProperties: { type: 'integer' } },
+        },
+      },
+    },
+  },
+} as const;
 
 function scopeText(scope: Record<string, unknown>): string {
   const parts = Object.entries(scope).map(([k, v]) => `${k} ${Array.isArray(v) ? v.join(', ') : String(v)}`);

@@ -138,6 +138,21 @@ describeEachEngine('review console server', (t) => {
     expect((await b.call('GET', '/')).status).toBe(302);
   });
 
+  it('describes /api/v1 in an OpenAPI document; refuses malformed requests with 400 and says why, after authentication', async () => {
+    const doc = (await (await request(`${base}/api/v1/openapi.json`)).body.json()) as { openapi: string; paths: Record<string, unknown>; components: { securitySchemes: Record<string, { scheme: string }> } };
+    expect(doc.openapi).toBe('3.1.0');
+    expect(Object.keys(doc.paths).sort()).toEqual(['/api/v1/me', '/api/v1/plans', '/api/v1/plans/{id}/items', '/api/v1/plans/{id}/items/{seq}']);
+    expect(doc.components.securitySchemes.token!.scheme).toBe('bearer');
+    await addUser(t().db, { name: 'ada', role: 'admin', owners: [], password: 'ada-password-123' });
+    const { token } = await createToken(t().db, 'ada', 'test');
+    const bad = await request(`${base}/api/v1/plans/0/items?page=x`, { headers: { authorization: `Bearer ${token}` } });
+    expect(bad.statusCode).toBe(400);
+    expect(((await bad.body.json()) as { error: string }).error).toMatch(/params\/id must be >= 1/);
+    expect((await request(`${base}/api/v1/plans/0/items`)).statusCode).toBe(401);
+    const unknownParam = await request(`${base}/api/v1/plans/1/items?page=2&sort=name`, { headers: { authorization: `Bearer ${token}` } });
+    expect(unknownParam.statusCode).toBe(200);
+  });
+
   it('escapes what it shows: a device named <script> is text in the page', async () => {
     await plantPlan();
     await addUser(t().db, { name: '<b>eve</b>', role: 'viewer', owners: [], password: 'eve-password-123' });
