@@ -6,11 +6,14 @@ import fastifyRateLimit from '@fastify/rate-limit';
 import fastifySecureSession from '@fastify/secure-session';
 import fastifySwagger from '@fastify/swagger';
 import Fastify, { type FastifyInstance, type FastifyReply, type FastifyRequest } from 'fastify';
+import type { Database } from '../db/database.js';
 import type { Sql } from '../db/sql.js';
 import { migrationStatus, readMigrations } from '../db/migrate.js';
-import { errorMessage } from '../errors.js';
+import { KicsSyncError, errorMessage } from '../errors.js';
 import type { Logger } from '../log.js';
 import { escapeHtml } from '../reconcile/report/html.js';
+import { approvePlan } from '../sync/apply/plan-state.js';
+import { insertAuditRecord } from '../sync/audit/store.js';
 import { consoleMetrics } from './metrics.js';
 import { findUser, userById, userByToken, verifyPassword, type ConsoleUser } from './users.js';
 
@@ -25,7 +28,7 @@ import { findUser, userById, userByToken, verifyPassword, type ConsoleUser } fro
  */
 
 export interface ConsoleOptions {
-  db: Sql;
+  db: Database;
   logger: Logger;
   /** Set when served over TLS: the session cookie is then `Secure`. */
   secureCookies?: boolean;
@@ -165,13 +168,20 @@ export async function buildConsole(options: ConsoleOptions): Promise<FastifyInst
   // ---------------------------------------------------------------- plans
   app.get('/', { onRequest: requireUser }, async (request, reply) => {
     const plans = await plansFor(db, request.user!);
+    const csrfToken = reply.generateCsrf();
     const rows = plans
-      .map((p) => `<tr><td>${p.id}</td><td>${escapeHtml(p.status)}</td><td>${escapeHtml(p.createdAt.toISOString())}</td><td>${escapeHtml(scopeText(p.scope))}</td><td>${p.items}</td><td>${escapeHtml(countsText(p.counts))}</td></tr>`)
+      .map((p) => {
+        const action =
+          p.status === 'draft' && request.user!.role !== 'viewer'
+            ? `<form method="post" action="/plans/${p.id}/approve"><input type="hidden" name="_csrf" value="${escapeHtml(csrfToken)}"><button type="submit">Approve plan ${p.id}</button></form>`
+            : '';
+        return `<tr><td>${p.id}</td><td>${escapeHtml(p.status)}</td><td>${escapeHtml(p.createdAt.toISOString())}</td><td>${escapeHtml(scopeText(p.scope))}</td><td>${p.items}</td><td>${escapeHtml(countsText(p.counts))}</td><td>${action}</td></tr>`;
+      })
       .join('');
     const body = `<p>Signed in as ${escapeHtml(request.user!.name)} (${request.user!.role}${request.user!.role === 'owner' ? `: ${escapeHtml(request.user!.owners.join(', '))}` : ''}).</p>
-<form method="post" action="/logout"><input type="hidden" name="_csrf" value="${escapeHtml(reply.generateCsrf())}"><button type="submit">Sign out</button></form>
+<form method="post" action="/logout"><input type="hidden" name="_csrf" value="${escapeHtml(csrfToken)}"><button type="submit">Sign out</button></form>
 <h2>Plans</h2>
-<table><thead><tr><th>Plan</th><th>Status</th><th>Created</th><th>Scope</th><th>Your items</th><th>By action</th></tr></thead><tbody>${rows || '<tr><td colspan="6">No plans yet.</td></tr>'}</tbody></table>`;
+<table><thead><tr><th>Plan</th><th>Status</th><th>Created</th><th>Scope</th><th>Your items</th><th>By action</th><th></th></tr></thead><tbody>${rows || '<tr><td colspan="7">No plans yet.</td></tr>'}</tbody></table>`;
     return reply.type('text/html').send(page('Plans', body));
   });
 
@@ -233,7 +243,71 @@ export async function buildConsole(options: ConsoleOptions): Promise<FastifyInst
       return item;
     },
   );
+
+  // ---------------------------------------------------------------- decisions
+  /** Approves a plan as the user, audited; refused (403) unless the user may approve it all. */
+  const approve = async (user: ConsoleUser, planId: number): Promise<{ status: number; body: Record<string, unknown> }> => {
+    const [plan] = await db.query<{ scope: Record<string, unknown> }>(`SELECT scope FROM plan WHERE id = $1`, [planId]);
+    if (!plan) return { status: 404, body: { error: `no plan ${planId}` } };
+    const refusal = await mayApprove(db, user, planId, plan.scope);
+    if (refusal) return { status: 403, body: { error: refusal } };
+    try {
+      const { header, changed } = await approvePlan(db, planId, consoleActor(user));
+      if (changed) {
+        await insertAuditRecord(db, {
+          actor: consoleActor(user),
+          runId: null,
+          planId,
+          planItemId: null,
+          deviceId: null,
+          operation: 'approve_plan',
+          request: { via: 'console', user: user.name, role: user.role },
+          httpStatus: null,
+          outcome: 'applied',
+          kicsResult: null,
+          before: { status: 'draft' },
+          after: { status: 'approved' },
+        });
+      }
+      return { status: 200, body: { plan: planId, status: header.status, approvedBy: header.approvedBy, approvedAt: header.approvedAt, changed } };
+    } catch (error) {
+      if (error instanceof KicsSyncError) return { status: 409, body: { error: error.message } };
+      throw error;
+    }
+  };
+  app.post<{ Params: { id: number } }>(
+    '/api/v1/plans/:id/approve',
+    { onRequest: requireUser, schema: { tags: ['api'], summary: 'Approve a draft plan as the user (audited); owners only plans scoped to one of their owners', params: planParams } },
+    async (request, reply) => {
+      const answer = await approve(request.user!, request.params.id);
+      return reply.code(answer.status).send(answer.body);
+    },
+  );
+  app.post<{ Params: { id: number } }>('/plans/:id/approve', { onRequest: requireUser, preHandler: csrf, schema: { params: planParams } }, async (request, reply) => {
+    const answer = await approve(request.user!, request.params.id);
+    if (answer.status !== 200) return reply.code(answer.status).type('text/html').send(page('Not approved', `<p class="error" role="alert">${escapeHtml(String(answer.body.error))}</p><p><a href="/">Back to the plans</a></p>`));
+    return reply.redirect('/');
+  });
   return app;
+}
+
+/** How a console user appears as an actor in plans and the audit. */
+export function consoleActor(user: ConsoleUser): string {
+  return `console:${user.name}`;
+}
+
+/**
+ * Why the user may not approve the plan as a whole, or null when they may: admins approve any plan,
+ * viewers none, owners a plan whose every item belongs to one of their owners.
+ */
+async function mayApprove(db: Sql, user: ConsoleUser, planId: number, scope: Record<string, unknown>): Promise<string | null> {
+  if (user.role === 'admin') return null;
+  if (user.role === 'viewer') return 'viewers cannot approve plans';
+  const [others] = await db.query<{ n: number }>(`SELECT count(*)::int AS n FROM plan_item WHERE plan_id = $1 AND (owner IS NULL OR NOT (owner = ANY($2::text[])))`, [planId, user.owners]);
+  if ((others?.n ?? 0) > 0) {
+    return `plan ${planId}${typeof scope.owner === 'string' ? '' : ' is not scoped to your owners and'} has ${others!.n} item(s) of other owners (or of none): an owner approves only a plan of their own items (kics-sync plan --owner)`;
+  }
+  return null;
 }
 
 interface PlanRow {

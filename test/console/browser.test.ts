@@ -54,7 +54,7 @@ const launchOptions = {
       page.on('console', (message) => {
         if (/Content Security Policy/i.test(message.text())) cspViolations.push(message.text());
       });
-      const [plan] = await t().db.query<{ id: number }>(`INSERT INTO plan (status, scope) VALUES ('draft', '{"owner":"<img src=x onerror=alert(3)>"}') RETURNING id`);
+      const [plan] = await t().db.query<{ id: number }>(`INSERT INTO plan (status, scope, basis) VALUES ('draft', '{"owner":"<img src=x onerror=alert(3)>"}', '{"kics":0,"sources":{}}') RETURNING id`);
       await t().db.execute(
         `INSERT INTO plan_item (plan_id, seq, action, status, kics_device_id, device_name, owner, reason)
          VALUES ($1, 1, 'update', 'pending', 11, 'PLC-11', 'bob', 'description from cmdb'),
@@ -97,6 +97,25 @@ const launchOptions = {
       await page.getByRole('button', { name: 'Sign out' }).click();
       await page.waitForLoadState('load');
       expect(new URL(page.url()).pathname).toBe('/login');
+    });
+
+    it('an owner approves a plan of their own items from the plans page; a plan with other owners\' items is refused and says why', async () => {
+      const [own] = await t().db.query<{ id: number }>(`INSERT INTO plan (status, scope, basis) VALUES ('draft', '{"owner":"bob"}', '{"kics":0,"sources":{}}') RETURNING id`);
+      await t().db.execute(`INSERT INTO plan_item (plan_id, seq, action, status, kics_device_id, device_name, owner) VALUES ($1, 1, 'update', 'pending', 11, 'PLC-11', 'bob')`, [own!.id]);
+      await signIn('bob', 'bob-password-123');
+      await page.getByRole('button', { name: `Approve plan ${own!.id}` }).click();
+      await page.waitForLoadState('load');
+      expect(new URL(page.url()).pathname).toBe('/');
+      const row = page.getByRole('row').filter({ has: page.getByRole('cell', { name: String(own!.id), exact: true }) });
+      expect(await row.getByRole('cell').nth(1).textContent()).toBe('approved');
+      expect(await page.getByRole('button', { name: `Approve plan ${own!.id}` }).count()).toBe(0);
+
+      const mixed = own!.id - 1;
+      await page.getByRole('button', { name: `Approve plan ${mixed}` }).click();
+      await page.waitForLoadState('load');
+      expect(await page.getByRole('alert').textContent()).toMatch(/has 1 item\(s\) of other owners/);
+      const [state] = await t().db.query<{ status: string }>(`SELECT status::text AS status FROM plan WHERE id = $1`, [mixed]);
+      expect(state!.status).toBe('draft');
     });
 
     it('a form posted from another site is refused: the session stays, nothing changes', async () => {

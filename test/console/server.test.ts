@@ -3,6 +3,7 @@ import { request } from 'undici';
 import { afterEach, beforeEach, expect, it } from 'vitest';
 import { buildConsole } from '../../src/console/server.js';
 import { addUser, createToken, disableUser, verifyPassword, hashPassword } from '../../src/console/users.js';
+import { readAudit } from '../../src/sync/audit/store.js';
 import { silentLogger } from '../../src/log.js';
 import { describeEachEngine } from '../support/db.js';
 
@@ -20,7 +21,7 @@ describeEachEngine('review console server', (t) => {
   });
   afterEach(async () => {
     await app.close();
-    await t().db.execute(`TRUNCATE console_user, api_token CASCADE`);
+    await t().db.execute(`TRUNCATE console_user, api_token, plan CASCADE`);
   });
 
   /** A browser in miniature: keeps the session cookie, sends forms. */
@@ -48,7 +49,7 @@ describeEachEngine('review console server', (t) => {
   };
 
   const plantPlan = async (): Promise<number> => {
-    const [plan] = await t().db.query<{ id: number }>(`INSERT INTO plan (status, scope) VALUES ('draft', '{}') RETURNING id`);
+    const [plan] = await t().db.query<{ id: number }>(`INSERT INTO plan (status, scope, basis) VALUES ('draft', '{}', '{"kics":0,"sources":{}}') RETURNING id`);
     await t().db.execute(
       `INSERT INTO plan_item (plan_id, seq, action, status, kics_device_id, device_name, owner, reason)
        VALUES ($1, 1, 'update', 'pending', 11, 'PLC-11', 'bob', 'description from cmdb'),
@@ -141,7 +142,7 @@ describeEachEngine('review console server', (t) => {
   it('describes /api/v1 in an OpenAPI document; refuses malformed requests with 400 and says why, after authentication', async () => {
     const doc = (await (await request(`${base}/api/v1/openapi.json`)).body.json()) as { openapi: string; paths: Record<string, unknown>; components: { securitySchemes: Record<string, { scheme: string }> } };
     expect(doc.openapi).toBe('3.1.0');
-    expect(Object.keys(doc.paths).sort()).toEqual(['/api/v1/me', '/api/v1/plans', '/api/v1/plans/{id}/items', '/api/v1/plans/{id}/items/{seq}']);
+    expect(Object.keys(doc.paths).sort()).toEqual(['/api/v1/me', '/api/v1/plans', '/api/v1/plans/{id}/approve', '/api/v1/plans/{id}/items', '/api/v1/plans/{id}/items/{seq}']);
     expect(doc.components.securitySchemes.token!.scheme).toBe('bearer');
     await addUser(t().db, { name: 'ada', role: 'admin', owners: [], password: 'ada-password-123' });
     const { token } = await createToken(t().db, 'ada', 'test');
@@ -151,6 +152,33 @@ describeEachEngine('review console server', (t) => {
     expect((await request(`${base}/api/v1/plans/0/items`)).statusCode).toBe(401);
     const unknownParam = await request(`${base}/api/v1/plans/1/items?page=2&sort=name`, { headers: { authorization: `Bearer ${token}` } });
     expect(unknownParam.statusCode).toBe(200);
+  });
+
+  it('approves a plan as the user, audited: admins any plan, owners only a plan of their own items, viewers none', async () => {
+    const mixed = await plantPlan();
+    const [own] = await t().db.query<{ id: number }>(`INSERT INTO plan (status, scope, basis) VALUES ('draft', '{"owner":"bob"}', '{"kics":0,"sources":{}}') RETURNING id`);
+    await t().db.execute(`INSERT INTO plan_item (plan_id, seq, action, status, kics_device_id, device_name, owner) VALUES ($1, 1, 'update', 'pending', 11, 'PLC-11', 'bob')`, [own!.id]);
+    await addUser(t().db, { name: 'bob', role: 'owner', owners: ['bob'], password: null });
+    await addUser(t().db, { name: 'vic', role: 'viewer', owners: [], password: null });
+    await addUser(t().db, { name: 'ada', role: 'admin', owners: [], password: null });
+    const tokens = { bob: (await createToken(t().db, 'bob', 't')).token, vic: (await createToken(t().db, 'vic', 't')).token, ada: (await createToken(t().db, 'ada', 't')).token };
+    const approve = async (who: keyof typeof tokens, planId: number) => {
+      const answer = await request(`${base}/api/v1/plans/${planId}/approve`, { method: 'POST', headers: { authorization: `Bearer ${tokens[who]}` } });
+      return { status: answer.statusCode, body: (await answer.body.json()) as Record<string, unknown> };
+    };
+    expect(await approve('vic', own!.id)).toMatchObject({ status: 403, body: { error: 'viewers cannot approve plans' } });
+    const refused = await approve('bob', mixed);
+    expect(refused.status).toBe(403);
+    expect(refused.body.error).toMatch(/has 1 item\(s\) of other owners/);
+    expect(await approve('bob', own!.id)).toMatchObject({ status: 200, body: { status: 'approved', approvedBy: 'console:bob', changed: true } });
+    expect(await approve('bob', own!.id)).toMatchObject({ status: 200, body: { changed: false } });
+    expect(await approve('ada', mixed)).toMatchObject({ status: 200, body: { approvedBy: 'console:ada' } });
+    expect((await approve('ada', 999_999)).status).toBe(404);
+    const [state] = await t().db.query<{ status: string; approved_by: string }>(`SELECT status::text AS status, approved_by FROM plan WHERE id = $1`, [own!.id]);
+    expect(state).toEqual({ status: 'approved', approved_by: 'console:bob' });
+    const audit = [];
+    for await (const r of readAudit(t().db, { planId: own!.id })) audit.push(r);
+    expect(audit).toEqual([expect.objectContaining({ actor: 'console:bob', operation: 'approve_plan', outcome: 'applied', before: { status: 'draft' }, after: { status: 'approved' } })]);
   });
 
   it('escapes what it shows: a device named <script> is text in the page', async () => {

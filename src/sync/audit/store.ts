@@ -7,8 +7,8 @@ import type { Sql } from '../../db/sql.js';
  * and nothing in kics-sync purges it.
  */
 
-/** The operations the engine writes to KICS. */
-export type AuditOperation = 'create' | 'update' | 'recognize' | 'archive' | 'delete' | 'upload_config' | 'register_event';
+/** The operations the engine writes to KICS, and the decisions people make in the review console (`approve_plan`). */
+export type AuditOperation = 'create' | 'update' | 'recognize' | 'archive' | 'delete' | 'upload_config' | 'register_event' | 'approve_plan';
 
 export interface AuditEntry {
   /** `cron`, the OS user of a CLI run, or `ksc:<command id>`. */
