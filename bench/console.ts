@@ -11,7 +11,6 @@
  */
 import { writeFileSync } from 'node:fs';
 import os from 'node:os';
-import pg from 'pg';
 import { request } from 'undici';
 import { buildConsole } from '../src/console/server.js';
 import { addUser, createToken } from '../src/console/users.js';
@@ -32,11 +31,8 @@ const bin = findPostgresBin();
 if (!bin) throw new Error('no PostgreSQL server binaries (set PG_BIN)');
 const server = await startThrowawayPostgres(bin);
 try {
-  const admin = new pg.Client({ connectionString: server.adminUrl });
-  await admin.connect();
-  await admin.query('CREATE DATABASE bench_console');
-  await admin.end();
-  const db = await openDatabase({ url: server.urlFor('bench_console'), dataDir: os.tmpdir(), logger: silentLogger() });
+  const url = await server.createDatabase('bench_console');
+  const db = await openDatabase({ url, dataDir: os.tmpdir(), logger: silentLogger() });
   try {
     await db.execute(`INSERT INTO plan (status, scope) VALUES ('draft', '{}')`);
     await db.execute(

@@ -15,7 +15,6 @@ import os from 'node:os';
 import path from 'node:path';
 import { createInterface } from 'node:readline';
 import { pathToFileURL } from 'node:url';
-import pg from 'pg';
 import { createKicsClient, type KicsClient } from '../src/adapters/kics/index.js';
 import { kicsConfigSchema } from '../src/config/kics.js';
 import { openDatabase } from '../src/db/database.js';
@@ -130,11 +129,8 @@ try {
     else {
       const server = await startThrowawayPostgres(bin);
       try {
-        const admin = new pg.Client({ connectionString: server.adminUrl });
-        await admin.connect();
-        await admin.query('CREATE DATABASE bench_kics');
-        await admin.end();
-        results.push(...(await run('postgres', server.urlFor('bench_kics'), path.join(dir, 'pg'), sim, client)));
+        const url = await server.createDatabase('bench_kics');
+        results.push(...(await run('postgres', url, path.join(dir, 'pg'), sim, client)));
       } finally {
         server.stop();
       }

@@ -12,7 +12,6 @@ import { mkdtempSync, rmSync, statSync, writeFileSync } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
-import pg from 'pg';
 import { configSchema } from '../src/config/schema.js';
 import { openDatabase, type Database } from '../src/db/database.js';
 import { silentLogger } from '../src/log.js';
@@ -155,11 +154,8 @@ if (dbChoice !== 'none') {
     if (!bin) throw new Error('no PostgreSQL server binaries (set PG_BIN)');
     const server = await startThrowawayPostgres(bin);
     try {
-      const admin = new pg.Client({ connectionString: server.adminUrl });
-      await admin.connect();
-      await admin.query('CREATE DATABASE bench_plan');
-      await admin.end();
-      dbRows.push(await pipeline('postgres', server.urlFor('bench_plan'), size));
+      const url = await server.createDatabase('bench_plan');
+      dbRows.push(await pipeline('postgres', url, size));
     } finally {
       server.stop();
     }

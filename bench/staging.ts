@@ -10,7 +10,6 @@
 import { mkdtempSync, rmSync, statSync, writeFileSync } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
-import pg from 'pg';
 import { CsvSource } from '../src/adapters/csv/source.js';
 import { csvSourceSchema } from '../src/config/sources.js';
 import { openDatabase, type Database } from '../src/db/database.js';
@@ -97,11 +96,8 @@ try {
     else {
       const server = await startThrowawayPostgres(bin);
       try {
-        const admin = new pg.Client({ connectionString: server.adminUrl });
-        await admin.connect();
-        await admin.query('CREATE DATABASE bench_staging');
-        await admin.end();
-        results.push(...(await run('postgres', server.urlFor('bench_staging'), path.join(dir, 'pg'), files)));
+        const url = await server.createDatabase('bench_staging');
+        results.push(...(await run('postgres', url, path.join(dir, 'pg'), files)));
       } finally {
         server.stop();
       }

@@ -14,72 +14,48 @@ import type { Sql } from '../db/sql.js';
  */
 export function consoleMetrics(db: Sql): Registry {
   const registry = new Registry();
-  new Gauge({
-    name: 'kics_sync_runs',
-    help: 'Runs recorded in the database, by mode and status.',
-    labelNames: ['mode', 'status'] as const,
-    registers: [registry],
-    async collect() {
-      this.reset();
-      const rows = await db.query<{ mode: string; status: string; n: number }>(`SELECT mode::text AS mode, status::text AS status, count(*)::int AS n FROM sync_run GROUP BY 1, 2`);
-      for (const r of rows) this.set({ mode: r.mode, status: r.status }, r.n);
-    },
-  });
-  new Gauge({
-    name: 'kics_sync_last_run_duration_seconds',
-    help: 'Duration of the newest finished run of each mode.',
-    labelNames: ['mode'] as const,
-    registers: [registry],
-    async collect() {
-      this.reset();
-      const rows = await db.query<{ mode: string; seconds: number }>(
-        `SELECT DISTINCT ON (mode) mode::text AS mode, EXTRACT(EPOCH FROM finished_at - started_at)::float8 AS seconds
-           FROM sync_run WHERE finished_at IS NOT NULL ORDER BY mode, finished_at DESC`,
-      );
-      for (const r of rows) this.set({ mode: r.mode }, r.seconds);
-    },
-  });
-  new Gauge({
-    name: 'kics_sync_latest_plan_items',
-    help: 'Items of the newest plan, by action and status.',
-    labelNames: ['action', 'status'] as const,
-    registers: [registry],
-    async collect() {
-      this.reset();
-      const rows = await db.query<{ action: string; status: string; n: number }>(
-        `SELECT action::text AS action, status::text AS status, count(*)::int AS n FROM plan_item
-          WHERE plan_id = (SELECT max(id) FROM plan) GROUP BY 1, 2`,
-      );
-      for (const r of rows) this.set({ action: r.action, status: r.status }, r.n);
-    },
-  });
-  new Gauge({
-    name: 'kics_sync_source_rows',
-    help: 'Records staged per source; for kics, devices in the snapshot.',
-    labelNames: ['source'] as const,
-    registers: [registry],
-    async collect() {
-      this.reset();
-      const rows = await db.query<{ source: string; n: number }>(
-        `SELECT s.name AS source, CASE WHEN s.kind = 'kics' THEN (SELECT count(*) FROM kics_device WHERE missing_since IS NULL)
-                                       ELSE (SELECT count(*) FROM source_record r WHERE r.source_id = s.id AND r.missing_since IS NULL) END::int AS n
-           FROM source s`,
-      );
-      for (const r of rows) this.set({ source: r.source }, r.n);
-    },
-  });
-  new Gauge({
-    name: 'kics_sync_source_last_success_age_seconds',
-    help: "Seconds since each source's (and KICS's) last successful read.",
-    labelNames: ['source'] as const,
-    registers: [registry],
-    async collect() {
-      this.reset();
-      const rows = await db.query<{ source: string; age: number }>(
-        `SELECT name AS source, EXTRACT(EPOCH FROM now() - last_success_at)::float8 AS age FROM source WHERE last_success_at IS NOT NULL`,
-      );
-      for (const r of rows) this.set({ source: r.source }, Math.max(0, r.age));
-    },
-  });
+  const gauge = (name: string, help: string, labelNames: readonly string[], sql: string): void => {
+    new Gauge({
+      name,
+      help,
+      labelNames,
+      registers: [registry],
+      // Each row: one column per label, and `value`.
+      async collect() {
+        this.reset();
+        for (const row of await db.query<Record<string, string> & { value: number }>(sql)) {
+          this.set(Object.fromEntries(labelNames.map((l) => [l, row[l]!])), row.value);
+        }
+      },
+    });
+  };
+  gauge('kics_sync_runs', 'Runs recorded in the database, by mode and status.', ['mode', 'status'], `SELECT mode::text AS mode, status::text AS status, count(*)::int AS value FROM sync_run GROUP BY 1, 2`);
+  gauge(
+    'kics_sync_last_run_duration_seconds',
+    'Duration of the newest finished run of each mode.',
+    ['mode'],
+    `SELECT DISTINCT ON (mode) mode::text AS mode, EXTRACT(EPOCH FROM finished_at - started_at)::float8 AS value
+       FROM sync_run WHERE finished_at IS NOT NULL ORDER BY mode, finished_at DESC`,
+  );
+  gauge(
+    'kics_sync_latest_plan_items',
+    'Items of the newest plan, by action and status.',
+    ['action', 'status'],
+    `SELECT action::text AS action, status::text AS status, count(*)::int AS value FROM plan_item WHERE plan_id = (SELECT max(id) FROM plan) GROUP BY 1, 2`,
+  );
+  gauge(
+    'kics_sync_source_rows',
+    'Records staged per source; for kics, devices in the snapshot.',
+    ['source'],
+    `SELECT s.name AS source, CASE WHEN s.kind = 'kics' THEN (SELECT count(*) FROM kics_device WHERE missing_since IS NULL)
+                                   ELSE (SELECT count(*) FROM source_record r WHERE r.source_id = s.id AND r.missing_since IS NULL) END::int AS value
+       FROM source s`,
+  );
+  gauge(
+    'kics_sync_source_last_success_age_seconds',
+    "Seconds since each source's (and KICS's) last successful read.",
+    ['source'],
+    `SELECT name AS source, greatest(0, EXTRACT(EPOCH FROM now() - last_success_at))::float8 AS value FROM source WHERE last_success_at IS NOT NULL`,
+  );
   return registry;
 }

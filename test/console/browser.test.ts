@@ -10,6 +10,7 @@ import { buildConsole } from '../../src/console/server.js';
 import { addUser } from '../../src/console/users.js';
 import { silentLogger } from '../../src/log.js';
 import { describeEachEngine } from '../support/db.js';
+import { bobsPlan, mixedPlan } from './support.js';
 
 /**
  * The review console in a real browser: Debian's chromium driven by playwright-core, on both
@@ -54,14 +55,7 @@ const launchOptions = {
       page.on('console', (message) => {
         if (/Content Security Policy/i.test(message.text())) cspViolations.push(message.text());
       });
-      const [plan] = await t().db.query<{ id: number }>(`INSERT INTO plan (status, scope, basis) VALUES ('draft', '{"owner":"<img src=x onerror=alert(3)>"}', '{"kics":0,"sources":{}}') RETURNING id`);
-      await t().db.execute(
-        `INSERT INTO plan_item (plan_id, seq, action, status, kics_device_id, device_name, owner, reason)
-         VALUES ($1, 1, 'update', 'pending', 11, 'PLC-11', 'bob', 'description from cmdb'),
-                ($1, 2, 'create', 'pending', NULL, '<script>alert(1)</script>', 'bob', 'new'),
-                ($1, 3, 'update', 'pending', 13, 'HMI-13', 'carol', 'location from cmdb')`,
-        [plan!.id],
-      );
+      await mixedPlan(t().db, { owner: '<img src=x onerror=alert(3)>' });
       await addUser(t().db, { name: 'bob', role: 'owner', owners: ['bob'], password: 'bob-password-123' });
     });
     afterEach(async () => {
@@ -100,17 +94,16 @@ const launchOptions = {
     });
 
     it('an owner approves a plan of their own items from the plans page; a plan with other owners\' items is refused and says why', async () => {
-      const [own] = await t().db.query<{ id: number }>(`INSERT INTO plan (status, scope, basis) VALUES ('draft', '{"owner":"bob"}', '{"kics":0,"sources":{}}') RETURNING id`);
-      await t().db.execute(`INSERT INTO plan_item (plan_id, seq, action, status, kics_device_id, device_name, owner) VALUES ($1, 1, 'update', 'pending', 11, 'PLC-11', 'bob')`, [own!.id]);
+      const own = await bobsPlan(t().db);
       await signIn('bob', 'bob-password-123');
-      await page.getByRole('button', { name: `Approve plan ${own!.id}` }).click();
+      await page.getByRole('button', { name: `Approve plan ${own}` }).click();
       await page.waitForLoadState('load');
       expect(new URL(page.url()).pathname).toBe('/');
-      const row = page.getByRole('row').filter({ has: page.getByRole('cell', { name: String(own!.id), exact: true }) });
+      const row = page.getByRole('row').filter({ has: page.getByRole('cell', { name: String(own), exact: true }) });
       expect(await row.getByRole('cell').nth(1).textContent()).toBe('approved');
-      expect(await page.getByRole('button', { name: `Approve plan ${own!.id}` }).count()).toBe(0);
+      expect(await page.getByRole('button', { name: `Approve plan ${own}` }).count()).toBe(0);
 
-      const mixed = own!.id - 1;
+      const mixed = own - 1;
       await page.getByRole('button', { name: `Approve plan ${mixed}` }).click();
       await page.waitForLoadState('load');
       expect(await page.getByRole('alert').textContent()).toMatch(/has 1 item\(s\) of other owners/);

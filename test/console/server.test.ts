@@ -6,6 +6,7 @@ import { addUser, createToken, disableUser, verifyPassword, hashPassword } from 
 import { readAudit } from '../../src/sync/audit/store.js';
 import { silentLogger } from '../../src/log.js';
 import { describeEachEngine } from '../support/db.js';
+import { bobsPlan, mixedPlan } from './support.js';
 
 /**
  * The review console's server on loopback, on both databases: sign-in with sessions and CSRF,
@@ -48,17 +49,8 @@ describeEachEngine('review console server', (t) => {
     };
   };
 
-  const plantPlan = async (): Promise<number> => {
-    const [plan] = await t().db.query<{ id: number }>(`INSERT INTO plan (status, scope, basis) VALUES ('draft', '{}', '{"kics":0,"sources":{}}') RETURNING id`);
-    await t().db.execute(
-      `INSERT INTO plan_item (plan_id, seq, action, status, kics_device_id, device_name, owner, reason)
-       VALUES ($1, 1, 'update', 'pending', 11, 'PLC-11', 'bob', 'description from cmdb'),
-              ($1, 2, 'create', 'pending', NULL, '<script>alert(1)</script>', 'bob', 'new'),
-              ($1, 3, 'update', 'pending', 13, 'HMI-13', 'carol', 'location from cmdb')`,
-      [plan!.id],
-    );
-    return plan!.id;
-  };
+  const plantPlan = (): Promise<number> => mixedPlan(t().db);
+
 
   it('hashes passwords with scrypt: the right one verifies, a wrong or short one does not', async () => {
     const stored = await hashPassword('correct horse battery');
@@ -156,8 +148,7 @@ describeEachEngine('review console server', (t) => {
 
   it('approves a plan as the user, audited: admins any plan, owners only a plan of their own items, viewers none', async () => {
     const mixed = await plantPlan();
-    const [own] = await t().db.query<{ id: number }>(`INSERT INTO plan (status, scope, basis) VALUES ('draft', '{"owner":"bob"}', '{"kics":0,"sources":{}}') RETURNING id`);
-    await t().db.execute(`INSERT INTO plan_item (plan_id, seq, action, status, kics_device_id, device_name, owner) VALUES ($1, 1, 'update', 'pending', 11, 'PLC-11', 'bob')`, [own!.id]);
+    const own = await bobsPlan(t().db);
     await addUser(t().db, { name: 'bob', role: 'owner', owners: ['bob'], password: null });
     await addUser(t().db, { name: 'vic', role: 'viewer', owners: [], password: null });
     await addUser(t().db, { name: 'ada', role: 'admin', owners: [], password: null });
@@ -166,18 +157,18 @@ describeEachEngine('review console server', (t) => {
       const answer = await request(`${base}/api/v1/plans/${planId}/approve`, { method: 'POST', headers: { authorization: `Bearer ${tokens[who]}` } });
       return { status: answer.statusCode, body: (await answer.body.json()) as Record<string, unknown> };
     };
-    expect(await approve('vic', own!.id)).toMatchObject({ status: 403, body: { error: 'viewers cannot approve plans' } });
+    expect(await approve('vic', own)).toMatchObject({ status: 403, body: { error: 'viewers cannot approve plans' } });
     const refused = await approve('bob', mixed);
     expect(refused.status).toBe(403);
     expect(refused.body.error).toMatch(/has 1 item\(s\) of other owners/);
-    expect(await approve('bob', own!.id)).toMatchObject({ status: 200, body: { status: 'approved', approvedBy: 'console:bob', changed: true } });
-    expect(await approve('bob', own!.id)).toMatchObject({ status: 200, body: { changed: false } });
+    expect(await approve('bob', own)).toMatchObject({ status: 200, body: { status: 'approved', approvedBy: 'console:bob', changed: true } });
+    expect(await approve('bob', own)).toMatchObject({ status: 200, body: { changed: false } });
     expect(await approve('ada', mixed)).toMatchObject({ status: 200, body: { approvedBy: 'console:ada' } });
     expect((await approve('ada', 999_999)).status).toBe(404);
-    const [state] = await t().db.query<{ status: string; approved_by: string }>(`SELECT status::text AS status, approved_by FROM plan WHERE id = $1`, [own!.id]);
+    const [state] = await t().db.query<{ status: string; approved_by: string }>(`SELECT status::text AS status, approved_by FROM plan WHERE id = $1`, [own]);
     expect(state).toEqual({ status: 'approved', approved_by: 'console:bob' });
     const audit = [];
-    for await (const r of readAudit(t().db, { planId: own!.id })) audit.push(r);
+    for await (const r of readAudit(t().db, { planId: own })) audit.push(r);
     expect(audit).toEqual([expect.objectContaining({ actor: 'console:bob', operation: 'approve_plan', outcome: 'applied', before: { status: 'draft' }, after: { status: 'approved' } })]);
   });
 

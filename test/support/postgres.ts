@@ -4,6 +4,7 @@ import { chmodSync, chownSync, existsSync, mkdtempSync, readdirSync, rmSync, wri
 import net from 'node:net';
 import os from 'node:os';
 import path from 'node:path';
+import pg from 'pg';
 
 /** A PostgreSQL server started for tests or the benchmark, in a temporary folder, on loopback. */
 export interface ThrowawayPostgres {
@@ -11,6 +12,8 @@ export interface ThrowawayPostgres {
   adminUrl: string;
   /** URL of another database on the same server. */
   urlFor(database: string): string;
+  /** Creates an empty database on the server and returns its URL. */
+  createDatabase(database: string): Promise<string>;
   port: number;
   password: string;
   stop(): void;
@@ -96,5 +99,15 @@ export async function startThrowawayPostgres(bin: string): Promise<ThrowawayPost
     rmSync(root, { recursive: true, force: true });
   };
   process.once('exit', stop);
-  return { adminUrl: urlFor('postgres'), urlFor, port, password, stop };
+  const createDatabase = async (database: string): Promise<string> => {
+    const admin = new pg.Client({ connectionString: urlFor('postgres') });
+    await admin.connect();
+    try {
+      await admin.query(`CREATE DATABASE ${database}`);
+    } finally {
+      await admin.end();
+    }
+    return urlFor(database);
+  };
+  return { adminUrl: urlFor('postgres'), urlFor, createDatabase, port, password, stop };
 }
