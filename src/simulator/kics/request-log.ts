@@ -30,6 +30,25 @@ export function loggablePath(url: string): string {
 export class RequestLog {
   private readonly entries: RequestLogEntry[] = [];
   private seq = 0;
+  private inFlight = 0;
+  /** The most API calls handled at once since the last `resetMaxInFlight()`, counted by the server itself. */
+  maxInFlight = 0;
+
+  /** A call's handling begins (the server calls it); `done` when its answer is written. */
+  begin(): () => void {
+    this.inFlight += 1;
+    this.maxInFlight = Math.max(this.maxInFlight, this.inFlight);
+    let ended = false;
+    return () => {
+      if (ended) return;
+      ended = true;
+      this.inFlight -= 1;
+    };
+  }
+
+  resetMaxInFlight(): void {
+    this.maxInFlight = this.inFlight;
+  }
 
   constructor(private readonly capacity = 10_000) {}
 

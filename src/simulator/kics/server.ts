@@ -78,6 +78,8 @@ export function createApiServer(options: ApiServerOptions): https.Server {
   const { state, faults, requests, logger } = options;
 
   const handle = async (req: IncomingMessage, res: ServerResponse): Promise<void> => {
+    const done = requests.begin();
+    res.once('close', done);
     const started = performance.now();
     const method = req.method ?? 'GET';
     const url = new URL(req.url ?? '/', 'https://simulator');
