@@ -1,5 +1,6 @@
 import { z } from 'zod';
 import { logLevels } from '../log.js';
+import { consoleConfigSchema } from './console.js';
 import { kicsConfigSchema } from './kics.js';
 import { kscConfigSchema } from './ksc.js';
 import { reconcileConfigSchema } from './reconcile.js';
@@ -23,6 +24,7 @@ export const configSchema = z
     schedule: scheduleConfigSchema,
     events: eventsConfigSchema,
     ksc: kscConfigSchema.optional(),
+    console: consoleConfigSchema,
   })
   .prefault({});
 

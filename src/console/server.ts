@@ -5,26 +5,30 @@ import fastifyHelmet from '@fastify/helmet';
 import fastifyRateLimit from '@fastify/rate-limit';
 import fastifySecureSession from '@fastify/secure-session';
 import fastifySwagger from '@fastify/swagger';
-import Fastify, { type FastifyInstance, type FastifyReply, type FastifyRequest } from 'fastify';
+import Fastify, { type FastifyInstance, type FastifyReply, type FastifyRequest, type HookHandlerDoneFunction } from 'fastify';
 import type { Database } from '../db/database.js';
 import type { Sql } from '../db/sql.js';
 import { migrationStatus, readMigrations } from '../db/migrate.js';
-import { KicsSyncError, errorMessage } from '../errors.js';
+import { errorMessage } from '../errors.js';
 import type { Logger } from '../log.js';
-import { escapeHtml } from '../reconcile/report/html.js';
-import { approvePlan } from '../sync/apply/plan-state.js';
-import { insertAuditRecord } from '../sync/audit/store.js';
+import { listDecisions } from '../sync/decisions/store.js';
+import { decideRefusal, maySee, ownerFilter, wholePlanRefusal } from './access.js';
+import { approveItem, approveWholePlan, decideConflict, rejectItem, revoke, type Answer, type ConflictDecisionRequest } from './decide.js';
+import { errorPage, loginPage, stylesheet } from './html.js';
 import { consoleMetrics } from './metrics.js';
+import { decisionsPage, devicePage, itemPage, planPage, plansPage, runsPage } from './pages.js';
+import { deviceAudit, deviceOwner, itemDetail, itemsPage, itemSorts, pageSize, planCounts, planHead, plansFor, runsFor, type PlanHead } from './queries.js';
+import { ConsoleRuns, type ConsoleRunsOptions } from './runs.js';
 import { findUser, userById, userByToken, verifyPassword, type ConsoleUser } from './users.js';
 
 /**
  * The review console's HTTP server (Fastify): login with a password (scrypt) into a session kept in an
  * encrypted, HTTP-only, SameSite=Strict cookie (@fastify/secure-session, its key kept in the database
- * so that every process serving the console agrees), CSRF tokens on every state-changing form
- * (@fastify/csrf-protection), login attempts rate-limited (@fastify/rate-limit), a strict CSP and the
- * other Helmet headers. Automation uses `Authorization: Bearer <token>` (`kics-sync users token`) on
- * `/api/v1`. Owners see only what belongs to one of their owner names: asking for another owner's
- * item gets 403, never the data. Operators get `/metrics`, `/healthz`, `/readyz`.
+ * so that every process serving the console agrees), CSRF tokens on every state-changing request made
+ * with a session (@fastify/csrf-protection), login attempts rate-limited (@fastify/rate-limit), a strict
+ * CSP and the other Helmet headers. Automation uses `Authorization: Bearer <token>` on `/api/v1`.
+ * Who may do what is decided in src/console/access.ts; what a decision does in src/console/decide.ts.
+ * Operators get `/metrics`, `/healthz`, `/readyz`.
  */
 
 export interface ConsoleOptions {
@@ -32,13 +36,25 @@ export interface ConsoleOptions {
   logger: Logger;
   /** Set when served over TLS: the session cookie is then `Secure`. */
   secureCookies?: boolean;
+  /** PEM certificate (with chain) and key: served over HTTPS. */
+  https?: { cert: string | Buffer; key: string | Buffer };
   /** Login attempts per client address per minute. */
   loginAttemptsPerMinute?: number;
+  /** Days a rejected change stays held (0: until revoked or its records change). */
+  holdDays?: number;
+  /** What starting plans and applies from the console needs; without it they are refused (503). */
+  runs?: ConsoleRunsOptions;
 }
 
 declare module 'fastify' {
   interface FastifyRequest {
     user: ConsoleUser | null;
+    /** Authenticated by an API token (no cookie: no CSRF token needed). */
+    viaToken: boolean;
+  }
+  interface FastifyInstance {
+    /** The runs started from this console (tests wait on them). */
+    consoleRuns: ConsoleRuns | null;
   }
 }
 
@@ -48,7 +64,7 @@ declare module '@fastify/secure-session' {
   }
 }
 
-const pageSize = 50;
+export { maySee };
 
 /** The session key: 32 random bytes, made by the first process that needs it and shared through the database. */
 async function sessionKey(db: Sql): Promise<Buffer> {
@@ -57,17 +73,18 @@ async function sessionKey(db: Sql): Promise<Buffer> {
   return Buffer.from(row!.value);
 }
 
-/** Whether the user may see (and, unless a viewer, decide) items of this owner. */
-export function maySee(user: ConsoleUser, owner: string | null): boolean {
-  if (user.role === 'admin' || user.role === 'viewer') return true;
-  return owner !== null && user.owners.includes(owner);
-}
-
 export async function buildConsole(options: ConsoleOptions): Promise<FastifyInstance> {
   const { db } = options;
+  const holdDays = options.holdDays ?? 90;
   // On close every connection is ended: a browser keeps idle and preconnected sockets open, which would hold a stop for minutes.
-  const app = Fastify({ logger: false, trustProxy: false, bodyLimit: 1024 * 1024, forceCloseConnections: true });
+  const app = (options.https
+    ? Fastify({ logger: false, trustProxy: false, bodyLimit: 1024 * 1024, forceCloseConnections: true, https: options.https })
+    : Fastify({ logger: false, trustProxy: false, bodyLimit: 1024 * 1024, forceCloseConnections: true })) as unknown as FastifyInstance;
   app.decorateRequest('user', null);
+  app.decorateRequest('viaToken', false);
+  const runs = options.runs ? new ConsoleRuns(db, options.logger, options.runs) : null;
+  app.decorate('consoleRuns', runs);
+  app.addHook('onClose', async () => runs?.close());
   await app.register(fastifyHelmet, {
     contentSecurityPolicy: {
       useDefaults: false,
@@ -78,7 +95,7 @@ export async function buildConsole(options: ConsoleOptions): Promise<FastifyInst
   await app.register(fastifySecureSession, {
     key: await sessionKey(db),
     cookieName: 'kics-sync-session',
-    cookie: { path: '/', httpOnly: true, sameSite: 'strict', secure: options.secureCookies ?? false, maxAge: 12 * 3600 },
+    cookie: { path: '/', httpOnly: true, sameSite: 'strict', secure: options.secureCookies ?? Boolean(options.https), maxAge: 12 * 3600 },
   });
   await app.register(fastifyCsrf, { sessionPlugin: '@fastify/secure-session' });
   await app.register(fastifyRateLimit, { global: false });
@@ -86,7 +103,7 @@ export async function buildConsole(options: ConsoleOptions): Promise<FastifyInst
   await app.register(fastifySwagger, {
     openapi: {
       openapi: '3.1.0',
-      info: { title: 'kics-sync review console API', version: 'v1', description: 'Plans and their items, as the signed-in user or the API token\'s user may see them.' },
+      info: { title: 'kics-sync review console API', version: 'v1', description: 'Plans, their items, decisions and runs, as the signed-in user or the API token\'s user may see them. A request made with a session cookie instead of a token carries the CSRF token in the csrf-token header.' },
       components: { securitySchemes: { token: { type: 'http', scheme: 'bearer', description: 'kics-sync users token NAME' } } },
       security: [{ token: [] }],
     },
@@ -95,12 +112,18 @@ export async function buildConsole(options: ConsoleOptions): Promise<FastifyInst
   const metrics = consoleMetrics(db);
   // The CSRF check of every state-changing form (a cross-site post carries no token: 403).
   const csrf = app.csrfProtection.bind(app);
+  // An API write: a token needs no CSRF token (no cookie is involved); a session does.
+  const apiWrite = (request: FastifyRequest, reply: FastifyReply, done: HookHandlerDoneFunction): void => {
+    if (request.viaToken) done();
+    else csrf(request, reply, done);
+  };
 
   // Who is asking: a bearer token (API), or the session of a user still enabled.
   app.addHook('onRequest', async (request) => {
     const auth = request.headers.authorization;
     if (auth?.startsWith('Bearer ')) {
       request.user = await userByToken(db, auth.slice('Bearer '.length).trim());
+      request.viaToken = request.user !== null;
       return;
     }
     const id = request.session.get('userId');
@@ -113,13 +136,22 @@ export async function buildConsole(options: ConsoleOptions): Promise<FastifyInst
     const status = error.statusCode && error.statusCode >= 400 ? error.statusCode : 500;
     if (status >= 500) options.logger.error({ err: errorMessage(error), url: request.url }, 'console request failed');
     const message = status >= 500 ? 'internal error' : error.message;
-    return request.url.startsWith('/api/') ? reply.code(status).send({ error: message }) : reply.code(status).type('text/html').send(page('Error', `<p class="error">${escapeHtml(message)}</p>`));
+    return request.url.startsWith('/api/') ? reply.code(status).send({ error: message }) : reply.code(status).type('text/html').send(errorPage('Error', message, request.user));
   });
 
   const requireUser = async (request: FastifyRequest, reply: FastifyReply): Promise<void> => {
     if (request.user) return;
     if (request.url.startsWith('/api/')) await reply.code(401).send({ error: 'sign in or send an API token (Authorization: Bearer ...)' });
     else await reply.redirect('/login');
+  };
+  /** An answer as JSON (API) or, for a form, a redirect on success and a page saying why otherwise. */
+  const answerJson = (reply: FastifyReply, a: Answer): FastifyReply => reply.code(a.status).send(a.body);
+  const answerForm = (request: FastifyRequest, reply: FastifyReply, a: Answer, next: string): FastifyReply =>
+    a.status < 300 ? reply.redirect(next) : reply.code(a.status).type('text/html').send(errorPage('Not done', String(a.body.error), request.user, next));
+  const noRuns: Answer = { status: 503, body: { error: 'this console was started without a configuration to run with: start it with kics-sync serve' } };
+  const spaceNames = (head: PlanHead) => {
+    const names = new Map((head.summary.byAddressSpace ?? []).map((s) => [s.id, s.name]));
+    return (id: number | null): string => (id === null ? 'no address space' : (names.get(id) ?? `address space ${id}`));
   };
 
   // ---------------------------------------------------------------- operations
@@ -139,10 +171,7 @@ export async function buildConsole(options: ConsoleOptions): Promise<FastifyInst
   app.get('/metrics', async (_request, reply) => reply.type(metrics.contentType).send(await metrics.metrics()));
 
   // ---------------------------------------------------------------- login
-  app.get('/login', async (request, reply) => {
-    const token = reply.generateCsrf();
-    return reply.type('text/html').send(loginPage(token, null));
-  });
+  app.get('/login', async (_request, reply) => reply.type('text/html').send(loginPage(reply.generateCsrf(), null)));
   app.post<{ Body: { name?: string; password?: string; _csrf?: string } }>(
     '/login',
     { preHandler: csrf, config: { rateLimit: { max: options.loginAttemptsPerMinute ?? 10, timeWindow: 60_000 } } },
@@ -165,178 +194,226 @@ export async function buildConsole(options: ConsoleOptions): Promise<FastifyInst
     return reply.redirect('/login');
   });
 
-  // ---------------------------------------------------------------- plans
+  // ---------------------------------------------------------------- pages
   app.get('/', { onRequest: requireUser }, async (request, reply) => {
-    const plans = await plansFor(db, request.user!);
-    const csrfToken = reply.generateCsrf();
-    const rows = plans
-      .map((p) => {
-        const action =
-          p.status === 'draft' && request.user!.role !== 'viewer'
-            ? `<form method="post" action="/plans/${p.id}/approve"><input type="hidden" name="_csrf" value="${escapeHtml(csrfToken)}"><button type="submit">Approve plan ${p.id}</button></form>`
-            : '';
-        return `<tr><td>${p.id}</td><td>${escapeHtml(p.status)}</td><td>${escapeHtml(p.createdAt.toISOString())}</td><td>${escapeHtml(scopeText(p.scope))}</td><td>${p.items}</td><td>${escapeHtml(countsText(p.counts))}</td><td>${action}</td></tr>`;
-      })
-      .join('');
-    const body = `<p>Signed in as ${escapeHtml(request.user!.name)} (${request.user!.role}${request.user!.role === 'owner' ? `: ${escapeHtml(request.user!.owners.join(', '))}` : ''}).</p>
-<form method="post" action="/logout"><input type="hidden" name="_csrf" value="${escapeHtml(csrfToken)}"><button type="submit">Sign out</button></form>
-<h2>Plans</h2>
-<table><thead><tr><th>Plan</th><th>Status</th><th>Created</th><th>Scope</th><th>Your items</th><th>By action</th><th></th></tr></thead><tbody>${rows || '<tr><td colspan="7">No plans yet.</td></tr>'}</tbody></table>`;
-    return reply.type('text/html').send(page('Plans', body));
+    const html = plansPage(request.user!, reply.generateCsrf(), await plansFor(db, request.user!), runs !== null);
+    return reply.type('text/html').send(html);
+  });
+  app.get<{ Params: { id: number }; Querystring: PlanQuery }>('/plans/:id', { onRequest: requireUser, schema: { params: planParams, querystring: itemsQuery } }, async (request, reply) => {
+    const user = request.user!;
+    const head = await planHead(db, request.params.id);
+    if (!head) return reply.code(404).type('text/html').send(errorPage('Not found', `no plan ${request.params.id}`, user));
+    const filter = filterOf(request.query);
+    if (filter.owner !== undefined && !maySee(user, filter.owner)) return reply.code(403).type('text/html').send(errorPage('Not allowed', "you may not see that owner's items", user));
+    const [counts, { items, total }] = [await planCounts(db, user, head.id), await itemsPage(db, user, head.id, filter)];
+    const whole = user.role === 'viewer' ? 'viewer' : await wholePlanRefusal(db, user, head.id, head.scope);
+    const html = planPage({ user, csrf: reply.generateCsrf(), head, counts, filter, items, total, spaceName: spaceNames(head), canApprove: whole === null, canApply: whole === null && runs !== null });
+    return reply.type('text/html').send(html);
+  });
+  app.get<{ Params: { id: number; seq: number } }>('/plans/:id/items/:seq', { onRequest: requireUser, schema: { params: itemParams } }, async (request, reply) => {
+    const user = request.user!;
+    const head = await planHead(db, request.params.id);
+    const item = head ? await itemDetail(db, head.id, request.params.seq) : null;
+    if (!head || !item) return reply.code(404).type('text/html').send(errorPage('Not found', `plan ${request.params.id} has no item ${request.params.seq}`, user));
+    if (!maySee(user, item.owner)) return reply.code(403).type('text/html').send(errorPage('Not allowed', 'this item belongs to another owner', user));
+    return reply.type('text/html').send(itemPage({ user, csrf: reply.generateCsrf(), head, item, refusal: decideRefusal(user, item.owner), spaceName: spaceNames(head) }));
+  });
+  app.get('/decisions', { onRequest: requireUser }, async (request, reply) => {
+    const decisions = await listDecisions(db, { now: new Date(), owners: ownerFilter(request.user!), limit: 500 });
+    return reply.type('text/html').send(decisionsPage(request.user!, reply.generateCsrf(), decisions));
+  });
+  app.get('/runs', { onRequest: requireUser }, async (request, reply) => reply.type('text/html').send(runsPage(request.user!, reply.generateCsrf(), await runsFor(db, request.user!))));
+  app.get<{ Params: { id: number } }>('/runs/:id', { onRequest: requireUser, schema: { params: planParams } }, async (request, reply) => {
+    const [run] = await runsFor(db, request.user!, request.params.id);
+    if (!run) return reply.code(404).type('text/html').send(errorPage('Not found', `no run ${request.params.id} you may see`, request.user));
+    return reply.type('text/html').send(runsPage(request.user!, reply.generateCsrf(), [run], `Run ${run.id}`));
+  });
+  app.get<{ Params: { id: number } }>('/devices/:id', { onRequest: requireUser, schema: { params: planParams } }, async (request, reply) => {
+    const user = request.user!;
+    const device = await deviceOwner(db, request.params.id);
+    if (!device.known) return reply.code(404).type('text/html').send(errorPage('Not found', `no device ${request.params.id}`, user));
+    if (!maySee(user, device.owner)) return reply.code(403).type('text/html').send(errorPage('Not allowed', 'this device belongs to another owner', user));
+    const [audit, decisions] = [await deviceAudit(db, request.params.id), await listDecisions(db, { now: new Date(), deviceId: request.params.id, limit: 100 })];
+    return reply.type('text/html').send(devicePage(user, reply.generateCsrf(), request.params.id, device.name, audit, decisions));
   });
 
+  // ---------------------------------------------------------------- forms (session + CSRF token)
+  const form = { onRequest: requireUser, preHandler: csrf };
+  app.post<{ Params: { id: number } }>('/plans/:id/approve', { ...form, schema: { params: planParams } }, async (request, reply) =>
+    answerForm(request, reply, await approveWholePlan(db, request.user!, request.params.id), `/plans/${request.params.id}`),
+  );
+  app.post<{ Params: { id: number } }>('/plans/:id/apply', { ...form, schema: { params: planParams } }, async (request, reply) => {
+    const a = runs ? await runs.apply(request.user!, request.params.id) : noRuns;
+    return answerForm(request, reply, a, a.status === 202 ? `/runs/${String(a.body.run)}` : `/plans/${request.params.id}`);
+  });
+  app.post<{ Params: { id: number; seq: number } }>('/plans/:id/items/:seq/approve', { ...form, schema: { params: itemParams } }, async (request, reply) =>
+    answerForm(request, reply, await approveItem(db, request.user!, request.params.id, request.params.seq), `/plans/${request.params.id}/items/${request.params.seq}`),
+  );
+  app.post<{ Params: { id: number; seq: number }; Body: { reason?: string } }>('/plans/:id/items/:seq/reject', { ...form, schema: { params: itemParams } }, async (request, reply) =>
+    answerForm(request, reply, await rejectItem(db, request.user!, request.params.id, request.params.seq, String(request.body?.reason ?? ''), holdDays), `/plans/${request.params.id}/items/${request.params.seq}`),
+  );
+  app.post<{ Body: Record<string, string> }>('/decisions', form, async (request, reply) => {
+    const body = request.body ?? {};
+    const planId = Number(body.plan);
+    const seq = Number(body.seq);
+    const back = `/plans/${planId}/items/${seq}`;
+    if (!Number.isInteger(planId) || !Number.isInteger(seq) || planId < 1 || seq < 1) return answerForm(request, reply, { status: 400, body: { error: 'plan and seq must be item numbers' } }, '/');
+    const kind = body.kind as ConflictDecisionRequest['kind'];
+    if (!['pin', 'same_asset', 'ignore_device'].includes(kind)) return answerForm(request, reply, { status: 400, body: { error: 'kind must be pin, same_asset or ignore_device' } }, back);
+    let pin: { source?: string; key?: string; deviceId?: number } = {};
+    if (kind === 'pin') {
+      const item = await itemDetail(db, planId, seq);
+      const asset = item?.conflict?.assets[Number(body.record)];
+      pin = { ...(asset ? { source: asset.source, key: asset.key } : {}), deviceId: Number(body.deviceId) };
+    }
+    return answerForm(request, reply, await decideConflict(db, request.user!, { kind, plan: planId, seq, reason: String(body.reason ?? ''), ...pin }), kind === 'pin' || kind === 'same_asset' || kind === 'ignore_device' ? '/decisions' : back);
+  });
+  app.post<{ Params: { id: number } }>('/decisions/:id/revoke', { ...form, schema: { params: planParams } }, async (request, reply) =>
+    answerForm(request, reply, await revoke(db, request.user!, request.params.id), '/decisions'),
+  );
+  app.post<{ Body: { owner?: string } }>('/runs/plan', form, async (request, reply) => {
+    const owner = String(request.body?.owner ?? '').trim();
+    const a = runs ? await runs.plan(request.user!, owner === '' ? null : owner) : noRuns;
+    return answerForm(request, reply, a, a.status === 202 ? `/runs/${String(a.body.run)}` : '/');
+  });
+
+  // ---------------------------------------------------------------- API
+  const api = { onRequest: requireUser };
+  const apiPost = { onRequest: requireUser, preHandler: apiWrite };
   app.get('/api/v1/openapi.json', async () => app.swagger());
-  app.get('/api/v1/me', { onRequest: requireUser, schema: { tags: ['api'], summary: 'The user the request is made as', response: { 200: meSchema } } }, async (request) => {
+  app.get('/api/v1/me', { ...api, schema: { tags: ['api'], summary: 'The user the request is made as', response: { 200: meSchema } } }, async (request) => {
     const u = request.user!;
     return { name: u.name, role: u.role, owners: u.owners };
   });
-  app.get('/api/v1/plans', { onRequest: requireUser, schema: { tags: ['api'], summary: 'The newest 50 plans, with the counts of the items the user may see', response: { 200: plansSchema } } }, async (request) => ({ plans: (await plansFor(db, request.user!)).map((p) => ({ ...p, createdAt: p.createdAt.toISOString() })) }));
-  app.get<{ Params: { id: number }; Querystring: { page: number; action?: string; owner?: string } }>(
+  app.get('/api/v1/plans', { ...api, schema: { tags: ['api'], summary: 'The newest 50 plans, with the counts of the items the user may see', response: { 200: plansSchema } } }, async (request) => ({
+    plans: (await plansFor(db, request.user!)).map((p) => ({ id: p.id, status: p.status, createdAt: p.createdAt.toISOString(), scope: p.scope, items: p.items, counts: p.counts })),
+  }));
+  app.get<{ Params: { id: number } }>('/api/v1/plans/:id', { ...api, schema: { tags: ['api'], summary: "A plan's state and its counts over the items the user may see (by action, status, address space, owner)", params: planParams } }, async (request, reply) => {
+    const head = await planHead(db, request.params.id);
+    if (!head) return reply.code(404).send({ error: `no plan ${request.params.id}` });
+    return { id: head.id, status: head.status, createdAt: head.createdAt.toISOString(), scope: head.scope, approvedBy: head.approvedBy, counts: await planCounts(db, request.user!, head.id) };
+  });
+  app.get<{ Params: { id: number }; Querystring: PlanQuery }>(
     '/api/v1/plans/:id/items',
-    {
-      onRequest: requireUser,
-      schema: {
-        tags: ['api'],
-        summary: 'Items of a plan the user may see, 50 per page, in plan order',
-        params: planParams,
-        querystring: {
-          type: 'object',
-          additionalProperties: false,
-          properties: { page: { type: 'integer', minimum: 1, maximum: 1_000_000, default: 1 }, action: { type: 'string', maxLength: 40 }, owner: { type: 'string', maxLength: 4096 } },
-        },
-      },
-    },
+    { ...api, schema: { tags: ['api'], summary: 'Items of a plan the user may see, 50 per page: filter by action, status, owner, address space, text; sort', params: planParams, querystring: itemsQuery } },
     async (request, reply) => {
-      const planId = request.params.id;
-      const pageNo = request.query.page;
-      const user = request.user!;
-      const owners = user.role === 'owner' ? user.owners : null;
-      if (request.query.owner !== undefined && owners !== null && !owners.includes(request.query.owner)) return reply.code(403).send({ error: 'you may not see that owner\'s items' });
-      const items = await db.query<{ seq: number; action: string; status: string; kics_device_id: number | null; device_name: string | null; owner: string | null; reason: string | null }>(
-        `SELECT seq, action::text AS action, status::text AS status, kics_device_id, device_name, owner, reason FROM plan_item
-          WHERE plan_id = $1 AND ($2::text[] IS NULL OR owner = ANY($2::text[])) AND ($3::text IS NULL OR action::text = $3) AND ($4::text IS NULL OR owner = $4)
-          ORDER BY seq LIMIT $5 OFFSET $6`,
-        [planId, owners, request.query.action ?? null, request.query.owner ?? null, pageSize, (pageNo - 1) * pageSize],
-      );
-      return { plan: planId, page: pageNo, pageSize, items };
+      const filter = filterOf(request.query);
+      if (filter.owner !== undefined && !maySee(request.user!, filter.owner)) return reply.code(403).send({ error: "you may not see that owner's items" });
+      const { items, total } = await itemsPage(db, request.user!, request.params.id, filter);
+      return { plan: request.params.id, page: filter.page, pageSize, total, items };
     },
   );
   app.get<{ Params: { id: number; seq: number } }>(
     '/api/v1/plans/:id/items/:seq',
-    {
-      onRequest: requireUser,
-      schema: {
-        tags: ['api'],
-        summary: "One item with its before / after values, PATCH operations and conflict; 403 for another owner's",
-        params: { type: 'object', required: ['id', 'seq'], properties: { id: planParams.properties.id, seq: { type: 'integer', minimum: 1, maximum: 2_147_483_647 } } },
-      },
-    },
+    { ...api, schema: { tags: ['api'], summary: "One item with its before / after values, PATCH operations, conflict and decision; 403 for another owner's", params: itemParams } },
     async (request, reply) => {
-      const planId = request.params.id;
-      const seq = request.params.seq;
-      const [item] = await db.query<Record<string, unknown> & { owner: string | null }>(
-        `SELECT seq, action::text AS action, status::text AS status, kics_device_id, device_name, owner, reason, before, after, ops, conflict FROM plan_item WHERE plan_id = $1 AND seq = $2`,
-        [planId, seq],
-      );
-      if (!item) return reply.code(404).send({ error: `plan ${planId} has no item ${seq}` });
+      const item = await itemDetail(db, request.params.id, request.params.seq);
+      if (!item) return reply.code(404).send({ error: `plan ${request.params.id} has no item ${request.params.seq}` });
       if (!maySee(request.user!, item.owner)) return reply.code(403).send({ error: 'this item belongs to another owner' });
-      return item;
+      const { id: _id, ...shown } = item;
+      return shown;
     },
   );
-
-  // ---------------------------------------------------------------- decisions
-  /** Approves a plan as the user, audited; refused (403) unless the user may approve it all. */
-  const approve = async (user: ConsoleUser, planId: number): Promise<{ status: number; body: Record<string, unknown> }> => {
-    const [plan] = await db.query<{ scope: Record<string, unknown> }>(`SELECT scope FROM plan WHERE id = $1`, [planId]);
-    if (!plan) return { status: 404, body: { error: `no plan ${planId}` } };
-    const refusal = await mayApprove(db, user, planId, plan.scope);
-    if (refusal) return { status: 403, body: { error: refusal } };
-    try {
-      const { header, changed } = await approvePlan(db, planId, consoleActor(user));
-      if (changed) {
-        await insertAuditRecord(db, {
-          actor: consoleActor(user),
-          runId: null,
-          planId,
-          planItemId: null,
-          deviceId: null,
-          operation: 'approve_plan',
-          request: { via: 'console', user: user.name, role: user.role },
-          httpStatus: null,
-          outcome: 'applied',
-          kicsResult: null,
-          before: { status: 'draft' },
-          after: { status: 'approved' },
-        });
-      }
-      return { status: 200, body: { plan: planId, status: header.status, approvedBy: header.approvedBy, approvedAt: header.approvedAt, changed } };
-    } catch (error) {
-      if (error instanceof KicsSyncError) return { status: 409, body: { error: error.message } };
-      throw error;
-    }
-  };
-  app.post<{ Params: { id: number } }>(
-    '/api/v1/plans/:id/approve',
-    { onRequest: requireUser, schema: { tags: ['api'], summary: 'Approve a draft plan as the user (audited); owners only plans scoped to one of their owners', params: planParams } },
-    async (request, reply) => {
-      const answer = await approve(request.user!, request.params.id);
-      return reply.code(answer.status).send(answer.body);
-    },
+  app.post<{ Params: { id: number } }>('/api/v1/plans/:id/approve', { ...apiPost, schema: { tags: ['api'], summary: 'Approve a draft plan as the user (audited); owners only a plan of their own items', params: planParams } }, async (request, reply) =>
+    answerJson(reply, await approveWholePlan(db, request.user!, request.params.id)),
   );
-  app.post<{ Params: { id: number } }>('/plans/:id/approve', { onRequest: requireUser, preHandler: csrf, schema: { params: planParams } }, async (request, reply) => {
-    const answer = await approve(request.user!, request.params.id);
-    if (answer.status !== 200) return reply.code(answer.status).type('text/html').send(page('Not approved', `<p class="error" role="alert">${escapeHtml(String(answer.body.error))}</p><p><a href="/">Back to the plans</a></p>`));
-    return reply.redirect('/');
+  app.post<{ Params: { id: number } }>('/api/v1/plans/:id/apply', { ...apiPost, schema: { tags: ['api'], summary: 'Apply an approved plan (202 with the run id); owners only a plan of their own items', params: planParams } }, async (request, reply) =>
+    answerJson(reply, runs ? await runs.apply(request.user!, request.params.id) : noRuns),
+  );
+  app.post<{ Params: { id: number; seq: number } }>('/api/v1/plans/:id/items/:seq/approve', { ...apiPost, schema: { tags: ['api'], summary: 'Approve one pending change (audited); the plan is approved once all are', params: itemParams } }, async (request, reply) =>
+    answerJson(reply, await approveItem(db, request.user!, request.params.id, request.params.seq)),
+  );
+  app.post<{ Params: { id: number; seq: number }; Body: { reason: string } }>(
+    '/api/v1/plans/:id/items/:seq/reject',
+    { ...apiPost, schema: { tags: ['api'], summary: 'Reject one pending change with a reason: held now and in later plans (audited)', params: itemParams, body: { type: 'object', required: ['reason'], additionalProperties: false, properties: { reason: { type: 'string', minLength: 1, maxLength: 2000 } } } } },
+    async (request, reply) => answerJson(reply, await rejectItem(db, request.user!, request.params.id, request.params.seq, request.body.reason, holdDays)),
+  );
+  app.get<{ Querystring: { inForce?: boolean; page: number } }>(
+    '/api/v1/decisions',
+    { ...api, schema: { tags: ['api'], summary: 'Decisions the user may see, newest first, 50 per page', querystring: { type: 'object', additionalProperties: false, properties: { inForce: { type: 'boolean' }, page: { type: 'integer', minimum: 1, maximum: 1_000_000, default: 1 } } } } },
+    async (request) => ({
+      decisions: await listDecisions(db, { now: new Date(), owners: ownerFilter(request.user!), inForce: request.query.inForce ?? false, limit: pageSize, offset: (request.query.page - 1) * pageSize }),
+    }),
+  );
+  app.post<{ Body: ConflictDecisionRequest }>(
+    '/api/v1/decisions',
+    { ...apiPost, schema: { tags: ['api'], summary: 'Settle a conflict (pin, same_asset) or ignore a device in no source (ignore_device), from a plan item; later plans follow it', body: decisionBody } },
+    async (request, reply) => answerJson(reply, await decideConflict(db, request.user!, request.body)),
+  );
+  app.post<{ Params: { id: number } }>('/api/v1/decisions/:id/revoke', { ...apiPost, schema: { tags: ['api'], summary: 'Revoke a decision (audited)', params: planParams } }, async (request, reply) =>
+    answerJson(reply, await revoke(db, request.user!, request.params.id)),
+  );
+  app.get('/api/v1/runs', { ...api, schema: { tags: ['api'], summary: 'The newest 50 runs the user may see' } }, async (request) => ({ runs: await runsFor(db, request.user!) }));
+  app.get<{ Params: { id: number } }>('/api/v1/runs/:id', { ...api, schema: { tags: ['api'], summary: 'One run: status, counts, its plan', params: planParams } }, async (request, reply) => {
+    const [run] = await runsFor(db, request.user!, request.params.id);
+    return run ?? reply.code(404).send({ error: `no run ${request.params.id} you may see` });
+  });
+  app.post<{ Body: { owner?: string } }>(
+    '/api/v1/runs',
+    { ...apiPost, schema: { tags: ['api'], summary: "Start a plan of one owner's assets (202 with the run id; an admin may leave owner out to plan everything)", body: { type: 'object', additionalProperties: false, properties: { owner: { type: 'string', minLength: 1, maxLength: 4096 } } } } },
+    async (request, reply) => answerJson(reply, runs ? await runs.plan(request.user!, request.body?.owner ?? null) : noRuns),
+  );
+  app.get<{ Params: { id: number } }>('/api/v1/devices/:id/audit', { ...api, schema: { tags: ['api'], summary: 'Who changed what on a device, newest first; 403 for another owner\'s device', params: planParams } }, async (request, reply) => {
+    const device = await deviceOwner(db, request.params.id);
+    if (!device.known) return reply.code(404).send({ error: `no device ${request.params.id}` });
+    if (!maySee(request.user!, device.owner)) return reply.code(403).send({ error: 'this device belongs to another owner' });
+    return { device: request.params.id, name: device.name, audit: await deviceAudit(db, request.params.id) };
   });
   return app;
 }
 
-/** How a console user appears as an actor in plans and the audit. */
-export function consoleActor(user: ConsoleUser): string {
-  return `console:${user.name}`;
+interface PlanQuery {
+  page: number;
+  action?: string;
+  owner?: string;
+  space?: number;
+  status?: string;
+  q?: string;
+  sort?: string;
 }
 
-/**
- * Why the user may not approve the plan as a whole, or null when they may: admins approve any plan,
- * viewers none, owners a plan whose every item belongs to one of their owners.
- */
-async function mayApprove(db: Sql, user: ConsoleUser, planId: number, scope: Record<string, unknown>): Promise<string | null> {
-  if (user.role === 'admin') return null;
-  if (user.role === 'viewer') return 'viewers cannot approve plans';
-  const [others] = await db.query<{ n: number }>(`SELECT count(*)::int AS n FROM plan_item WHERE plan_id = $1 AND (owner IS NULL OR NOT (owner = ANY($2::text[])))`, [planId, user.owners]);
-  if ((others?.n ?? 0) > 0) {
-    return `plan ${planId}${typeof scope.owner === 'string' ? '' : ' is not scoped to your owners and'} has ${others!.n} item(s) of other owners (or of none): an owner approves only a plan of their own items (kics-sync plan --owner)`;
-  }
-  return null;
-}
-
-interface PlanRow {
-  id: number;
-  status: string;
-  createdAt: Date;
-  scope: Record<string, unknown>;
-  /** Items the user may see. */
-  items: number;
-  counts: Record<string, number>;
-}
-
-/** The newest plans, each with the counts of the items this user may see (an owner: their owners' only). */
-async function plansFor(db: Sql, user: ConsoleUser): Promise<PlanRow[]> {
-  const owners = user.role === 'owner' ? user.owners : null;
-  const rows = await db.query<{ id: number; status: string; created_at: Date; scope: Record<string, unknown>; counts: Record<string, number> | null }>(
-    `SELECT p.id, p.status::text AS status, p.created_at, p.scope,
-            (SELECT jsonb_object_agg(action, n) FROM (SELECT action::text AS action, count(*)::int AS n FROM plan_item i
-                WHERE i.plan_id = p.id AND ($1::text[] IS NULL OR i.owner = ANY($1::text[])) GROUP BY 1) c) AS counts
-       FROM plan p ORDER BY p.id DESC LIMIT 50`,
-    [owners],
-  );
-  return rows.map((r) => {
-    const counts = r.counts ?? {};
-    return { id: r.id, status: r.status, createdAt: r.created_at, scope: r.scope, items: Object.values(counts).reduce((a, b) => a + b, 0), counts };
-  });
+function filterOf(q: PlanQuery): { page: number; action?: string; owner?: string; space?: number; status?: string; q?: string; sort?: string } {
+  const blank = (v: string | undefined): string | undefined => (v === undefined || v === '' ? undefined : v);
+  return {
+    page: q.page,
+    ...(blank(q.action) ? { action: q.action } : {}),
+    ...(blank(q.owner) ? { owner: q.owner } : {}),
+    ...(q.space !== undefined ? { space: q.space } : {}),
+    ...(blank(q.status) ? { status: q.status } : {}),
+    ...(blank(q.q) ? { q: q.q } : {}),
+    ...(blank(q.sort) ? { sort: q.sort } : {}),
+  };
 }
 
 const planParams = { type: 'object', required: ['id'], properties: { id: { type: 'integer', minimum: 1, maximum: 2_147_483_647 } } } as const;
+const itemParams = { type: 'object', required: ['id', 'seq'], properties: { id: planParams.properties.id, seq: { type: 'integer', minimum: 1, maximum: 2_147_483_647 } } } as const;
+const itemsQuery = {
+  type: 'object',
+  additionalProperties: false,
+  properties: {
+    page: { type: 'integer', minimum: 1, maximum: 1_000_000, default: 1 },
+    action: { type: 'string', maxLength: 40 },
+    status: { type: 'string', maxLength: 40 },
+    owner: { type: 'string', maxLength: 4096 },
+    space: { type: 'integer', minimum: 0, maximum: 2_147_483_647 },
+    q: { type: 'string', maxLength: 200 },
+    sort: { type: 'string', enum: ['', ...Object.keys(itemSorts)] },
+  },
+} as const;
+const decisionBody = {
+  type: 'object',
+  required: ['kind', 'plan', 'seq', 'reason'],
+  additionalProperties: false,
+  properties: {
+    kind: { type: 'string', enum: ['pin', 'same_asset', 'ignore_device'] },
+    plan: { type: 'integer', minimum: 1, maximum: 2_147_483_647 },
+    seq: { type: 'integer', minimum: 1, maximum: 2_147_483_647 },
+    reason: { type: 'string', minLength: 1, maxLength: 2000 },
+    source: { type: 'string', maxLength: 4096, description: 'pin: the record, one of the conflict\'s assets' },
+    key: { type: 'string', maxLength: 4096 },
+    deviceId: { type: 'integer', minimum: 1, description: 'pin: the KICS device, one of the conflict\'s devices' },
+  },
+} as const;
 const meSchema = { type: 'object', properties: { name: { type: 'string' }, role: { type: 'string', enum: ['admin', 'owner', 'viewer'] }, owners: { type: 'array', items: { type: 'string' } } } } as const;
 const plansSchema = {
   type: 'object',
@@ -358,31 +435,4 @@ const plansSchema = {
   },
 } as const;
 
-function scopeText(scope: Record<string, unknown>): string {
-  const parts = Object.entries(scope).map(([k, v]) => `${k} ${Array.isArray(v) ? v.join(', ') : String(v)}`);
-  return parts.length === 0 ? 'everything' : parts.join('; ');
-}
 
-function countsText(counts: Record<string, number>): string {
-  return Object.entries(counts).map(([action, n]) => `${action} ${n}`).join(', ');
-}
-
-/** A page: no script, no external resource; the stylesheet is inline-free (CSP style-src 'self'). */
-function page(title: string, body: string): string {
-  return `<!doctype html><html lang="en"><head><meta charset="utf-8"><title>${escapeHtml(title)} - kics-sync</title><link rel="stylesheet" href="/console.css"></head><body><h1>${escapeHtml(title)}</h1>${body}</body></html>`;
-}
-
-function loginPage(csrf: string, error: string | null): string {
-  return page(
-    'Sign in',
-    `${error ? `<p class="error" role="alert">${escapeHtml(error)}</p>` : ''}<form method="post" action="/login">
-<input type="hidden" name="_csrf" value="${escapeHtml(csrf)}">
-<label>User <input name="name" autocomplete="username" required></label>
-<label>Password <input name="password" type="password" autocomplete="current-password" required></label>
-<button type="submit">Sign in</button></form>`,
-  );
-}
-
-const stylesheet = `body{font:14px/1.4 system-ui,sans-serif;margin:2rem;color:#1d2733}
-table{border-collapse:collapse}td,th{border:1px solid #c9d1da;padding:.3rem .5rem;text-align:left}
-label{display:block;margin:.5rem 0}.error{color:#a4161a}`;

@@ -1,5 +1,6 @@
 import type { ReconcileConfig } from '../config/reconcile.js';
 import { indexAddressSpaces, type AddressSpaceIndex } from '../model/address-space.js';
+import { bindDecisions, type BoundDecisions } from './decisions.js';
 import { resolvePrecedence } from './fields.js';
 import { bindDevice, bindRecord, resolveUnboundMacs, type BoundDevice, type BoundRecord } from './identity.js';
 import type { TargetOptions } from './target.js';
@@ -20,6 +21,7 @@ export interface ReconcileContext {
   /** Records read per source (every configured source present). */
   recordCounts: Record<string, number>;
   devices: DeviceIndex;
+  decisions: BoundDecisions;
 }
 
 /** Step 1, identity: records and devices bound to address spaces, the devices indexed by key and by name. */
@@ -60,6 +62,7 @@ export function bindInput(input: ReconcileInput): ReconcileContext {
     records,
     recordCounts,
     devices: new DeviceIndex(devices),
+    decisions: bindDecisions(input.decisions, devices),
   };
 }
 

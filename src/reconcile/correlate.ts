@@ -1,10 +1,14 @@
 import { describeKey, ipKey, macKey, type BoundRecord } from './identity.js';
+import { recordId } from './decisions.js';
 import type { ConflictKind } from './plan-schema.js';
+import type { SameAssetDecision } from './types.js';
 
 /**
  * Correlation between sources: records that share an identity key (the same asset in a CSV and in
  * NetBox) form one asset. Union-find over a hash map of keys: linear in the number of keys.
  * Records without any MAC / IP join others by name only when names match (reconcile.matchByName).
+ * Records an owner declared one asset (a `same_asset` decision) are one, shared key or not, and a
+ * source listing that asset twice is then no duplicate.
  */
 
 export interface GroupProblem {
@@ -48,8 +52,20 @@ class UnionFind {
   }
 }
 
-export function correlate(records: readonly BoundRecord[], spaceName: (id: number | null) => string): AssetGroup[] {
+export function correlate(records: readonly BoundRecord[], spaceName: (id: number | null) => string, sameAssets: readonly SameAssetDecision[] = []): AssetGroup[] {
   const sets = new UnionFind(records.length);
+  // Each record an owner declared part of one asset, with that decision.
+  const declared = new Map<BoundRecord, number>();
+  if (sameAssets.length > 0) {
+    const indexOf = new Map(records.map((r, i) => [recordId(r.record.source, r.record.key), i]));
+    for (const decision of sameAssets) {
+      const members = decision.records.map((k) => indexOf.get(recordId(k.source, k.key))).filter((i): i is number => i !== undefined);
+      for (const i of members) {
+        sets.union(members[0]!, i);
+        declared.set(records[i]!, decision.id);
+      }
+    }
+  }
   const firstByKey = new Map<string, number>();
   records.forEach((bound, index) => {
     for (const key of bound.addressKeys) {
@@ -85,13 +101,13 @@ export function correlate(records: readonly BoundRecord[], spaceName: (id: numbe
     for (const m of members) for (const k of m.addressKeys) keys.add(k);
     for (const m of members) if (m.nameKey) keys.add(m.nameKey);
     for (const m of members) for (const k of m.candidateKeys) keys.add(k);
-    groups.push({ records: members, keys: [...keys], problems: members.length === 1 ? members[0]!.problems.slice() : groupProblems(members, spaceName) });
+    groups.push({ records: members, keys: [...keys], problems: members.length === 1 ? members[0]!.problems.slice() : groupProblems(members, spaceName, declared) });
   }
   return groups;
 }
 
 /** What makes a correlated asset untrustworthy as one identity. */
-function groupProblems(members: readonly BoundRecord[], spaceName: (id: number | null) => string): GroupProblem[] {
+function groupProblems(members: readonly BoundRecord[], spaceName: (id: number | null) => string, declared: ReadonlyMap<BoundRecord, number>): GroupProblem[] {
   const problems: GroupProblem[] = members.flatMap((m) => m.problems);
 
   // Several records of one source claiming the same key: that source lists one identity twice.
@@ -103,6 +119,9 @@ function groupProblems(members: readonly BoundRecord[], spaceName: (id: number |
   }
   for (const [source, list] of bySource) {
     if (list.length < 2) continue;
+    // An owner said these records are one asset: the source lists it twice on purpose.
+    const decision = declared.get(list[0]!);
+    if (decision !== undefined && list.every((m) => declared.get(m) === decision)) continue;
     const owners = new Map<string, string>();
     let shared: { key: string; a: string; b: string } | null = null;
     for (const m of list) {

@@ -2,6 +2,7 @@ import { kicsLimits } from '../model/kics.js';
 import { configUpload, freshRecords, staleWork } from './asset-items.js';
 import type { ReconcileContext } from './context.js';
 import { scalarFields } from './fields.js';
+import { itemDecision } from './decisions.js';
 import { assetSide, describeKey, deviceSide, matchKeyOf, type BoundDevice, type BoundRecord } from './identity.js';
 import type { Match } from './match.js';
 import { patchOperations } from './patch.js';
@@ -17,7 +18,7 @@ export function planExistingDevices(ctx: ReconcileContext, matched: readonly Mat
   for (const match of matched) planExistingDevice(ctx, match, plan);
 }
 
-function planExistingDevice(ctx: ReconcileContext, { group, device: index, keys }: Match, plan: PlanBuilder): void {
+function planExistingDevice(ctx: ReconcileContext, { group, device: index, keys, pin }: Match, plan: PlanBuilder): void {
   const device = ctx.devices.at(index);
   plan.involve(index);
   const fresh = freshRecords(ctx, group.records);
@@ -38,6 +39,7 @@ function planExistingDevice(ctx: ReconcileContext, { group, device: index, keys 
       owner: target.owner,
       matchKeys: keys.map(matchKeyOf),
       sourceKeys: sourceKeysOf(group.records),
+      ...(pin ? { decision: itemDecision('pin', pin) } : {}),
     });
 
   if (target.retired) {

@@ -1,24 +1,31 @@
 import type { ReconcileContext } from './context.js';
 import type { AssetGroup } from './correlate.js';
+import { recordId } from './decisions.js';
 import { describeKey, nameKey } from './identity.js';
 import type { PlanBuilder } from './plan-builder.js';
+import type { PinDecision } from './types.js';
 
 /** An asset matched to exactly one KICS device, by the keys both hold. */
 export interface Match {
   group: AssetGroup;
   device: number;
   keys: string[];
+  /** The owner's pin that made this match, when one did. */
+  pin?: PinDecision | undefined;
 }
 
 interface Claim {
   group: AssetGroup;
   keys: string[];
+  pin?: PinDecision | undefined;
 }
 
 /**
  * Step 3, matching: each asset to KICS devices by MAC, then IP, then (when on) name. An asset with
  * problems, or that matches several devices, becomes a conflict; one no device matches is new.
- * Step 4: a device several assets claim is left alone, since each of them could be right.
+ * Step 4: a device several assets claim is left alone, since each of them could be right, unless an
+ * owner pinned one of them to it. A record pinned to a device (a console decision) matches it
+ * whatever its keys say.
  */
 export function matchAssets(ctx: ReconcileContext, groups: readonly AssetGroup[], plan: PlanBuilder): { matched: Match[]; unmatched: AssetGroup[] } {
   const claims = new Array<Claim[] | undefined>(ctx.devices.list.length);
@@ -27,16 +34,30 @@ export function matchAssets(ctx: ReconcileContext, groups: readonly AssetGroup[]
     const device = matchGroup(ctx, group, plan);
     if (device === 'conflict') continue;
     if (device === null) unmatched.push(group);
-    else (claims[device.index] ??= []).push({ group, keys: device.keys });
+    else (claims[device.index] ??= []).push({ group, keys: device.keys, pin: device.pin });
   }
   return { matched: settleClaims(ctx, claims, plan), unmatched };
 }
 
 /** The one device an asset matches, null for none, or 'conflict' once the conflict is in the plan. */
-function matchGroup(ctx: ReconcileContext, group: AssetGroup, plan: PlanBuilder): { index: number; keys: string[] } | null | 'conflict' {
+function matchGroup(ctx: ReconcileContext, group: AssetGroup, plan: PlanBuilder): { index: number; keys: string[]; pin?: PinDecision } | null | 'conflict' {
   const { devices, spaceName } = ctx;
   const keysFor = (index: number): string[] => group.keys.filter((k) => devices.holds(k, index));
   const describe = (keys: readonly string[]): string => keys.map((k) => describeKey(k, spaceName)).join(', ');
+  if (ctx.decisions.pins.size > 0 && group.problems.length === 0) {
+    const pins = group.records.map((r) => ctx.decisions.pins.get(recordId(r.record.source, r.record.key))).filter((p) => p !== undefined);
+    const indexes = [...new Set(pins.map((p) => p.device))];
+    if (indexes.length > 1) {
+      const reason = `the asset's records are pinned to ${indexes.length} KICS devices: ${pins.map((p) => `${p.decision.source} ${JSON.stringify(p.decision.key)} to ${devices.at(p.device).device.id} (decision ${p.decision.id})`).join('; ')}`;
+      plan.conflict('several_devices', reason, group.records, indexes, group.keys);
+      return 'conflict';
+    }
+    if (indexes.length === 1) {
+      const index = indexes[0]!;
+      const keys = keysFor(index);
+      return { index, keys: keys.length > 0 ? keys : [nameKey(devices.at(index).device.name)], pin: pins[0]!.decision };
+    }
+  }
   let macHits: number[] = [];
   let ipHits: number[] = [];
   for (const key of group.keys) {
@@ -97,7 +118,19 @@ function settleClaims(ctx: ReconcileContext, claims: readonly (Claim[] | undefin
     const list = claims[index];
     if (!list) continue;
     if (list.length === 1) {
-      matched.push({ group: list[0]!.group, device: index, keys: list[0]!.keys });
+      matched.push({ group: list[0]!.group, device: index, keys: list[0]!.keys, pin: list[0]!.pin });
+      continue;
+    }
+    const pinned = list.filter((c) => c.pin);
+    if (pinned.length === 1) {
+      // An owner pinned one of the claimants to the device: it matches; the others are the conflict.
+      const pin = pinned[0]!;
+      matched.push({ group: pin.group, device: index, keys: pin.keys, pin: pin.pin });
+      const others = list.filter((c) => c !== pin);
+      const reason = `device ${ctx.devices.at(index).device.id} is pinned to ${pin.pin!.source} ${JSON.stringify(pin.pin!.key)} (decision ${pin.pin!.id} by ${pin.pin!.by}), but ${others
+        .map((c) => `${c.group.records.map((r) => `${r.record.source} ${JSON.stringify(r.record.key)}`).join(' + ')} matches it by ${c.keys.map((k) => describeKey(k, ctx.spaceName)).join(', ')}`)
+        .join('; ')}`;
+      plan.conflict('several_assets', reason, others.flatMap((c) => c.group.records), [index], others.flatMap((c) => c.keys));
       continue;
     }
     const reason = `${list.length} assets match device ${ctx.devices.at(index).device.id}: ${list

@@ -1,6 +1,8 @@
 import type { KicsDevice } from '../model/kics.js';
 import { assetSide, deviceSide, matchKeyOf, type BoundDevice, type BoundRecord } from './identity.js';
-import { planActions, type Conflict, type ConflictKind, type PlanAction, type PlanItem, type PlanScope } from './plan-schema.js';
+import { holdKey, itemDecision } from './decisions.js';
+import type { HoldDecision } from './types.js';
+import { changeActions, planActions, type Conflict, type ConflictKind, type PlanAction, type PlanItem, type PlanScope } from './plan-schema.js';
 
 /** What an item concerns, checked against `plan --source/--owner/--address-space/--device` (references, no copies). */
 export interface ScopeFacts {
@@ -29,7 +31,7 @@ export interface NameProposal {
 }
 
 /** The fields every item of one asset (or device) shares. */
-export type ItemBase = Pick<PlanItem, 'kicsDeviceId' | 'deviceName' | 'addressSpaceId' | 'owner' | 'matchKeys' | 'sourceKeys'>;
+export type ItemBase = Pick<PlanItem, 'kicsDeviceId' | 'deviceName' | 'addressSpaceId' | 'owner' | 'matchKeys' | 'sourceKeys' | 'decision'>;
 
 /**
  * Owns the plan's items while the steps add them: the items, the devices some item concerns, the
@@ -50,6 +52,7 @@ export class PlanBuilder {
     private readonly devices: readonly BoundDevice[],
     private readonly scope: PlanScope,
     readonly scoped: boolean,
+    private readonly holds: ReadonlyMap<string, HoldDecision> = new Map(),
   ) {
     this.involved = new Uint8Array(devices.length);
   }
@@ -103,10 +106,22 @@ export class PlanBuilder {
     });
   }
 
-  /** The items in scope, ordered and numbered, and the address space of each unchanged asset in scope. */
+  /**
+   * The items in scope, ordered and numbered, and the address space of each unchanged asset in scope.
+   * A change an owner rejected (a hold) stays in the plan as `held`, with the decision, and is not
+   * applied; so is an upload to a device whose create is held.
+   */
   finish(): { items: PlanItem[]; unchangedSpaces: (number | null)[] } {
     const inScope = (facts: ScopeFacts): boolean => !this.scoped || matchesScope(facts, this.scope);
     const kept = this.works.filter((w) => !this.dropped.has(w) && !(w.create && this.dropped.has(w.create)) && inScope(w.facts));
+    if (this.holds.size > 0) {
+      for (const w of kept) {
+        if (!changeActions.includes(w.item.action)) continue;
+        const hold = this.holds.get(holdKey(w.item.action, w.item.kicsDeviceId, w.item.sourceKeys));
+        if (hold) w.item = { ...w.item, status: 'held', decision: itemDecision('hold', hold) };
+      }
+      for (const w of kept) if (w.create?.item.status === 'held' && w.item.status !== 'held') w.item = { ...w.item, status: 'held', decision: w.create.item.decision ?? null };
+    }
     kept.sort(compareWork);
     kept.forEach((w, i) => (w.seq = i + 1));
     const items: PlanItem[] = kept.map((w) => {

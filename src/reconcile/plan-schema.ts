@@ -15,7 +15,7 @@ export type PlanAction = (typeof planActions)[number];
 /** Actions that change KICS when the plan is applied; the others are only reported. */
 export const changeActions: readonly PlanAction[] = ['create', 'update', 'upload_config', 'recognize', 'archive', 'delete'];
 
-export const planItemStatuses = ['pending', 'in_progress', 'applied', 'applied_with_errors', 'skipped', 'drifted', 'failed', 'not_applicable'] as const;
+export const planItemStatuses = ['pending', 'in_progress', 'applied', 'applied_with_errors', 'skipped', 'drifted', 'failed', 'not_applicable', 'held'] as const;
 export const planStatuses = ['draft', 'approved', 'applying', 'applied', 'partially_applied', 'expired'] as const;
 
 export const conflictKinds = [
@@ -130,10 +130,20 @@ export type Conflict = z.infer<typeof conflictSchema>;
 export type ConflictAsset = z.infer<typeof conflictAssetSchema>;
 export type ConflictDevice = z.infer<typeof conflictDeviceSchema>;
 
+/** An owner's decision as an item shows it (src/reconcile/decisions.ts). */
+export const itemDecisionSchema = z.strictObject({
+  id: z.number().int().positive(),
+  kind: z.enum(['hold', 'pin', 'same_asset', 'ignore_device']),
+  by: z.string(),
+  at: z.string(),
+  reason: z.string(),
+});
+export type ItemDecision = z.infer<typeof itemDecisionSchema>;
+
 export const planItemSchema = z.strictObject({
   seq: z.number().int().positive().describe('Order of application within the plan, from 1.'),
   action: z.enum(planActions).describe('create, update, upload_config, archive and delete change KICS; conflict, unknown and stale are only reported.'),
-  status: z.enum(planItemStatuses).describe('pending until applied; not_applicable for what is only reported.'),
+  status: z.enum(planItemStatuses).describe('pending until applied; not_applicable for what is only reported; held for a change an owner rejected.'),
   kicsDeviceId: id.nullable().describe('The KICS device concerned; null for creates.'),
   deviceName: z.string().nullable(),
   addressSpaceId: id.nullable(),
@@ -147,6 +157,7 @@ export const planItemSchema = z.strictObject({
   reason: z.string().nullable().describe('Why the item exists, in words.'),
   conflict: conflictSchema.nullable().describe('For conflicts: the kind, the reason and both sides.'),
   lastError: z.string().nullish().describe('Once applied: the last error of a failed or drifted item.'),
+  decision: itemDecisionSchema.nullish().describe('The owner decision the item follows: for a held item, the rejection that holds it.'),
 });
 export type PlanItem = z.infer<typeof planItemSchema>;
 
@@ -205,8 +216,10 @@ export const planSummarySchema = z.strictObject({
   archivedUnmatched: z.number().int().nonnegative(),
   /** New assets not created because reconcile.createDevices is off, or because they are retired. */
   notCreated: z.number().int().nonnegative(),
-  /** Items that change KICS. */
+  /** Items that change KICS (held ones not counted). */
   changes: z.number().int().nonnegative(),
+  /** Changes held by an owner's decision (counted under their action too, never applied). */
+  held: z.number().int().nonnegative().default(0),
   /** The data the plan was computed from: how fresh, whether it was re-read, what was rejected (set when stored). */
   inputs: planInputsSchema.optional(),
   /** A plan that undoes a run (`kics-sync revert`): the run, and its writes that cannot be put back. */

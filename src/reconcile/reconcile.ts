@@ -22,8 +22,8 @@ export function reconcile(input: ReconcileInput): PlanValue {
   const scoped = Boolean(scope.sources?.length) || scope.owner !== undefined || scope.addressSpaceId !== undefined || scope.deviceId !== undefined;
 
   const ctx = bindInput(input); // 1. records and devices bound to address spaces, devices indexed
-  const plan = new PlanBuilder(ctx.devices.list, scope, scoped);
-  const groups = correlate(ctx.records, ctx.spaceName); // 2. records of one asset across sources
+  const plan = new PlanBuilder(ctx.devices.list, scope, scoped, ctx.decisions.holds);
+  const groups = correlate(ctx.records, ctx.spaceName, ctx.decisions.sameAssets); // 2. records of one asset across sources
   const { matched, unmatched } = matchAssets(ctx, groups, plan); // 3-4. assets to devices
   planExistingDevices(ctx, matched, plan); // 5. updates, archives, deletes, uploads
   planCreates(ctx, unmatched, plan); // 6. creates

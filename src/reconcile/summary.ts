@@ -16,10 +16,11 @@ export function emptyCounts(): PlanCounts {
   return { create: 0, update: 0, upload_config: 0, recognize: 0, archive: 0, delete: 0, conflict: 0, unknown: 0, stale: 0, unchanged: 0 };
 }
 
-export function summarize(items: Iterable<Pick<PlanItem, 'action' | 'addressSpaceId' | 'conflict'>>, context: SummaryContext): PlanSummary {
+export function summarize(items: Iterable<Pick<PlanItem, 'action' | 'addressSpaceId' | 'conflict'> & { status?: PlanItem['status'] }>, context: SummaryContext): PlanSummary {
   const counts = emptyCounts();
   const bySpace = new Map<number | null, PlanCounts>();
   const conflictsByKind: Record<string, number> = {};
+  let held = 0;
   const spaceCounts = (id: number | null): PlanCounts => {
     let c = bySpace.get(id);
     if (!c) bySpace.set(id, (c = emptyCounts()));
@@ -28,6 +29,7 @@ export function summarize(items: Iterable<Pick<PlanItem, 'action' | 'addressSpac
   for (const item of items) {
     counts[item.action] += 1;
     spaceCounts(item.addressSpaceId)[item.action] += 1;
+    if (item.status === 'held') held += 1;
     if (item.conflict) conflictsByKind[item.conflict.kind] = (conflictsByKind[item.conflict.kind] ?? 0) + 1;
   }
   for (const space of context.unchanged) {
@@ -45,7 +47,8 @@ export function summarize(items: Iterable<Pick<PlanItem, 'action' | 'addressSpac
     devices: context.devices,
     archivedUnmatched: context.archivedUnmatched,
     notCreated: context.notCreated,
-    changes: changeActions.reduce((sum, a) => sum + counts[a], 0),
+    changes: changeActions.reduce((sum, a) => sum + counts[a], 0) - held,
+    held,
   };
 }
 

@@ -1,7 +1,7 @@
 import type { ReconcileConfig } from '../config/reconcile.js';
 import type { CanonicalAsset } from '../model/asset.js';
 import type { AddressSpace, KicsDevice } from '../model/kics.js';
-import type { PlanBasis, PlanScope } from './plan-schema.js';
+import type { PlanAction, PlanBasis, PlanScope, SourceKey } from './plan-schema.js';
 
 /** One staged source record, as the reconciler sees it. */
 export interface StagedRecord {
@@ -59,6 +59,49 @@ export interface ReconcileInput {
   configFiles?: ReadonlyMap<string, ConfigFileInfo>;
   scope?: PlanScope;
   basis?: PlanBasis;
+  /** Owners' decisions in force (the I/O side leaves out revoked, expired and lapsed ones). */
+  decisions?: ReconcileDecisions | undefined;
   /** Vendor of a MAC's OUI; used only as the lowest-precedence hardwareVendor when reconcile.vendorFromOui is on. */
   vendorFromMac?: ((mac: string) => string | undefined) | undefined;
+}
+
+/** Who decided, when and why: shown on what the decision changes. */
+export interface DecisionRef {
+  id: number;
+  by: string;
+  /** ISO time. */
+  at: string;
+  reason: string;
+}
+
+/** A change an owner rejected: an item of this action on this device (or, for a create, from exactly these records) is held. */
+export interface HoldDecision extends DecisionRef {
+  action: PlanAction;
+  deviceId: number | null;
+  sourceKeys: readonly SourceKey[];
+}
+
+/** "This record is that KICS device." */
+export interface PinDecision extends DecisionRef {
+  source: string;
+  key: string;
+  deviceId: number;
+}
+
+/** "These records are one asset." */
+export interface SameAssetDecision extends DecisionRef {
+  records: readonly SourceKey[];
+}
+
+/** "Ignore this device": in KICS on purpose, never reported as unknown. */
+export interface IgnoreDecision extends DecisionRef {
+  deviceId: number;
+}
+
+/** The owners' decisions the reconciler follows, as plain values (src/reconcile/decisions.ts). */
+export interface ReconcileDecisions {
+  holds: readonly HoldDecision[];
+  pins: readonly PinDecision[];
+  sameAssets: readonly SameAssetDecision[];
+  ignoredDevices: readonly IgnoreDecision[];
 }

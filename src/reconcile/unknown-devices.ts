@@ -2,11 +2,14 @@ import type { ReconcileContext } from './context.js';
 import { matchKeyOf } from './identity.js';
 import { deviceSummary, emptyItem, factsOf, primarySpace, type PlanBuilder } from './plan-builder.js';
 
-/** Step 8, devices no source knows: reported as unknown (archived ones only counted). Returns how many archived devices went unmatched. */
+/**
+ * Step 8, devices no source knows: reported as unknown (archived ones only counted), unless an owner
+ * said to ignore the device (in KICS on purpose). Returns how many archived devices went unmatched.
+ */
 export function planUnknownDevices(ctx: ReconcileContext, plan: PlanBuilder): number {
   let archivedUnmatched = 0;
   ctx.devices.list.forEach((device, index) => {
-    if (plan.isInvolved(index)) return;
+    if (plan.isInvolved(index) || ctx.decisions.ignored.has(index)) return;
     if (device.archived) {
       archivedUnmatched += 1;
       return;

@@ -107,7 +107,7 @@ describeEachEngine('review console server', (t) => {
     const b = browser();
     await b.login('bob', 'bob-password-123');
     const home = await b.call('GET', '/');
-    expect(home.text).toMatch(new RegExp(`<td>${planId}</td><td>draft</td>.*<td>2</td><td>update 1, create 1|<td>${planId}</td><td>draft</td>.*<td>2</td><td>create 1, update 1`));
+    expect(home.text).toMatch(new RegExp(`Plan ${planId}</a></td><td>draft</td>.*<td>2</td><td>(update 1, create 1|create 1, update 1)`));
 
     const { token } = await createToken(t().db, 'bob', 'test');
     const api = (path: string, auth = token) => request(`${base}${path}`, { headers: { authorization: `Bearer ${auth}` } });
@@ -134,7 +134,22 @@ describeEachEngine('review console server', (t) => {
   it('describes /api/v1 in an OpenAPI document; refuses malformed requests with 400 and says why, after authentication', async () => {
     const doc = (await (await request(`${base}/api/v1/openapi.json`)).body.json()) as { openapi: string; paths: Record<string, unknown>; components: { securitySchemes: Record<string, { scheme: string }> } };
     expect(doc.openapi).toBe('3.1.0');
-    expect(Object.keys(doc.paths).sort()).toEqual(['/api/v1/me', '/api/v1/plans', '/api/v1/plans/{id}/approve', '/api/v1/plans/{id}/items', '/api/v1/plans/{id}/items/{seq}']);
+    expect(Object.keys(doc.paths).sort()).toEqual([
+      '/api/v1/decisions',
+      '/api/v1/decisions/{id}/revoke',
+      '/api/v1/devices/{id}/audit',
+      '/api/v1/me',
+      '/api/v1/plans',
+      '/api/v1/plans/{id}',
+      '/api/v1/plans/{id}/apply',
+      '/api/v1/plans/{id}/approve',
+      '/api/v1/plans/{id}/items',
+      '/api/v1/plans/{id}/items/{seq}',
+      '/api/v1/plans/{id}/items/{seq}/approve',
+      '/api/v1/plans/{id}/items/{seq}/reject',
+      '/api/v1/runs',
+      '/api/v1/runs/{id}',
+    ]);
     expect(doc.components.securitySchemes.token!.scheme).toBe('bearer');
     await addUser(t().db, { name: 'ada', role: 'admin', owners: [], password: 'ada-password-123' });
     const { token } = await createToken(t().db, 'ada', 'test');
@@ -142,8 +157,11 @@ describeEachEngine('review console server', (t) => {
     expect(bad.statusCode).toBe(400);
     expect(((await bad.body.json()) as { error: string }).error).toMatch(/params\/id must be >= 1/);
     expect((await request(`${base}/api/v1/plans/0/items`)).statusCode).toBe(401);
-    const unknownParam = await request(`${base}/api/v1/plans/1/items?page=2&sort=name`, { headers: { authorization: `Bearer ${token}` } });
+    const unknownParam = await request(`${base}/api/v1/plans/1/items?page=2&color=red`, { headers: { authorization: `Bearer ${token}` } });
     expect(unknownParam.statusCode).toBe(200);
+    const badSort = await request(`${base}/api/v1/plans/1/items?sort=name`, { headers: { authorization: `Bearer ${token}` } });
+    expect(badSort.statusCode).toBe(400);
+    expect(((await badSort.body.json()) as { error: string }).error).toMatch(/querystring\/sort must be equal to one of the allowed values/);
   });
 
   it('approves a plan as the user, audited: admins any plan, owners only a plan of their own items, viewers none', async () => {

@@ -7,8 +7,22 @@ import type { Sql } from '../../db/sql.js';
  * and nothing in kics-sync purges it.
  */
 
-/** The operations the engine writes to KICS, and the decisions people make in the review console (`approve_plan`). */
-export type AuditOperation = 'create' | 'update' | 'recognize' | 'archive' | 'delete' | 'upload_config' | 'register_event' | 'approve_plan';
+/** The operations the engine writes to KICS, and the decisions people make in the review console. */
+export type AuditOperation =
+  | 'create'
+  | 'update'
+  | 'recognize'
+  | 'archive'
+  | 'delete'
+  | 'upload_config'
+  | 'register_event'
+  | 'approve_plan'
+  | 'approve_item'
+  | 'decide_hold'
+  | 'decide_pin'
+  | 'decide_same_asset'
+  | 'decide_ignore_device'
+  | 'revoke_decision';
 
 export interface AuditEntry {
   /** `cron`, the OS user of a CLI run, or `ksc:<command id>`. */

@@ -6,7 +6,8 @@ import type { AddressSpace, KicsDevice } from '../../model/kics.js';
 import type { PlanBasis } from '../../reconcile/plan-schema.js';
 import { settingsHash } from '../../model/normalize.js';
 import { deviceFields } from '../../reconcile/fields.js';
-import type { LastUpload, StagedRecord } from '../../reconcile/types.js';
+import type { LastUpload, ReconcileDecisions, StagedRecord } from '../../reconcile/types.js';
+import { decisionsInForce } from '../decisions/store.js';
 import { kicsSourceName } from '../staging/kics/store.js';
 import { currentBasis } from './basis.js';
 
@@ -24,6 +25,8 @@ export interface StagedInput {
   /** The addresses sources asserted for each device on earlier plans (`address_assertion`). */
   assertedAddresses: Map<number, string[]>;
   basis: PlanBasis;
+  /** Owners' decisions in force (src/sync/decisions). */
+  decisions: ReconcileDecisions;
   /** When the KICS snapshot was last read successfully. */
   kicsReadAt: Date;
 }
@@ -37,7 +40,7 @@ export class NoKicsSnapshotError extends KicsSyncError {
   }
 }
 
-export async function loadStagedInput(db: Database, sourceNames: readonly string[]): Promise<StagedInput> {
+export async function loadStagedInput(db: Database, sourceNames: readonly string[], now: Date = new Date()): Promise<StagedInput> {
   return db.transaction(async (tx) => {
     await tx.exec('SET TRANSACTION ISOLATION LEVEL REPEATABLE READ, READ ONLY');
     const [kics] = await tx.query<{ last_success_at: Date | null }>(`SELECT last_success_at FROM source WHERE name = $1 AND kind = 'kics'`, [kicsSourceName]);
@@ -68,7 +71,8 @@ export async function loadStagedInput(db: Database, sourceNames: readonly string
       if (list) list.push(row.address);
       else assertedAddresses.set(id, [row.address]);
     }
-    return { records, devices, addressSpaces, lastUploads, assertedAddresses, basis, kicsReadAt: kics.last_success_at };
+    const decisions = await decisionsInForce(tx, now);
+    return { records, devices, addressSpaces, lastUploads, assertedAddresses, basis, decisions, kicsReadAt: kics.last_success_at };
   });
 }
 

@@ -78,6 +78,7 @@ interface ItemRow {
   request: PlanItem['request'];
   reason: string | null;
   conflict: PlanItem['conflict'];
+  decision: PlanItem['decision'];
   last_error: string | null;
 }
 
@@ -98,6 +99,7 @@ function toItem(row: ItemRow): PlanItem {
     request: row.request,
     reason: row.reason,
     conflict: row.conflict,
+    ...(row.decision ? { decision: row.decision } : {}),
     ...(row.last_error === null ? {} : { lastError: row.last_error }),
   };
 }
@@ -116,7 +118,7 @@ export async function* loadPlanItems(db: Sql, planId: number, options: LoadItems
   for (;;) {
     const rows = await db.query<ItemRow>(
       `SELECT seq, action, status, kics_device_id, device_name, address_space_id, owner, match_keys, source_keys,
-              before, after, ops, request, reason, conflict, last_error
+              before, after, ops, request, reason, conflict, decision, last_error
          FROM plan_item
         WHERE plan_id = $1 AND seq > $2 AND ($4::text[] IS NULL OR action::text = ANY($4::text[]))
         ORDER BY seq

@@ -5,13 +5,14 @@ import type { Sql } from '../../db/sql.js';
 import { packageVersion } from '../../paths.js';
 import type { PlanBasis, PlanItem, PlanScope, PlanValue } from '../../reconcile/plan-schema.js';
 import { currentBasis } from './basis.js';
+import { decisionsInForce } from '../decisions/store.js';
 import { checkConfigFiles } from './config-files.js';
 import { loadPlanHeader, loadPlanItems } from './load.js';
 
 /**
  * Planning again from the same inputs gives the same plan: the reconciler is a pure function of the
  * staged rows (which the basis, the generations, stands for), the configuration, the scope, the last
- * industrial configuration uploads, the configuration files' contents and, for sources with
+ * industrial configuration uploads, the configuration files' contents, the owners' decisions in force and, for sources with
  * `staleAfterDays`, the clock. So `runPlan()` first hashes all of that except the staged rows; when a
  * stored plan has the same hash (and so the same basis), its items are copied into the new plan inside
  * the database instead of loading 200,000 rows and reconciling them again. The new plan is a plan like
@@ -54,8 +55,9 @@ export async function planInputsHash(tx: Sql, options: PlanInputsOptions): Promi
     paths.map((p) => p.path),
     config.reconcile.industrialConfig.root,
   );
+  const decisions = await decisionsInForce(tx, now);
   const hash = createHash('sha256')
-    .update(JSON.stringify({ version: packageVersion, reconcile: config.reconcile, sources, scope, basis, uploads, files: [...files.entries()] }))
+    .update(JSON.stringify({ version: packageVersion, reconcile: config.reconcile, sources, scope, basis, uploads, files: [...files.entries()], decisions }))
     .digest('hex');
   return { hash, basis };
 }
@@ -75,8 +77,8 @@ export async function copyPlanWithInputs(db: Database, inputsHash: string, optio
       [template.id, options.runId, options.now],
     );
     await tx.execute(
-      `INSERT INTO plan_item (plan_id, seq, action, status, kics_device_id, device_name, address_space_id, owner, match_keys, source_keys, before, after, ops, request, reason, conflict)
-       SELECT $2, seq, action, CASE WHEN status = 'not_applicable' THEN status ELSE 'pending' END, kics_device_id, device_name, address_space_id, owner, match_keys, source_keys, before, after, ops, request, reason, conflict
+      `INSERT INTO plan_item (plan_id, seq, action, status, kics_device_id, device_name, address_space_id, owner, match_keys, source_keys, before, after, ops, request, reason, conflict, decision)
+       SELECT $2, seq, action, CASE WHEN status IN ('not_applicable', 'held') THEN status ELSE 'pending' END, kics_device_id, device_name, address_space_id, owner, match_keys, source_keys, before, after, ops, request, reason, conflict, decision
          FROM plan_item WHERE plan_id = $1`,
       [template.id, row!.id],
     );

@@ -139,7 +139,7 @@ async function computePlan(
 ): Promise<{ id: number; value: PlanValue }> {
   const { config } = options;
   const { sources, scope, now, inputs, step } = context;
-  const staged = await step('load', () => loadStagedInput(db, sources.map((s) => s.name)));
+  const staged = await step('load', () => loadStagedInput(db, sources.map((s) => s.name), now));
   const configFiles = await step('configFiles', () => checkConfigFiles(referencedConfigFiles(staged.records), config.reconcile.industrialConfig.root));
 
   const value = await step('reconcile', async () =>
@@ -152,6 +152,7 @@ async function computePlan(
       addressSpaces: staged.addressSpaces,
       lastUploads: staged.lastUploads,
       assertedAddresses: staged.assertedAddresses,
+      decisions: staged.decisions,
       configFiles,
       scope,
       basis: staged.basis,

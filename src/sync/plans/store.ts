@@ -24,6 +24,7 @@ const itemColumns = [
   'request',
   'reason',
   'conflict',
+  'decision',
 ] as const;
 
 function* itemRows(planId: number, items: Iterable<PlanItem>): Generator<unknown[]> {
@@ -45,6 +46,7 @@ function* itemRows(planId: number, items: Iterable<PlanItem>): Generator<unknown
       item.request,
       item.reason,
       item.conflict,
+      item.decision ?? null,
     ];
   }
 }

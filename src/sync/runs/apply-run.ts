@@ -17,6 +17,8 @@ export interface ApplyRunOptions {
   concurrency?: number | undefined;
   /** Apply a draft without prior approval (`--yes`). */
   allowDraft: boolean;
+  /** Called with the run's id once it is recorded. */
+  onStart?: (runId: number) => void;
 }
 
 export interface ApplyRunResult {
@@ -40,6 +42,7 @@ export async function runApply(ctx: RunContext, options: ApplyRunOptions): Promi
 async function applyUnderLock(ctx: RunContext, options: ApplyRunOptions): Promise<ApplyRunResult> {
   const { db, logger } = ctx;
   const runId = await startRun(db, { trigger: ctx.trigger, actor: ctx.actor, mode: 'apply', scope: { planId: options.planId }, cause: ctx.cause ?? null });
+  options.onStart?.(runId);
   const abandoned = await closeAbandonedRuns(db, runId);
   if (abandoned.length > 0) logger.warn({ runs: abandoned }, 'runs that ended without recording an outcome are marked interrupted; their unfinished items are re-examined');
   await emitEvent(db, 'KSYNC_RUN_STARTED', { runId, trigger: ctx.trigger, actor: ctx.actor, mode: 'apply', planId: options.planId }, { runId, message: `run ${runId} started: apply plan ${options.planId} (${ctx.actor})` });

@@ -10,6 +10,8 @@ export interface PlanRunOptions extends Pick<RunPlanOptions, 'reportFile' | 'rep
   scope?: PlanScope;
   /** What is re-read first: `incremental`, `full`, or `none` (plan from what is staged). */
   refresh: StageMode | 'none';
+  /** Called with the run's id once it is recorded (the console shows the run while it goes). */
+  onStart?: (runId: number) => void;
 }
 
 /**
@@ -22,6 +24,7 @@ export async function runPlanRun(ctx: RunContext, options: PlanRunOptions): Prom
   const { db, logger } = ctx;
   const scope = options.scope ?? {};
   const runId = await startRun(db, { trigger: ctx.trigger, actor: ctx.actor, mode: 'plan', scope: { ...scope }, cause: ctx.cause ?? null });
+  options.onStart?.(runId);
   try {
     const kics = options.refresh !== 'none' && (ctx.config.kics || ctx.kicsClient) ? await openKics(ctx) : null;
     let plan: RunPlanResult;

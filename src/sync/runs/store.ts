@@ -7,7 +7,7 @@ import { ExitCode, KicsSyncError } from '../../errors.js';
  * (a person at the CLI, cron, a KSC command or KSC events), with its outcome, counts and timings.
  */
 
-export type RunTrigger = 'cron' | 'cli' | 'ksc_command' | 'ksc_event';
+export type RunTrigger = 'cron' | 'cli' | 'ksc_command' | 'ksc_event' | 'console';
 export type RunMode = 'pull' | 'plan' | 'apply' | 'sync';
 export type RunStatus = 'running' | 'succeeded' | 'partial' | 'failed' | 'held' | 'interrupted';
 export const runStatuses: readonly RunStatus[] = ['running', 'succeeded', 'partial', 'failed', 'held', 'interrupted'];

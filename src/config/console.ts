@@ -1,0 +1,18 @@
+import { z } from 'zod';
+
+/** The review console (`kics-sync serve`, or beside `kics-sync schedule`): docs/console.md. */
+export const consoleConfigSchema = z
+  .strictObject({
+    /** Address and port `serve` binds (its --host / --port override them); 127.0.0.1 keeps it local. */
+    host: z.string().min(1).default('127.0.0.1'),
+    port: z.number().int().min(0).max(65535).default(8080),
+    /** Serve the console from the `schedule` process too (one process for the nightly sync and the console). */
+    withSchedule: z.boolean().default(false),
+    /** PEM files of the console's certificate (with its chain) and key: served over HTTPS, session cookies `Secure`. */
+    tls: z.strictObject({ certFile: z.string().min(1), keyFile: z.string().min(1) }).optional(),
+    /** Days a change an owner rejected stays held (0: until revoked, or until its source records change). */
+    holdDays: z.number().int().min(0).default(90),
+  })
+  .prefault({});
+
+export type ConsoleConfig = z.infer<typeof consoleConfigSchema>;
