@@ -1,6 +1,6 @@
 import { once } from 'node:events';
 import type { Command } from 'commander';
-import { buildConsole } from '../console/server.js';
+import { serveConsole } from '../console/start.js';
 import { addUser, consoleRoles, createToken, disableUser, listUsers, type ConsoleRole, type ConsoleUser } from '../console/users.js';
 import { UsageError } from '../errors.js';
 import { runCommand } from './context.js';
@@ -28,16 +28,16 @@ export function registerConsoleCommands(program: Command): void {
   program
     .command('serve')
     .description('serve the review console (plans, login, API under /api/v1, /metrics, /healthz, /readyz) until SIGTERM / SIGINT')
-    .option('--host <host>', 'address to bind (default 127.0.0.1)', '127.0.0.1')
-    .option('--port <port>', 'port (default 8080; 0 picks a free one)', parsePort)
+    .option('--host <host>', 'address to bind (default console.host, else 127.0.0.1)')
+    .option('--port <port>', 'port (default console.port, else 8080; 0 picks a free one)', parsePort)
     .action(
-      runCommand(program, async (ctx, options: { host: string; port?: number }) => {
+      runCommand(program, async (ctx, options: { host?: string; port?: number }) => {
         const db = await ctx.database();
-        const app = await buildConsole({ db, logger: ctx.logger });
-        const address = await app.listen({ host: options.host, port: options.port ?? 8080 });
+        const served = await serveConsole({ db, config: await ctx.config(), dataDir: await ctx.dataDir(), logger: ctx.logger, host: options.host, port: options.port });
+        const address = served.address;
         process.stderr.write(`review console at ${address} (stop with Ctrl-C)\n`);
         if (!ctx.signal.aborted) await once(ctx.signal, 'abort');
-        await app.close();
+        await served.close();
         return { summary: { address }, text: 'review console stopped' };
       }),
     );

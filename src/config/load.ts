@@ -286,5 +286,6 @@ function resolvePaths(config: Config, baseDir: string): Config {
       industrialConfig: { ...config.reconcile.industrialConfig, root: optAbs(config.reconcile.industrialConfig.root) },
     },
     ksc: config.ksc && { ...config.ksc, ca: optAbs(config.ksc.ca) },
+    console: { ...config.console, ...(config.console.tls ? { tls: { certFile: abs(config.console.tls.certFile), keyFile: abs(config.console.tls.keyFile) } } : {}) },
   };
 }

@@ -11,6 +11,7 @@ import { addUser } from '../../src/console/users.js';
 import { silentLogger } from '../../src/log.js';
 import { describeEachEngine } from '../support/db.js';
 import { bobsPlan, mixedPlan } from './support.js';
+import { startPlant, type Plant } from '../e2e/plant.js';
 
 /**
  * The review console in a real browser: Debian's chromium driven by playwright-core, on both
@@ -98,8 +99,10 @@ const launchOptions = {
       await signIn('bob', 'bob-password-123');
       await page.getByRole('button', { name: `Approve plan ${own}` }).click();
       await page.waitForLoadState('load');
-      expect(new URL(page.url()).pathname).toBe('/');
-      const row = page.getByRole('row').filter({ has: page.getByRole('cell', { name: String(own), exact: true }) });
+      expect(new URL(page.url()).pathname).toBe(`/plans/${own}`);
+      expect(await page.getByText('Status approved').isVisible()).toBe(true);
+      await page.goto(base);
+      const row = page.getByRole('row').filter({ has: page.getByRole('cell', { name: `Plan ${own}`, exact: true }) });
       expect(await row.getByRole('cell').nth(1).textContent()).toBe('approved');
       expect(await page.getByRole('button', { name: `Approve plan ${own}` }).count()).toBe(0);
 
@@ -133,6 +136,142 @@ const launchOptions = {
         evil.closeAllConnections();
         evil.close();
       }
+    });
+  });
+  describeEachEngine('an owner\'s review, from plan to apply', (t) => {
+    let plant: Plant;
+    let app: FastifyInstance;
+    let base: string;
+    let page: Page;
+    const dialogs: string[] = [];
+
+    beforeEach(async () => {
+      plant = await startPlant(t().dataDir);
+      app = await buildConsole({ db: t().db, logger: silentLogger(), runs: { config: plant.config(), dataDir: plant.dir } });
+      base = await app.listen({ host: '127.0.0.1', port: 0 });
+      await context.clearCookies();
+      page = await context.newPage();
+      page.on('dialog', (dialog) => {
+        dialogs.push(dialog.message());
+        void dialog.dismiss();
+      });
+      await addUser(t().db, { name: 'bob', role: 'owner', owners: ['bob'], password: 'bob-password-123' });
+      await addUser(t().db, { name: 'carol', role: 'owner', owners: ['carol'], password: 'carol-password-123' });
+    });
+    afterEach(async () => {
+      await page.close();
+      await app.close();
+      await plant.close();
+      await t().db.execute(`TRUNCATE console_user, api_token, plan, decision, sync_run CASCADE`);
+    });
+
+    const signIn = async (name: string, password: string): Promise<void> => {
+      await context.clearCookies();
+      await page.goto(`${base}/login`);
+      await page.getByLabel('User').fill(name);
+      await page.getByLabel('Password').fill(password);
+      await page.getByRole('button', { name: 'Sign in' }).click();
+      await page.waitForLoadState('load');
+    };
+    /** Starts a plan of Bob's assets from the plans page, waits on the run's page (it reloads itself), opens the plan. */
+    const planMine = async (): Promise<number> => {
+      await page.goto(base);
+      await page.getByRole('button', { name: 'Start a plan' }).click();
+      await page.waitForLoadState('load');
+      expect(new URL(page.url()).pathname).toMatch(/^\/runs\/\d+$/);
+      await app.consoleRuns!.idle();
+      await page.reload();
+      const link = page.getByRole('link', { name: /^plan \d+$/ });
+      const planId = Number((await link.textContent())!.replace('plan ', ''));
+      await link.click();
+      await page.waitForLoadState('load');
+      return planId;
+    };
+    const openItem = async (planId: number, deviceName: string): Promise<void> => {
+      await page.goto(`${base}/plans/${planId}?q=${encodeURIComponent(deviceName)}`);
+      await page.getByRole('row').filter({ hasText: deviceName }).first().getByRole('link').first().click();
+      await page.waitForLoadState('load');
+    };
+
+    it('an owner plans their assets, rejects one change with a reason, pins a conflict, approves the rest and applies; the next plan holds the rejected change and follows the pin; another owner sees none of it', async () => {
+      const [d0, d1, a, b] = plant.devices;
+      const split = { id: 'C-split', name: 'PLC-SPLIT', mac: a!.addressInformation[0]!.macAddress!, ip: b!.addressInformation[0]!.ipAddresses[0]!.ip, owner: 'bob' };
+      plant.writeCmdb([
+        plant.rowOf(d0!, { description: 'not yet' }),
+        plant.rowOf(d1!, { description: '<script>alert(1)</script> checked' }),
+        split,
+        plant.rowOf(plant.devices[4]!, { description: 'carol\'s change', owner: 'carol' }),
+      ]);
+      await signIn('bob', 'bob-password-123');
+      const first = await planMine();
+      // Only Bob's items: Carol's change is not in a plan scoped to Bob.
+      expect(await page.getByRole('cell', { name: plant.devices[4]!.name, exact: true }).count()).toBe(0);
+      expect(await page.getByRole('img', { name: 'items by action' }).isVisible()).toBe(true);
+
+      // Reject one change with a reason.
+      await openItem(first, d0!.name);
+      expect(await page.getByRole('cell', { name: 'not yet', exact: true }).isVisible()).toBe(true);
+      await page.getByLabel('Reason').first().fill('the PLC is being commissioned');
+      await page.getByRole('button', { name: 'Reject this change' }).click();
+      await page.waitForLoadState('load');
+      expect(await page.getByText('Decision', { exact: false }).filter({ hasText: 'the PLC is being commissioned' }).isVisible()).toBe(true);
+      expect(await page.getByText('held by decision').isVisible()).toBe(true);
+
+      // Settle the conflict: this record is device a.
+      await openItem(first, 'PLC-SPLIT');
+      expect(await page.getByRole('heading', { name: 'Conflict: mac_ip_split' }).isVisible()).toBe(true);
+      await page.getByRole('radio', { name: /PLC-SPLIT/ }).check();
+      await page.getByRole('radio', { name: new RegExp(`^${a!.id} `) }).check();
+      await page.getByLabel('Reason').nth(0).fill('the cabinet label says so');
+      await page.getByRole('button', { name: 'Pin the match' }).click();
+      await page.waitForLoadState('load');
+      expect(new URL(page.url()).pathname).toBe('/decisions');
+      expect(await page.getByRole('cell', { name: 'the cabinet label says so' }).isVisible()).toBe(true);
+
+      // Approve the rest (the plan as a whole) and apply it.
+      await page.goto(`${base}/plans/${first}`);
+      await page.getByRole('button', { name: `Approve plan ${first}` }).click();
+      await page.waitForLoadState('load');
+      await page.getByRole('button', { name: `Apply plan ${first}` }).click();
+      await page.waitForLoadState('load');
+      await app.consoleRuns!.idle();
+      await page.reload();
+      expect(await page.getByRole('cell', { name: 'succeeded' }).isVisible()).toBe(true);
+      expect(plant.sim.sim.store.get(d1!.id)!.description).toBe('<script>alert(1)</script> checked');
+      expect(plant.sim.sim.store.get(d0!.id)!.description).not.toBe('not yet');
+      const audit = await t().db.query<{ actor: string; operation: string }>(`SELECT actor, operation FROM audit_record WHERE plan_id = $1 ORDER BY id`, [first]);
+      expect(audit.map((r) => r.operation)).toEqual(expect.arrayContaining(['decide_hold', 'approve_plan', 'update']));
+      expect(new Set(audit.filter((r) => ['decide_hold', 'approve_plan', 'update'].includes(r.operation)).map((r) => r.actor))).toEqual(new Set(['console:bob']));
+
+      // The device's history shows the change, by Bob, as text.
+      await page.goto(`${base}/devices/${d1!.id}`);
+      expect(await page.getByText('<script>alert(1)</script> checked', { exact: false }).first().isVisible()).toBe(true);
+
+      // The next plan: the rejected change held by decision, the pinned record matched to device a.
+      const second = await planMine();
+      await openItem(second, d0!.name);
+      expect(await page.getByText('held by decision').first().isVisible()).toBe(true);
+      expect(await page.getByText('the PLC is being commissioned').isVisible()).toBe(true);
+      await page.goto(`${base}/plans/${second}?action=conflict`);
+      expect(await page.getByRole('cell', { name: 'PLC-SPLIT' }).count()).toBe(0);
+      await page.goto(`${base}/plans/${second}?action=update&q=${encodeURIComponent(a!.name)}`);
+      expect(await page.getByRole('row').filter({ hasText: a!.name }).count()).toBeGreaterThan(0);
+      expect(dialogs).toEqual([]);
+
+      // Carol: none of Bob's items, in the page or through the API.
+      await signIn('carol', 'carol-password-123');
+      await page.goto(`${base}/plans/${second}`);
+      expect(await page.getByRole('cell', { name: d0!.name, exact: true }).count()).toBe(0);
+      const refused = await page.goto(`${base}/plans/${second}/items/1`);
+      expect(refused!.status()).toBe(403);
+      const api = await page.request.get(`${base}/api/v1/plans/${second}/items/1`);
+      expect(api.status()).toBe(403);
+      expect(await api.json()).toEqual({ error: 'this item belongs to another owner' });
+      await page.goto(base);
+      const csrf = (await page.locator('input[name=_csrf]').first().getAttribute('value'))!;
+      const approve = await page.request.post(`${base}/api/v1/plans/${second}/approve`, { headers: { 'csrf-token': csrf } });
+      expect(approve.status()).toBe(403);
+      expect(((await approve.json()) as { error: string }).error).toMatch(/item\(s\) of other owners/);
     });
   });
 });

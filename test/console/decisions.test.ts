@@ -98,10 +98,10 @@ describeEachEngine('review console decisions', (t) => {
 
     // The next plan holds it (and proposes the other change), whoever plans.
     const second = await planAs('ada');
-    const next = (await items('ada', second, 'action=update')).filter((i) => [d0!.id, d1!.id].includes(i.kics_device_id));
+    const next = (await items('ada', second, 'action=update')).filter((i) => i.kics_device_id === d0!.id || i.kics_device_id === d1!.id);
     expect(next.map((i) => [i.kics_device_id, i.status])).toEqual(expect.arrayContaining([[d0!.id, 'held'], [d1!.id, 'pending']]));
     expect(next.find((i) => i.kics_device_id === d0!.id)!.decision).toMatchObject({ id: rejected.body.decision, by: 'console:bob' });
-    expect((await call('ada', 'GET', `/api/v1/plans/${second}`)).body.counts.byStatus).toMatchObject({ held: 1 });
+    expect((await call<{ counts: { byStatus: Record<string, number> } }>('ada', 'GET', `/api/v1/plans/${second}`)).body.counts.byStatus).toMatchObject({ held: 1 });
 
     // The record changes: the hold lapses and the new change is proposed.
     plant.writeCmdb([plant.rowOf(d0!, { description: 'changed again' }), plant.rowOf(d1!, { description: 'kept change' })]);
@@ -145,7 +145,7 @@ describeEachEngine('review console decisions', (t) => {
     expect(approvals[0]).toMatchObject({ actor: 'console:bob', request: { via: 'items', approvers: 'console:bob' } });
     const updates = await t().db.query<{ actor: string; device_id: string }>(`SELECT actor, device_id FROM audit_record WHERE operation = 'update' AND plan_id = $1 ORDER BY device_id`, [planId]);
     expect(updates.map((u) => [u.actor, Number(u.device_id)])).toEqual([[ 'console:bob', d1!.id ], [ 'console:bob', d2!.id ]].sort((a, b) => (a[1] as number) - (b[1] as number)));
-    const history = await call('bob', 'GET', `/api/v1/devices/${d1!.id}/audit`);
+    const history = await call<{ audit: Body[] }>('bob', 'GET', `/api/v1/devices/${d1!.id}/audit`);
     expect(history.body.audit[0]).toMatchObject({ actor: 'console:bob', operation: 'update', after: { description: 'yes 1' } });
     expect(await call('carol', 'GET', `/api/v1/devices/${d1!.id}/audit`)).toMatchObject({ status: 403 });
   });

@@ -3,6 +3,7 @@ import { openDatabase, type Database } from '../../db/database.js';
 import { errorMessage } from '../../errors.js';
 import type { Logger } from '../../log.js';
 import { emitEvent, purgeEvents, resolveRetention } from '../events/index.js';
+import { serveConsole } from '../../console/start.js';
 import { superviseKsc } from '../ksc/supervise.js';
 import { runSync, type SyncRunResult } from '../runs/sync-run.js';
 import type { RunContext } from '../runs/lifecycle.js';
@@ -15,7 +16,8 @@ import { Scheduler, type SchedulerStats } from './scheduler.js';
  * Databases: PostgreSQL is opened once (a pool). The embedded PGlite is opened per run and closed
  * after it, so that another process (a person's `kics-sync plan`, a second scheduler) can use the
  * data directory between runs; a run that finds it in use is skipped and logged. With KSC enabled,
- * the service console needs the database all the time, so PGlite is then held for the whole service.
+ * the service console needs the database all the time, so PGlite is then held for the whole service;
+ * so does the review console when `console.withSchedule` serves it from this process.
  *
  * After each run, engine events past their storage term are purged.
  */
@@ -28,12 +30,16 @@ export interface ScheduleServiceOptions {
   signal: AbortSignal;
   /** Called after each run that reached its end (for tests and the summary). */
   onRun?: (result: SyncRunResult) => void;
+  /** Called with the review console's address once it listens (console.withSchedule), or null. */
+  onConsole?: (address: string | null) => void;
 }
 
 export interface ScheduleServiceSummary extends SchedulerStats {
   cron: string[];
   timezone: string;
   ksc: boolean;
+  /** The review console's address when served from this process. */
+  console: string | null;
 }
 
 /** Runs until `signal` aborts; the run in progress finishes its in-flight items first. */
@@ -41,7 +47,8 @@ export async function runScheduleService(options: ScheduleServiceOptions): Promi
   const { config, logger, signal } = options;
   const expressions = Array.isArray(config.schedule.cron) ? config.schedule.cron : [config.schedule.cron];
   const kscEnabled = config.ksc !== undefined && (config.ksc.commands.enabled || config.ksc.triggers.enabled);
-  const holdDatabase = options.databaseUrl !== undefined || kscEnabled;
+  const consoleEnabled = config.console.withSchedule;
+  const holdDatabase = options.databaseUrl !== undefined || kscEnabled || consoleEnabled;
 
   const held: { db: Promise<Database> | null } = { db: null };
   const sharedDatabase = (): Promise<Database> => (held.db ??= openDatabase({ url: options.databaseUrl, dataDir: options.dataDir, logger }));
@@ -73,8 +80,11 @@ export async function runScheduleService(options: ScheduleServiceOptions): Promi
       }),
   });
 
+  let served: { address: string; close: () => Promise<void> } | null = null;
   try {
     if (holdDatabase) await sharedDatabase();
+    if (consoleEnabled) served = await serveConsole({ db: await sharedDatabase(), config, dataDir: options.dataDir, logger });
+    options.onConsole?.(served?.address ?? null);
     scheduler.start();
     const ksc = kscEnabled ? superviseKsc(options, sharedDatabase) : Promise.resolve();
     await Promise.race([new Promise<void>((resolve) => signal.addEventListener('abort', () => resolve(), { once: true })), ksc.then(() => new Promise<void>(() => {}))]);
@@ -83,9 +93,10 @@ export async function runScheduleService(options: ScheduleServiceOptions): Promi
     await ksc;
   } finally {
     await scheduler.stop();
+    await served?.close();
     if (held.db) await (await held.db).close();
   }
-  return { ...scheduler.stats, cron: expressions, timezone: config.schedule.timezone, ksc: kscEnabled };
+  return { ...scheduler.stats, cron: expressions, timezone: config.schedule.timezone, ksc: kscEnabled, console: served?.address ?? null };
 }
 
 async function purge(db: Database, config: Config, logger: Logger): Promise<void> {
