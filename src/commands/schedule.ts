@@ -7,7 +7,7 @@ import { runCommand } from './context.js';
 export function registerScheduleCommand(program: Command): void {
   program
     .command('schedule')
-    .description('run `sync` on the cron expressions of schedule.cron (time zone schedule.timezone) until SIGTERM / SIGINT; with ksc.commands / ksc.triggers enabled, also the KSC service console')
+    .description('run `sync` on the cron expressions of schedule.cron (time zone schedule.timezone) until SIGTERM / SIGINT; with ksc.commands / ksc.triggers enabled, also the KSC service console; with console.withSchedule, also the review console')
     .option('--json', 'print one JSON object when it stops')
     .addHelpText(
       'after',
@@ -17,7 +17,16 @@ export function registerScheduleCommand(program: Command): void {
       runCommand(program, async (ctx) => {
         const config = await ctx.config();
         validateSchedule({ expressions: Array.isArray(config.schedule.cron) ? config.schedule.cron : [config.schedule.cron], timezone: config.schedule.timezone });
-        const summary = await runScheduleService({ config, dataDir: await ctx.dataDir(), databaseUrl: await ctx.databaseUrl(), logger: ctx.logger, signal: ctx.signal });
+        const summary = await runScheduleService({
+          config,
+          dataDir: await ctx.dataDir(),
+          databaseUrl: await ctx.databaseUrl(),
+          logger: ctx.logger,
+          signal: ctx.signal,
+          onConsole: (address) => {
+            if (address) process.stderr.write(`review console at ${address} (console.withSchedule)\n`);
+          },
+        });
         return {
           summary: { ...summary },
           text: `schedule stopped: ${summary.runs} run(s), ${summary.skipped} skipped, ${summary.errors} failed, ${summary.interrupted} cut short by the stop`,

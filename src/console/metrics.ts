@@ -1,4 +1,5 @@
 import { Gauge, Registry } from 'prom-client';
+import { kicsCallRegistry } from '../adapters/kics/metrics.js';
 import type { Sql } from '../db/sql.js';
 
 /**
@@ -11,8 +12,14 @@ import type { Sql } from '../db/sql.js';
  * - `kics_sync_source_last_success_age_seconds{source}`: seconds since each source's, and KICS's,
  *   last successful read.
  * Each query reads an index or a small table: a scrape stays cheap beside a 100,000-item plan.
+ * Beside them, `kics_sync_kics_request_duration_seconds{route,status}`: the KICS calls this process
+ * made (src/adapters/kics/metrics.ts).
  */
 export function consoleMetrics(db: Sql): Registry {
+  return Registry.merge([databaseMetrics(db), kicsCallRegistry]);
+}
+
+function databaseMetrics(db: Sql): Registry {
   const registry = new Registry();
   const gauge = (name: string, help: string, labelNames: readonly string[], sql: string): void => {
     new Gauge({

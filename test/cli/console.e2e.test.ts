@@ -2,7 +2,9 @@ import { spawn } from 'node:child_process';
 import { mkdtempSync } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
-import { request } from 'undici';
+import { writeFileSync } from 'node:fs';
+import { Agent, request } from 'undici';
+import { generateCertificates } from '../../src/simulator/ksc/certs.js';
 import { describe, expect, it } from 'vitest';
 import { ExitCode } from '../../src/errors.js';
 import { binPath, parseJsonOutput, runCli } from '../support/cli.js';
@@ -64,6 +66,38 @@ describe('kics-sync users and serve', () => {
       const me = await request(`${address}/api/v1/me`, { headers: { authorization: `Bearer ${token}` } });
       expect(await me.body.json()).toEqual({ name: 'bob', role: 'owner', owners: ['bob', 'line 2'] });
       expect((await request(`${address}/api/v1/me`)).statusCode).toBe(401);
+    } finally {
+      if (child.exitCode === null) {
+        const closed = new Promise<number | null>((resolve) => child.on('close', resolve));
+        child.kill('SIGTERM');
+        expect(await closed).toBe(0);
+      }
+    }
+  });
+
+  it('schedule serves the console from its own process with console.withSchedule, over TLS from console.tls', async () => {
+    const certs = generateCertificates('kics-sync console');
+    writeFileSync(path.join(dataDir, 'console.crt'), certs.certPem);
+    writeFileSync(path.join(dataDir, 'console.key'), certs.keyPem);
+    const config = path.join(dataDir, 'kics-sync.yaml');
+    writeFileSync(config, JSON.stringify({ schedule: { cron: '0 0 1 1 *' }, console: { withSchedule: true, port: 0, tls: { certFile: './console.crt', keyFile: './console.key' } } }));
+    const child = spawn(process.execPath, [binPath, 'schedule', '--config', config], { env: { ...process.env, ...env } });
+    try {
+      const address = await new Promise<string>((resolve, reject) => {
+        let stderr = '';
+        child.stderr.on('data', (d: Buffer) => {
+          stderr += d.toString();
+          const found = /review console at (https:\/\/127\.0\.0\.1:\d+)/.exec(stderr);
+          if (found) resolve(found[1]!);
+        });
+        child.on('close', (code) => reject(new Error(`schedule ended (${code}): ${stderr}`)));
+      });
+      const trusted = new Agent({ connect: { ca: certs.caPem } });
+      expect((await request(`${address}/healthz`, { dispatcher: trusted })).statusCode).toBe(200);
+      const login = await request(`${address}/login`, { dispatcher: trusted });
+      expect(String(login.headers['set-cookie'])).toMatch(/; Secure/i);
+      await login.body.dump();
+      await trusted.close();
     } finally {
       if (child.exitCode === null) {
         const closed = new Promise<number | null>((resolve) => child.on('close', resolve));

@@ -182,6 +182,18 @@ describeEachEngine('review console decisions', (t) => {
     expect(await call('carol', 'GET', `/api/v1/plans/${second}/items/${matched.seq}`)).toMatchObject({ status: 403 });
   });
 
+  it('/metrics counts the KICS calls of the runs the console started, by route and status, with their latency', async () => {
+    plant.writeCmdb([plant.rowOf(plant.devices[0]!, { description: 'metrics' })]);
+    const metricsText = async (): Promise<string> => (await request(`${base}/metrics`)).body.text();
+    const count = (text: string, route: string): number => Number(new RegExp(`^kics_sync_kics_request_duration_seconds_count\\{route="${route}",status="200"\\} (\\d+)$`, 'm').exec(text)?.[1] ?? 0);
+    const before = await metricsText();
+    await planAs('bob', 'bob');
+    const after = await metricsText();
+    expect(count(after, 'devicesQuery') - count(before, 'devicesQuery')).toBeGreaterThan(0);
+    expect(after).toMatch(/^kics_sync_kics_request_duration_seconds_bucket\{le="0\.005",route="devicesQuery",status="200"\} \d+$/m);
+    expect(after).toMatch(/^kics_sync_runs\{mode="plan",status="succeeded"\} 1$/m);
+  });
+
   it('a write with a session but without the CSRF token is refused (403); with it, done', async () => {
     const [d0] = plant.devices;
     plant.writeCmdb([plant.rowOf(d0!, { description: 'csrf' })]);

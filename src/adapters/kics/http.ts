@@ -6,6 +6,7 @@ import type { z } from 'zod';
 import { ExitCode, errorMessage } from '../../errors.js';
 import type { Logger } from '../../log.js';
 import { errorCode, retryAfterMs } from '../network.js';
+import { kicsCallSeconds } from './metrics.js';
 import { KicsApiError, describeEndpoint, outcomeStillUnknown, describeErrorItems, kicsErrorItems, type KicsEndpoint } from './errors.js';
 import type { ConnectorTls } from './package.js';
 import { pathOf, type KicsRouteName, type RouteTable } from './routes.js';
@@ -211,14 +212,17 @@ export class KicsHttp {
     try {
       response = await request(url, { dispatcher: this.options.agent, method: endpoint.method, headers, body, signal: spec.signal });
     } catch (error) {
+      kicsCallSeconds.observe({ route: spec.route, status: 'error' }, (performance.now() - started) / 1000);
       throw await this.networkError(error, endpoint, spec.signal, 'request');
     }
     let text: string;
     try {
       text = await response.body.text();
     } catch (error) {
+      kicsCallSeconds.observe({ route: spec.route, status: 'error' }, (performance.now() - started) / 1000);
       throw await this.networkError(error, endpoint, spec.signal, 'answer', response.statusCode);
     }
+    kicsCallSeconds.observe({ route: spec.route, status: String(response.statusCode) }, (performance.now() - started) / 1000);
     this.logger.debug({ route: spec.route, method: endpoint.method, path: endpoint.path, status: response.statusCode, ms: Math.round(performance.now() - started) }, 'KICS call');
     return { status: response.statusCode, headers: response.headers, text };
   }
