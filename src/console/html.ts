@@ -61,10 +61,10 @@ export function errorPage(title: string, message: string, user: ConsoleUser | nu
   return page(title, `<p class="error" role="alert">${h(message)}</p><p><a href="${h(back)}">Back</a></p>`, { user });
 }
 
-export function loginPage(csrf: string, error: string | null): string {
+export function loginPage(csrf: string, error: string | null, sso: { label: string } | null = null): string {
   return page(
     'Sign in',
-    `${error ? `<p class="error" role="alert">${h(error)}</p>` : ''}<form method="post" action="/login">
+    `${error ? `<p class="error" role="alert">${h(error)}</p>` : ''}${sso ? `<p><a href="/auth/oidc">${h(sso.label)}</a></p>` : ''}<form method="post" action="/login">
 ${csrfField(csrf)}
 <label>User <input name="name" autocomplete="username" required></label>
 <label>Password <input name="password" type="password" autocomplete="current-password" required></label>

@@ -19,7 +19,8 @@ import { consoleMetrics } from './metrics.js';
 import { decisionsPage, devicePage, itemPage, planPage, plansPage, runsPage } from './pages.js';
 import { deviceAudit, deviceOwner, itemDetail, itemsPage, itemSorts, pageSize, planCounts, planHead, plansFor, runsFor, type PlanHead } from './queries.js';
 import { ConsoleRuns, type ConsoleRunsOptions } from './runs.js';
-import { findUser, userById, userByToken, verifyPassword, type ConsoleUser } from './users.js';
+import { mapClaimValues, OidcLogin, type OidcConfig, type OidcStart } from './oidc.js';
+import { findUser, upsertOidcUser, userById, userByToken, verifyPassword, type ConsoleUser } from './users.js';
 
 /**
  * The review console's HTTP server (Fastify): login with a password (scrypt) into a session kept in an
@@ -44,6 +45,8 @@ export interface ConsoleOptions {
   holdDays?: number;
   /** What starting plans and applies from the console needs; without it they are refused (503). */
   runs?: ConsoleRunsOptions;
+  /** OpenID Connect sign-in beside local users. */
+  oidc?: OidcConfig;
 }
 
 declare module 'fastify' {
@@ -61,6 +64,8 @@ declare module 'fastify' {
 declare module '@fastify/secure-session' {
   interface SessionData {
     userId: number;
+    /** PKCE verifier, state and nonce of an OpenID Connect sign-in under way. */
+    oidc: OidcStart['checks'];
   }
 }
 
@@ -171,7 +176,46 @@ export async function buildConsole(options: ConsoleOptions): Promise<FastifyInst
   app.get('/metrics', async (_request, reply) => reply.type(metrics.contentType).send(await metrics.metrics()));
 
   // ---------------------------------------------------------------- login
-  app.get('/login', async (_request, reply) => reply.type('text/html').send(loginPage(reply.generateCsrf(), null)));
+  const oidc = options.oidc ? new OidcLogin(options.oidc, options.logger) : null;
+  const sso = oidc ? { label: oidc.options.label } : null;
+  app.get('/login', async (_request, reply) => reply.type('text/html').send(loginPage(reply.generateCsrf(), null, sso)));
+  // OpenID Connect: to the provider with PKCE, state and nonce kept in the session; back to /auth/callback.
+  app.get('/auth/oidc', async (request, reply) => {
+    if (!oidc) return reply.code(404).type('text/html').send(errorPage('Not found', 'single sign-on is not configured (console.oidc)', null, '/login'));
+    try {
+      const started = await oidc.start();
+      request.session.set('oidc', started.checks);
+      return await reply.redirect(started.url);
+    } catch (error) {
+      options.logger.error({ err: errorMessage(error) }, 'OIDC provider unreachable');
+      return reply.code(502).type('text/html').send(errorPage('Sign-in unavailable', 'the single sign-on provider cannot be reached; try again later or sign in with a local account', null, '/login'));
+    }
+  });
+  app.get('/auth/callback', async (request, reply) => {
+    const checks = request.session.get('oidc');
+    if (!oidc || !checks) return reply.code(400).type('text/html').send(errorPage('Sign-in expired', 'this sign-in was not started here or has expired: start it again', null, '/login'));
+    request.session.set('oidc', undefined);
+    let identity;
+    try {
+      identity = await oidc.finish(request.url, checks);
+    } catch (error) {
+      options.logger.warn({ err: errorMessage(error) }, 'OIDC sign-in refused');
+      return reply.code(401).type('text/html').send(errorPage('Sign-in failed', `the single sign-on answer was refused: ${errorMessage(error)}`, null, '/login'));
+    }
+    const mapped = mapClaimValues(identity.values, oidc.options.map);
+    if (!mapped) {
+      options.logger.warn({ user: identity.name.slice(0, 200), claim: oidc.options.claim }, 'OIDC sign-in refused: no mapped claim value');
+      return reply
+        .code(403)
+        .type('text/html')
+        .send(errorPage('Not allowed', `${identity.name} signed in, but none of their ${oidc.options.claim} maps to an owner or a role in kics-sync (console.oidc.map): ask an admin`, null, '/login'));
+    }
+    const user = await upsertOidcUser(db, { subject: identity.subject, name: identity.name, ...mapped });
+    if (typeof user === 'string') return reply.code(403).type('text/html').send(errorPage('Not allowed', user, null, '/login'));
+    request.session.regenerate();
+    request.session.set('userId', user.id);
+    return reply.redirect('/');
+  });
   app.post<{ Body: { name?: string; password?: string; _csrf?: string } }>(
     '/login',
     { preHandler: csrf, config: { rateLimit: { max: options.loginAttemptsPerMinute ?? 10, timeWindow: 60_000 } } },
@@ -182,7 +226,7 @@ export async function buildConsole(options: ConsoleOptions): Promise<FastifyInst
       const ok = user !== null && !user.disabledAt && user.passwordHash !== null && (await verifyPassword(password, user.passwordHash));
       if (!ok) {
         options.logger.warn({ user: name.slice(0, 200) }, 'console login refused');
-        return reply.code(401).type('text/html').send(loginPage(reply.generateCsrf(), 'Unknown user or wrong password.'));
+        return reply.code(401).type('text/html').send(loginPage(reply.generateCsrf(), 'Unknown user or wrong password.', sso));
       }
       request.session.regenerate();
       request.session.set('userId', user.id);

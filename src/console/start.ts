@@ -24,6 +24,7 @@ export async function serveConsole(options: { db: Database; config: Config; data
     logger: options.logger,
     holdDays: config.console.holdDays,
     runs: { config, dataDir: options.dataDir },
+    ...(config.console.oidc ? { oidc: config.console.oidc } : {}),
     ...(https ? { https } : {}),
   });
   const address = await app.listen({ host: options.host ?? config.console.host, port: options.port ?? config.console.port });

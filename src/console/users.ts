@@ -137,3 +137,24 @@ export async function userByToken(db: Sql, token: string): Promise<ConsoleUser |
   );
   return row ? userOf(row) : null;
 }
+
+/**
+ * The user an OpenID Connect sign-in stands for (`subject` = issuer and sub): created at the first
+ * sign-in, role and owners refreshed from the claims at each. A local user of the same name is never
+ * taken over; a disabled one stays disabled. Returns the user, or why the sign-in is refused.
+ */
+export async function upsertOidcUser(db: Sql, u: { subject: string; name: string; role: ConsoleRole; owners: readonly string[] }): Promise<ConsoleUser | string> {
+  const name = checkUserName(u.name);
+  const [row] = await db.query<UserRow & { oidc_subject: string | null }>(
+    `INSERT INTO console_user (name, role, owners, oidc_subject) VALUES ($1, $2::"ConsoleRole", $3::text[], $4)
+     ON CONFLICT (oidc_subject) DO UPDATE SET role = EXCLUDED.role, owners = EXCLUDED.owners
+     RETURNING ${userColumns}, oidc_subject`,
+    [name, u.role, [...new Set(u.owners)], u.subject],
+  ).catch((error: unknown) => {
+    if ((error as { code?: string }).code === '23505') return [];
+    throw error;
+  });
+  if (!row) return `a user named ${JSON.stringify(name)} exists already in kics-sync: ask an admin`;
+  const user = userOf(row);
+  return user.disabledAt ? 'this user is disabled in kics-sync' : user;
+}

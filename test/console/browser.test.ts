@@ -12,6 +12,7 @@ import { silentLogger } from '../../src/log.js';
 import { describeEachEngine } from '../support/db.js';
 import { bobsPlan, mixedPlan } from './support.js';
 import { startPlant, type Plant } from '../e2e/plant.js';
+import { startOidcProvider, type TestOidcProvider } from '../support/oidc-provider.js';
 
 /**
  * The review console in a real browser: Debian's chromium driven by playwright-core, on both
@@ -272,6 +273,83 @@ const launchOptions = {
       const approve = await page.request.post(`${base}/api/v1/plans/${second}/approve`, { headers: { 'csrf-token': csrf } });
       expect(approve.status()).toBe(403);
       expect(((await approve.json()) as { error: string }).error).toMatch(/item\(s\) of other owners/);
+    });
+  });
+  describeEachEngine('single sign-on with OpenID Connect', (t) => {
+    let idp: TestOidcProvider;
+    let app: FastifyInstance;
+    let base: string;
+    let page: Page;
+
+    beforeEach(async () => {
+      // The console's port is known only once it listens; the provider needs the callback first: reserve a port.
+      const probe = http.createServer();
+      await new Promise<void>((resolve) => probe.listen(0, '127.0.0.1', resolve));
+      const port = (probe.address() as AddressInfo).port;
+      await new Promise<void>((resolve) => probe.close(() => resolve()));
+      base = `http://127.0.0.1:${port}`;
+      idp = await startOidcProvider({ redirectUri: `${base}/auth/callback`, groups: { bob: ['plant-a-engineers'], ada: ['kics-admins'], stranger: ['visitors'] } });
+      app = await buildConsole({
+        db: t().db,
+        logger: silentLogger(),
+        oidc: {
+          issuer: idp.issuer,
+          clientId: idp.clientId,
+          clientSecret: idp.clientSecret,
+          redirectUri: `${base}/auth/callback`,
+          scopes: ['openid', 'profile'],
+          nameClaim: 'preferred_username',
+          claim: 'groups',
+          label: 'Sign in with the plant directory',
+          map: { 'plant-a-engineers': { role: 'owner', owners: ['bob', 'line 2'] }, 'kics-admins': { role: 'admin', owners: [] } },
+        },
+      });
+      await app.listen({ host: '127.0.0.1', port });
+      await context.clearCookies();
+      page = await context.newPage();
+      await mixedPlan(t().db);
+    });
+    afterEach(async () => {
+      await page.close();
+      await app.close();
+      await idp.close();
+      await t().db.execute(`TRUNCATE console_user, api_token, plan CASCADE`);
+    });
+
+    const signInWithProvider = async (account: string): Promise<void> => {
+      await context.clearCookies();
+      await page.goto(`${base}/login`);
+      await page.getByRole('link', { name: 'Sign in with the plant directory' }).click();
+      await page.waitForLoadState('load');
+      // The provider's own login form.
+      expect(new URL(page.url()).origin).toBe(idp.issuer);
+      await page.locator('input[name=login]').fill(account);
+      await page.locator('input[name=password]').fill('any password');
+      await page.locator('button[type=submit]').first().click();
+      await page.waitForURL((url) => url.origin === base);
+      await page.waitForLoadState('load');
+    };
+
+    it('a user signs in at the provider and gets the role and owners their groups map to; only their items; a user whose groups map to nothing is refused', async () => {
+      await signInWithProvider('bob');
+      expect(new URL(page.url()).pathname).toBe('/');
+      expect(await page.getByText('Signed in as bob (owner: bob, line 2).').isVisible()).toBe(true);
+      const row = page.getByRole('row').filter({ hasText: 'draft' });
+      expect(await row.getByRole('cell').nth(4).textContent()).toBe('2');
+      const [stored] = await t().db.query<{ role: string; owners: string[]; password_hash: string | null; oidc_subject: string }>(`SELECT role::text AS role, owners, password_hash, oidc_subject FROM console_user WHERE name = 'bob'`);
+      expect(stored).toEqual({ role: 'owner', owners: ['bob', 'line 2'], password_hash: null, oidc_subject: `${idp.issuer} bob` });
+
+      await signInWithProvider('stranger');
+      expect(await page.getByRole('alert').textContent()).toBe('stranger signed in, but none of their groups maps to an owner or a role in kics-sync (console.oidc.map): ask an admin');
+      await page.goto(base);
+      expect(new URL(page.url()).pathname).toBe('/login');
+      expect(await t().db.query(`SELECT 1 FROM console_user WHERE name = 'stranger'`)).toEqual([]);
+
+      await signInWithProvider('ada');
+      expect(await page.getByText('Signed in as ada (admin).').isVisible()).toBe(true);
+      // A callback nobody started is refused.
+      const forged = await page.goto(`${base}/auth/callback?code=x&state=y`);
+      expect(forged!.status()).toBe(400);
     });
   });
 });

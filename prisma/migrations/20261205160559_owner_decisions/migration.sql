@@ -8,6 +8,9 @@ ALTER TYPE "plan_item_status" ADD VALUE 'held';
 ALTER TYPE "run_trigger" ADD VALUE 'console';
 
 -- AlterTable
+ALTER TABLE "console_user" ADD COLUMN     "oidc_subject" TEXT;
+
+-- AlterTable
 ALTER TABLE "plan_item" ADD COLUMN     "approved_at" TIMESTAMPTZ(3),
 ADD COLUMN     "approved_by" TEXT,
 ADD COLUMN     "decision" JSONB;
@@ -34,3 +37,9 @@ CREATE TABLE "decision" (
 
 -- CreateIndex
 CREATE INDEX "decision_kind_revoked_at_idx" ON "decision"("kind", "revoked_at");
+
+-- CreateIndex
+CREATE UNIQUE INDEX "console_user_oidc_subject_key" ON "console_user"("oidc_subject");
+
+-- CreateIndex
+CREATE INDEX "plan_item_plan_id_owner_idx" ON "plan_item"("plan_id", "owner");
