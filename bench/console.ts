@@ -7,7 +7,7 @@
  * spaces and the plan's actions (and N staged KICS devices, N source records for the metrics); the
  * console served on loopback. Timed per request, from the client, median of the rounds after one warm-up:
  * the plan's first page of items (an admin), a filtered page (one owner, one action), an owner's page
- * of their own items, and `/metrics`. Targets: 300 ms for the pages, 100 ms for the metrics.
+ * of their own items, through the API and as the plan page (HTML, with its summary counts), and `/metrics`. Targets: 300 ms for the pages, 100 ms for the metrics.
  */
 import { writeFileSync } from 'node:fs';
 import os from 'node:os';
@@ -78,6 +78,12 @@ try {
       { request: "an owner's first page of their items", target_ms: 300, median_ms: await time('/api/v1/plans/1/items', ownerToken) },
       { request: 'a page deep in the plan (page 1,500, admin)', target_ms: 300, median_ms: await time('/api/v1/plans/1/items?page=1500', adminToken) },
       { request: 'plans list (owner)', target_ms: 300, median_ms: await time('/api/v1/plans', ownerToken) },
+      { request: 'plan page, first page of items (admin, HTML)', target_ms: 300, median_ms: await time('/plans/1', adminToken) },
+      { request: 'plan page, one owner, one action (admin, HTML)', target_ms: 300, median_ms: await time('/plans/1?owner=owner-7&action=update', adminToken) },
+      { request: "plan page, an owner's own items (HTML)", target_ms: 300, median_ms: await time('/plans/1', ownerToken) },
+      { request: 'plan page, text search (admin, HTML)', target_ms: 300, median_ms: await time('/plans/1?q=device-4242', adminToken) },
+      { request: 'one item (owner, HTML)', target_ms: 300, median_ms: await time('/plans/1/items/7', ownerToken) },
+      { request: 'plans list (admin, HTML)', target_ms: 300, median_ms: await time('/', adminToken) },
       { request: '/metrics', target_ms: 100, median_ms: await time('/metrics') },
     ];
     await app.close();

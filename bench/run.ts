@@ -21,6 +21,8 @@
  * KICS: the `kics_device` rows and their `kics_address` rows) into copies of their tables (indexes and
  * storage parameters included) in the same database, and paging every device out of the simulator
  * through the client's HTTP layer with no processing.
+ * Console (with PostgreSQL): bench/console.ts, the review console over a stored 100,000-item plan:
+ * pages and API calls timed from the client, medians against their targets (300 ms, /metrics 100 ms).
  * `--cpu-prof DIR` writes a V8 CPU profile of every engine process into DIR.
  */
 import { spawn, type ChildProcess } from 'node:child_process';
@@ -401,6 +403,27 @@ function table(rows: Row[]): string {
 
 // ------------------------------------------------------------------------------------ main
 
+/**
+ * The console step: bench/console.ts in a process of its own (a 100,000-item plan stored on a
+ * PostgreSQL of its own, the console on loopback), each request's median as a row, over its target.
+ */
+async function benchConsole(dir: string): Promise<Row[]> {
+  const file = path.join(dir, 'console.json');
+  const child = spawn(process.execPath, [...process.execArgv, path.join(packageRoot, 'bench', 'console.ts'), '--json', file], { stdio: ['ignore', 'inherit', 'inherit'] });
+  const code = await new Promise<number | null>((resolve) => child.on('close', resolve));
+  if (code !== 0) throw new Error(`bench/console.ts ended with ${code}`);
+  const report = JSON.parse(readFileSync(file, 'utf8')) as { items: number; results: { request: string; target_ms: number; median_ms: number }[] };
+  return report.results.map((r) => ({
+    engine: 'postgres',
+    devices: report.items,
+    step: `console: ${r.request}`,
+    ms: r.median_ms,
+    per_s: '',
+    rss_MiB: '',
+    detail: `target ${r.target_ms} ms${r.median_ms > r.target_ms ? ' OVER' : ''}`,
+  }));
+}
+
 const root = mkdtempSync(path.join(os.tmpdir(), 'kics-sync-bench-'));
 if (profileDir) mkdirSync(profileDir, { recursive: true });
 const results: Row[] = [];
@@ -435,6 +458,7 @@ try {
       sim.child.kill('SIGTERM');
     }
   }
+  if (engines.includes('postgres')) results.push(...(await benchConsole(root)));
 } finally {
   server?.stop();
   rmSync(root, { recursive: true, force: true });

@@ -8,7 +8,8 @@ import type { Sql } from '../db/sql.js';
  * - `kics_sync_runs{mode,status}`: runs recorded, by mode and how they ended;
  * - `kics_sync_last_run_duration_seconds{mode}`: the newest finished run of each mode;
  * - `kics_sync_latest_plan_items{action,status}`: the items of the newest plan;
- * - `kics_sync_source_rows{source}`: records staged per source (KICS: devices in the snapshot);
+ * - `kics_sync_source_rows{source}`: records staged per source (KICS: devices in the snapshot), counted
+ *   again only when the source's generation moved;
  * - `kics_sync_source_last_success_age_seconds{source}`: seconds since each source's, and KICS's,
  *   last successful read.
  * Each query reads an index or a small table: a scrape stays cheap beside a 100,000-item plan.
@@ -50,14 +51,30 @@ function databaseMetrics(db: Sql): Registry {
     ['action', 'status'],
     `SELECT action::text AS action, status::text AS status, count(*)::int AS value FROM plan_item WHERE plan_id = (SELECT max(id) FROM plan) GROUP BY 1, 2`,
   );
-  gauge(
-    'kics_sync_source_rows',
-    'Records staged per source; for kics, devices in the snapshot.',
-    ['source'],
-    `SELECT s.name AS source, CASE WHEN s.kind = 'kics' THEN (SELECT count(*) FROM kics_device WHERE missing_since IS NULL)
-                                   ELSE (SELECT count(*) FROM source_record r WHERE r.source_id = s.id AND r.missing_since IS NULL) END::int AS value
-       FROM source s`,
-  );
+  // Staged rows change only with a source's generation (staging bumps it when data changed): a
+  // source is counted again only then, not at every scrape.
+  const counted = new Map<string, { generation: number; rows: number }>();
+  new Gauge({
+    name: 'kics_sync_source_rows',
+    help: 'Records staged per source; for kics, devices in the snapshot.',
+    labelNames: ['source'],
+    registers: [registry],
+    async collect() {
+      this.reset();
+      for (const s of await db.query<{ id: number; name: string; kind: string; generation: number }>(`SELECT id, name, kind::text AS kind, generation FROM source`)) {
+        let known = counted.get(s.name);
+        if (known?.generation !== s.generation) {
+          const [row] = await db.query<{ n: number }>(
+            s.kind === 'kics' ? `SELECT count(*)::int AS n FROM kics_device WHERE missing_since IS NULL` : `SELECT count(*)::int AS n FROM source_record WHERE source_id = $1 AND missing_since IS NULL`,
+            s.kind === 'kics' ? [] : [s.id],
+          );
+          known = { generation: s.generation, rows: row?.n ?? 0 };
+          counted.set(s.name, known);
+        }
+        this.set({ source: s.name }, known.rows);
+      }
+    },
+  });
   gauge(
     'kics_sync_source_last_success_age_seconds',
     "Seconds since each source's (and KICS's) last successful read.",

@@ -24,14 +24,16 @@ export interface PlanRow {
 /** The newest plans, each with the counts of the items this user may see (an owner: their owners' only). */
 export async function plansFor(db: Sql, user: ConsoleUser): Promise<PlanRow[]> {
   const rows = await db.query<{ id: number; status: string; created_at: Date; scope: Record<string, unknown>; approved_by: string | null; counts: Record<string, number> | null }>(
+    // Who sees everything reads the counts the plan stored; an owner's are counted over the (plan, owner) index.
     `SELECT p.id, p.status::text AS status, p.created_at, p.scope, p.approved_by,
-            (SELECT jsonb_object_agg(action, n) FROM (SELECT action::text AS action, count(*)::int AS n FROM plan_item i
-                WHERE i.plan_id = p.id AND ($1::text[] IS NULL OR i.owner = ANY($1::text[])) GROUP BY 1) c) AS counts
+            COALESCE(CASE WHEN $1::text[] IS NULL THEN p.summary->'counts' END,
+                     (SELECT jsonb_object_agg(action, n) FROM (SELECT action::text AS action, count(*)::int AS n FROM plan_item i
+                         WHERE i.plan_id = p.id AND ($1::text[] IS NULL OR i.owner = ANY($1::text[])) GROUP BY 1) c)) AS counts
        FROM plan p ORDER BY p.id DESC LIMIT 50`,
     [ownerFilter(user)],
   );
   return rows.map((r) => {
-    const counts = r.counts ?? {};
+    const counts = Object.fromEntries(Object.entries(r.counts ?? {}).filter(([action, n]) => action !== 'unchanged' && n > 0));
     return { id: r.id, status: r.status, createdAt: r.created_at, scope: r.scope, approvedBy: r.approved_by, items: Object.values(counts).reduce((a, b) => a + b, 0), counts };
   });
 }
