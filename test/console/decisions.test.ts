@@ -110,9 +110,18 @@ describeEachEngine('review console decisions', (t) => {
     const decisions = (await call<{ decisions: Body[] }>('bob', 'GET', '/api/v1/decisions')).body.decisions;
     expect(decisions[0]).toMatchObject({ id: rejected.body.decision, inForce: false, lapsed: 'its source records changed since' });
 
+    // Rejected again: expired (console.holdDays ran out), it no longer holds.
+    const lapsing = (await items('bob', third, 'action=update')).find((i) => i.kics_device_id === d0!.id)!;
+    const expiring = await call('bob', 'POST', `/api/v1/plans/${third}/items/${lapsing.seq}/reject`, { reason: 'for a day' });
+    await t().db.execute(`UPDATE decision SET expires_at = now() - interval '1 minute' WHERE id = $1`, [expiring.body.decision]);
+    const afterExpiry = await planAs('bob', 'bob');
+    expect((await items('bob', afterExpiry, 'action=update')).find((i) => i.kics_device_id === d0!.id)).toMatchObject({ status: 'pending' });
+    const expired = (await call<{ decisions: Body[] }>('bob', 'GET', '/api/v1/decisions')).body.decisions.find((d) => d.id === expiring.body.decision);
+    expect(expired).toMatchObject({ inForce: false, lapsed: expect.stringMatching(/^expired at /) as unknown });
+
     // Rejected again, then revoked: proposed again. Carol cannot revoke Bob's decision.
-    const again = (await items('bob', third, 'action=update')).find((i) => i.kics_device_id === d0!.id)!;
-    const hold = await call('bob', 'POST', `/api/v1/plans/${third}/items/${again.seq}/reject`, { reason: 'still commissioning' });
+    const again = (await items('bob', afterExpiry, 'action=update')).find((i) => i.kics_device_id === d0!.id)!;
+    const hold = await call('bob', 'POST', `/api/v1/plans/${afterExpiry}/items/${again.seq}/reject`, { reason: 'still commissioning' });
     expect(await call('carol', 'POST', `/api/v1/decisions/${String(hold.body.decision)}/revoke`)).toMatchObject({ status: 403 });
     expect(await call('bob', 'POST', `/api/v1/decisions/${String(hold.body.decision)}/revoke`)).toMatchObject({ status: 200, body: { revoked: true, changed: true } });
     expect(await audit('revoke_decision')).toEqual([expect.objectContaining({ actor: 'console:bob' })]);
@@ -180,6 +189,26 @@ describeEachEngine('review console decisions', (t) => {
     // Carol sees neither Bob's decision nor his item.
     expect((await call('carol', 'GET', '/api/v1/decisions')).body.decisions).toEqual([]);
     expect(await call('carol', 'GET', `/api/v1/plans/${second}/items/${matched.seq}`)).toMatchObject({ status: 403 });
+  });
+
+  it('records declared one asset in the console are one asset in the next plan: the conflict between them is gone', async () => {
+    const [d] = plant.devices;
+    const nic = d!.addressInformation[0]!;
+    // Two records, no key in common, each matching the same device (one by MAC, one by IP): several assets claim it.
+    plant.writeCmdb([
+      { id: 'C-mac', name: d!.name, mac: nic.macAddress!, description: 'one PLC', owner: 'bob' },
+      { id: 'C-ip', name: d!.name, ip: nic.ipAddresses[0]!.ip, description: 'one PLC', owner: 'bob' },
+    ]);
+    const first = await planAs('bob', 'bob');
+    const conflict = (await items('bob', first, 'action=conflict'))[0]!;
+    expect((await call<{ conflict: Conflict }>('bob', 'GET', `/api/v1/plans/${first}/items/${conflict.seq}`)).body.conflict.kind).toBe('several_assets');
+    expect(await call('bob', 'POST', '/api/v1/decisions', { kind: 'same_asset', plan: first, seq: conflict.seq, reason: 'one PLC, two CMDB rows' })).toMatchObject({ status: 201 });
+    const [decided] = await audit('decide_same_asset');
+    expect(decided).toMatchObject({ actor: 'console:bob', request: { sourceKeys: [{ source: 'cmdb' }, { source: 'cmdb' }] } });
+    const second = await planAs('bob', 'bob');
+    expect(await items('bob', second, 'action=conflict')).toEqual([]);
+    expect((await items('bob', second, 'action=update')).find((i) => i.kics_device_id === d!.id)).toMatchObject({ status: 'pending' });
+    expect((await call<{ after: Record<string, unknown> }>('bob', 'GET', `/api/v1/plans/${second}/items/1`)).body.after).toMatchObject({ description: 'one PLC' });
   });
 
   it('/metrics counts the KICS calls of the runs the console started, by route and status, with their latency', async () => {
