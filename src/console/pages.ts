@@ -199,7 +199,7 @@ export function runsPage(user: ConsoleUser, csrf: string, runs: readonly RunRow[
     h(scopeText(r.scope)),
     h(r.status),
     h(r.startedAt.toISOString()),
-    r.finishedAt ? `${((r.finishedAt.getTime() - r.startedAt.getTime()) / 1000).toFixed(1)} s` : '',
+    r.finishedAt ? `${((r.finishedAt.getTime() - r.startedAt.getTime()) / 1000).toFixed(1)} s` : `running for ${Math.max(0, Math.round((Date.now() - r.startedAt.getTime()) / 1000))} s`,
     r.planId ? `<a href="/plans/${r.planId}">plan ${r.planId}</a>` : '',
     h(r.error ?? countsText(Object.fromEntries(Object.entries(r.counts).filter(([, v]) => typeof v === 'number')) as Record<string, number>)),
   ]);

@@ -69,10 +69,13 @@ function firstOpinion<T>(list: readonly string[], fresh: Fresh, device: KicsDevi
       if (value !== null && value !== undefined) return { value, from: kicsEntry };
       continue;
     }
-    const record = fresh.get(entry);
-    if (!record) continue;
-    const value = read(record);
-    if (value !== undefined) return { value, from: entry };
+    // Several records of one source are one asset only when an owner declared them so: the first
+    // of them with a value speaks for the source.
+    for (const record of fresh.records) {
+      if (record.record.source !== entry) continue;
+      const value = read(record);
+      if (value !== undefined) return { value, from: entry };
+    }
   }
   return undefined;
 }
@@ -89,6 +92,22 @@ function recordAttribute(record: BoundRecord, name: string): string | undefined 
   return undefined;
 }
 
+/**
+ * A source's value of a field for the asset: the first of its records (one, unless an owner declared
+ * several records one asset) with a value; undefined when none has one. Null counts only for fields
+ * that can be cleared; a blank name is no opinion (KICS needs a name).
+ */
+function sourceValue(fresh: Fresh, source: string, field: ScalarField): unknown {
+  for (const record of fresh.records) {
+    if (record.record.source !== source) continue;
+    const value = record.record.asset[field];
+    if (value === undefined || (value === null && nonNullableFields.has(field))) continue;
+    if (field === 'name' && typeof value === 'string' && value.trim() === '') continue;
+    return value;
+  }
+  return undefined;
+}
+
 export function computeTarget(fresh: Fresh, device: KicsDevice | null, firstMac: string | null, options: TargetOptions): Target {
   const fields: Partial<Record<ScalarField, unknown>> = {};
   const from: Partial<Record<string, string>> = {};
@@ -101,12 +120,8 @@ export function computeTarget(fresh: Fresh, device: KicsDevice | null, firstMac:
         value = deviceValue(device, field);
         if (value === null) continue;
       } else {
-        const record = fresh.get(entry);
-        if (!record) continue;
-        value = record.record.asset[field];
-        if (value === undefined || (value === null && nonNullableFields.has(field))) continue;
-        // KICS needs a name: a blank one is no opinion.
-        if (field === 'name' && typeof value === 'string' && value.trim() === '') continue;
+        value = sourceValue(fresh, entry, field);
+        if (value === undefined) continue;
       }
       fields[field] = value;
       from[field] = entry;
@@ -124,7 +139,7 @@ export function computeTarget(fresh: Fresh, device: KicsDevice | null, firstMac:
   let labels: string[] | undefined;
   const labelSources: string[] = [];
   for (const entry of options.precedence.labels ?? []) {
-    const list = entry === kicsEntry ? (device?.labels ?? undefined) : fresh.get(entry)?.record.asset.labels;
+    const list = entry === kicsEntry ? (device?.labels ?? undefined) : fresh.records.find((r) => r.record.source === entry && r.record.asset.labels)?.record.asset.labels;
     if (list === undefined || list === null) continue;
     labels ??= [];
     labelSources.push(entry);

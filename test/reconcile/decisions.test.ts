@@ -71,6 +71,15 @@ describe('decisions in the reconciler', () => {
     expect(p.header.summary.counts.unknown).toBe(0);
   });
 
+  it('records of one source declared one asset speak for it together: each field from the first of them that has it', () => {
+    const a = record('cmdb', 'a', asset('plc-1', [{ mac: macA }], { description: 'from the MAC row' }));
+    const b = record('cmdb', 'b', asset('plc-1', [{ ips: ['10.1.0.5'] }], { hardwareModel: 'S7-1500' }));
+    const same = { id: 5, ...ref, records: [{ source: 'cmdb', key: 'a' }, { source: 'cmdb', key: 'b' }] };
+    const [update] = itemsOf(plan({ records: [a, b], devices, decisions: decisions({ sameAssets: [same] }) }), 'update');
+    expect(update!.after).toMatchObject({ description: 'from the MAC row', hardwareModel: 'S7-1500' });
+    expect(update!.sourceKeys).toEqual([{ source: 'cmdb', key: 'a' }, { source: 'cmdb', key: 'b' }]);
+  });
+
   it('two records of one source declared one asset are no duplicate', () => {
     const a = record('cmdb', 'a', asset('plc-1', [{ mac: macA, ips: ['10.1.0.5'] }]));
     const a2 = record('cmdb', 'a2', asset('plc-1', [{ mac: macA }]));
