@@ -10,6 +10,15 @@ export function scopeText(scope: Record<string, unknown>): string {
   return parts.length === 0 ? 'everything' : parts.join('; ');
 }
 
+/** How long ago: `42 s ago`, `5 min ago`, `3 h ago`, `2 d ago`. */
+export function ageText(at: Date, now: Date = new Date()): string {
+  const seconds = Math.max(0, Math.round((now.getTime() - at.getTime()) / 1000));
+  if (seconds < 60) return `${seconds} s ago`;
+  if (seconds < 3600) return `${Math.floor(seconds / 60)} min ago`;
+  if (seconds < 86_400) return `${Math.floor(seconds / 3600)} h ago`;
+  return `${Math.floor(seconds / 86_400)} d ago`;
+}
+
 function countsText(counts: Record<string, number>): string {
   return Object.entries(counts)
     .map(([action, n]) => `${action} ${n}`)
@@ -20,7 +29,7 @@ export function plansPage(user: ConsoleUser, csrf: string, plans: readonly PlanR
   const rows = plans.map((p) => [
     `<a href="/plans/${p.id}">Plan ${p.id}</a>`,
     h(p.status),
-    h(p.createdAt.toISOString()),
+    `${h(p.createdAt.toISOString())} (${ageText(p.createdAt)})`,
     h(scopeText(p.scope)),
     String(p.items),
     h(countsText(p.counts)),
@@ -33,7 +42,7 @@ export function plansPage(user: ConsoleUser, csrf: string, plans: readonly PlanR
       : user.role === 'admin'
         ? `<form method="post" action="/runs/plan">${csrfField(csrf)}<label>Plan the assets of owner <input name="owner" placeholder="everyone"></label><button type="submit">Start a plan</button></form>`
         : '';
-  return page('Plans', `${start}${table(['Plan', 'Status', 'Created', 'Scope', 'Your items', 'By action', 'Approval'], rows, 'No plans yet.')}`, { user, csrf });
+  return page('Plans', `${start}${table(['Plan', 'Status', 'Created (age)', 'Scope', 'Your items', 'By action', 'Approval'], rows, 'No plans yet.')}`, { user, csrf });
 }
 
 function query(planId: number, f: ItemFilter, changes: Partial<ItemFilter>): string {
