@@ -4,7 +4,7 @@ import type { AddressInfo } from 'node:net';
 import os from 'node:os';
 import path from 'node:path';
 import type { FastifyInstance } from 'fastify';
-import { chromium, type BrowserContext, type Page } from 'playwright-core';
+import { chromium, type BrowserContext, type Locator, type Page } from 'playwright-core';
 import { afterAll, afterEach, beforeAll, beforeEach, describe, expect, it } from 'vitest';
 import { buildConsole } from '../../src/console/server.js';
 import { addUser } from '../../src/console/users.js';
@@ -27,6 +27,14 @@ const launchOptions = {
   headless: true,
   args: ['--no-sandbox', '--disable-gpu', '--disable-quic', '--no-first-run', '--disable-background-networking', '--disable-component-update', '--disable-sync'],
 };
+
+/**
+ * Clicks what submits a form or follows a link and waits for the document it leads to: waiting for
+ * "load" after the click could see the page that was already there.
+ */
+async function submit(target: Locator): Promise<void> {
+  await Promise.all([target.page().waitForEvent('load'), target.click()]);
+}
 
 (haveChromium || ci ? describe : describe.skip)('review console in Chromium', () => {
   let context: BrowserContext;
@@ -70,8 +78,7 @@ const launchOptions = {
       await page.goto(`${base}/login`);
       await page.getByLabel('User').fill(name);
       await page.getByLabel('Password').fill(password);
-      await page.getByRole('button', { name: 'Sign in' }).click();
-      await page.waitForLoadState('load');
+      await submit(page.getByRole('button', { name: 'Sign in' }));
     };
 
     it('an owner signs in and sees their plan with only their items counted; data shows as text, nothing runs', async () => {
@@ -90,16 +97,14 @@ const launchOptions = {
       // The stylesheet is the console's own.
       expect(await page.locator('body').evaluate((body) => (body as unknown as { ownerDocument: { defaultView: { getComputedStyle(e: unknown): { fontFamily: string } } } }).ownerDocument.defaultView.getComputedStyle(body).fontFamily)).toContain('system-ui');
 
-      await page.getByRole('button', { name: 'Sign out' }).click();
-      await page.waitForLoadState('load');
+      await submit(page.getByRole('button', { name: 'Sign out' }));
       expect(new URL(page.url()).pathname).toBe('/login');
     });
 
     it('an owner approves a plan of their own items from the plans page; a plan with other owners\' items is refused and says why', async () => {
       const own = await bobsPlan(t().db);
       await signIn('bob', 'bob-password-123');
-      await page.getByRole('button', { name: `Approve plan ${own}` }).click();
-      await page.waitForLoadState('load');
+      await submit(page.getByRole('button', { name: `Approve plan ${own}` }));
       expect(new URL(page.url()).pathname).toBe(`/plans/${own}`);
       expect(await page.getByText('Status approved').isVisible()).toBe(true);
       await page.goto(base);
@@ -108,8 +113,7 @@ const launchOptions = {
       expect(await page.getByRole('button', { name: `Approve plan ${own}` }).count()).toBe(0);
 
       const mixed = own - 1;
-      await page.getByRole('button', { name: `Approve plan ${mixed}` }).click();
-      await page.waitForLoadState('load');
+      await submit(page.getByRole('button', { name: `Approve plan ${mixed}` }));
       expect(await page.getByRole('alert').textContent()).toMatch(/has 1 item\(s\) of other owners/);
       const [state] = await t().db.query<{ status: string }>(`SELECT status::text AS status FROM plan WHERE id = $1`, [mixed]);
       expect(state!.status).toBe('draft');
@@ -171,27 +175,24 @@ const launchOptions = {
       await page.goto(`${base}/login`);
       await page.getByLabel('User').fill(name);
       await page.getByLabel('Password').fill(password);
-      await page.getByRole('button', { name: 'Sign in' }).click();
-      await page.waitForLoadState('load');
+      await submit(page.getByRole('button', { name: 'Sign in' }));
     };
     /** Starts a plan of Bob's assets from the plans page, waits on the run's page (it reloads itself), opens the plan. */
     const planMine = async (): Promise<number> => {
       await page.goto(base);
-      await page.getByRole('button', { name: 'Start a plan' }).click();
-      await page.waitForLoadState('load');
+      await submit(page.getByRole('button', { name: 'Start a plan' }));
       expect(new URL(page.url()).pathname).toMatch(/^\/runs\/\d+$/);
       await app.consoleRuns!.idle();
-      await page.reload();
+      // The run's page reloads itself until the run has ended, then links to its plan.
       const link = page.getByRole('link', { name: /^plan \d+$/ });
+      await link.waitFor();
       const planId = Number((await link.textContent())!.replace('plan ', ''));
-      await link.click();
-      await page.waitForLoadState('load');
+      await submit(link);
       return planId;
     };
     const openItem = async (planId: number, deviceName: string): Promise<void> => {
       await page.goto(`${base}/plans/${planId}?q=${encodeURIComponent(deviceName)}`);
-      await page.getByRole('row').filter({ hasText: deviceName }).first().getByRole('link').first().click();
-      await page.waitForLoadState('load');
+      await submit(page.getByRole('row').filter({ hasText: deviceName }).first().getByRole('link').first());
     };
 
     it('an owner plans their assets, rejects one change with a reason, pins a conflict, approves the rest and applies; the next plan holds the rejected change and follows the pin; another owner sees none of it', async () => {
@@ -213,8 +214,7 @@ const launchOptions = {
       await openItem(first, d0!.name);
       expect(await page.getByRole('cell', { name: 'not yet', exact: true }).isVisible()).toBe(true);
       await page.getByLabel('Reason').first().fill('the PLC is being commissioned');
-      await page.getByRole('button', { name: 'Reject this change' }).click();
-      await page.waitForLoadState('load');
+      await submit(page.getByRole('button', { name: 'Reject this change' }));
       expect(await page.getByText('Decision', { exact: false }).filter({ hasText: 'the PLC is being commissioned' }).isVisible()).toBe(true);
       expect(await page.getByText('held by decision').isVisible()).toBe(true);
 
@@ -224,20 +224,16 @@ const launchOptions = {
       await page.getByRole('radio', { name: /PLC-SPLIT/ }).check();
       await page.getByRole('radio', { name: new RegExp(`^${a!.id} `) }).check();
       await page.getByLabel('Reason').nth(0).fill('the cabinet label says so');
-      await page.getByRole('button', { name: 'Pin the match' }).click();
-      await page.waitForLoadState('load');
+      await submit(page.getByRole('button', { name: 'Pin the match' }));
       expect(new URL(page.url()).pathname).toBe('/decisions');
       expect(await page.getByRole('cell', { name: 'the cabinet label says so' }).isVisible()).toBe(true);
 
       // Approve the rest (the plan as a whole) and apply it.
       await page.goto(`${base}/plans/${first}`);
-      await page.getByRole('button', { name: `Approve plan ${first}` }).click();
-      await page.waitForLoadState('load');
-      await page.getByRole('button', { name: `Apply plan ${first}` }).click();
-      await page.waitForLoadState('load');
+      await submit(page.getByRole('button', { name: `Approve plan ${first}` }));
+      await submit(page.getByRole('button', { name: `Apply plan ${first}` }));
       await app.consoleRuns!.idle();
-      await page.reload();
-      expect(await page.getByRole('cell', { name: 'succeeded' }).isVisible()).toBe(true);
+      await page.getByRole('cell', { name: 'succeeded' }).waitFor();
       expect(plant.sim.sim.store.get(d1!.id)!.description).toBe('<script>alert(1)</script> checked');
       expect(plant.sim.sim.store.get(d0!.id)!.description).not.toBe('not yet');
       const audit = await t().db.query<{ actor: string; operation: string }>(`SELECT actor, operation FROM audit_record WHERE plan_id = $1 ORDER BY id`, [first]);
@@ -319,8 +315,7 @@ const launchOptions = {
     const signInWithProvider = async (account: string): Promise<void> => {
       await context.clearCookies();
       await page.goto(`${base}/login`);
-      await page.getByRole('link', { name: 'Sign in with the plant directory' }).click();
-      await page.waitForLoadState('load');
+      await submit(page.getByRole('link', { name: 'Sign in with the plant directory' }));
       // The provider's own login form.
       expect(new URL(page.url()).origin).toBe(idp.issuer);
       await page.locator('input[name=login]').fill(account);
