@@ -22,6 +22,13 @@ export interface Answer {
 const refused = (status: number, error: string): Answer => ({ status, body: { error } });
 export const maxReasonLength = 2000;
 
+/** Why a decision's reason (trimmed) is refused: missing, or longer than `maxReasonLength`. */
+function reasonRefusal(why: string, missing: string): Answer | null {
+  if (why === '') return refused(400, missing);
+  if (why.length > maxReasonLength) return refused(400, `the reason has at most ${maxReasonLength} characters`);
+  return null;
+}
+
 interface ItemRow {
   id: number;
   seq: number;
@@ -152,8 +159,8 @@ export async function approveItem(db: Database, user: ConsoleUser, planId: numbe
  */
 export async function rejectItem(db: Database, user: ConsoleUser, planId: number, seq: number, reason: string, holdDays: number): Promise<Answer> {
   const why = reason.trim();
-  if (why === '') return refused(400, 'say why the change is rejected (a reason is required)');
-  if (why.length > maxReasonLength) return refused(400, `the reason has at most ${maxReasonLength} characters`);
+  const badReason = reasonRefusal(why, 'say why the change is rejected (a reason is required)');
+  if (badReason) return badReason;
   const item = await decidable(db, user, planId, seq);
   if (isAnswer(item)) return item;
   const closed = pendingChange(item, planId, 'rejected');
@@ -192,8 +199,8 @@ export interface ConflictDecisionRequest {
  */
 export async function decideConflict(db: Database, user: ConsoleUser, r: ConflictDecisionRequest): Promise<Answer> {
   const why = r.reason.trim();
-  if (why === '') return refused(400, 'say why (a reason is required)');
-  if (why.length > maxReasonLength) return refused(400, `the reason has at most ${maxReasonLength} characters`);
+  const badReason = reasonRefusal(why, 'say why (a reason is required)');
+  if (badReason) return badReason;
   const item = await decidable(db, user, r.plan, r.seq);
   if (isAnswer(item)) return item;
   const actor = consoleActor(user);

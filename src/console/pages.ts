@@ -1,6 +1,7 @@
 import type { StoredDecision } from '../sync/decisions/store.js';
 import { barChart, csrfField, h, page, postButton, table, valueText } from './html.js';
-import { pageSize, type AuditRow, type ItemDetail, type ItemFilter, type ItemListRow, type PlanCountsView, type PlanHead, type PlanRow, type RunRow } from './queries.js';
+import { pageSize, type AuditRow, type ItemDetail, type ItemFilter, type ItemListRow, type PlanCountsView, type PlanHead, type PlanRow } from './queries.js';
+import type { RunRecord } from '../sync/runs/store.js';
 import type { ConsoleUser } from './users.js';
 
 /** The console's pages, rendered from what src/console/queries.ts read; every value escaped. */
@@ -198,7 +199,7 @@ export function decisionsPage(user: ConsoleUser, csrf: string, decisions: readon
   return page('Decisions', table(['#', 'Kind', 'Owner', 'By', 'When', 'Why', 'About', 'Made on', 'State', ''], rows, 'No decisions yet.'), { user, csrf });
 }
 
-export function runsPage(user: ConsoleUser, csrf: string, runs: readonly RunRow[], title = 'Runs'): string {
+export function runsPage(user: ConsoleUser, csrf: string, runs: readonly RunRecord[], title = 'Runs'): string {
   const running = runs.some((r) => r.status === 'running');
   const rows = runs.map((r) => [
     `<a href="/runs/${r.id}">${r.id}</a>`,
@@ -209,7 +210,7 @@ export function runsPage(user: ConsoleUser, csrf: string, runs: readonly RunRow[
     h(r.status),
     h(r.startedAt.toISOString()),
     r.finishedAt ? `${((r.finishedAt.getTime() - r.startedAt.getTime()) / 1000).toFixed(1)} s` : `running for ${Math.max(0, Math.round((Date.now() - r.startedAt.getTime()) / 1000))} s`,
-    r.planId ? `<a href="/plans/${r.planId}">plan ${r.planId}</a>` : '',
+    r.planIds.length > 0 ? `<a href="/plans/${r.planIds.at(-1)!}">plan ${r.planIds.at(-1)!}</a>` : '',
     h(r.error ?? countsText(Object.fromEntries(Object.entries(r.counts).filter(([, v]) => typeof v === 'number')) as Record<string, number>)),
   ]);
   return page(title, `${running ? '<p>A run is under way: this page reloads every 2 seconds.</p>' : ''}${table(['Run', 'Mode', 'Trigger', 'By', 'Scope', 'Status', 'Started', 'Took', 'Result', 'Counts / error'], rows, 'No runs yet.')}`, {

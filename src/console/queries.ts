@@ -1,6 +1,7 @@
 import type { Sql } from '../db/sql.js';
 import type { Conflict, ItemDecision, PlanAction } from '../reconcile/plan-schema.js';
-import { ownerFilter } from './access.js';
+import { listRuns, type RunRecord } from '../sync/runs/store.js';
+import { consoleActor, ownerFilter } from './access.js';
 import type { ConsoleUser } from './users.js';
 
 /**
@@ -159,34 +160,16 @@ export async function itemDetail(db: Sql, planId: number, seq: number): Promise<
   return { ...row, id: Number(row.id), kics_device_id: row.kics_device_id === null ? null : Number(row.kics_device_id), address_space_id: row.address_space_id === null ? null : Number(row.address_space_id) };
 }
 
-export interface RunRow {
-  id: number;
-  trigger: string;
-  actor: string;
-  mode: string;
-  scope: Record<string, unknown>;
-  status: string;
-  counts: Record<string, unknown>;
-  error: string | null;
-  startedAt: Date;
-  finishedAt: Date | null;
-  planId: number | null;
+/** The newest runs: everyone's for admins and viewers; an owner's own and those of their owners (`listRuns()`). */
+export async function runsFor(db: Sql, user: ConsoleUser, runId?: number): Promise<RunRecord[]> {
+  const owners = ownerFilter(user);
+  return listRuns(db, { limit: 50, ...(runId === undefined ? {} : { runId }), ...(owners ? { visibleTo: { owners, actor: consoleActor(user) } } : {}) });
 }
 
-/** The newest runs: everyone's for admins and viewers; an owner's own and those scoped to their owners. */
-export async function runsFor(db: Sql, user: ConsoleUser, runId?: number): Promise<RunRow[]> {
-  const owners = ownerFilter(user);
-  const rows = await db.query<{ id: number; trigger: string; actor: string; mode: string; scope: Record<string, unknown>; status: string; counts: Record<string, unknown>; error: string | null; started_at: Date; finished_at: Date | null; plan_id: number | null }>(
-    `SELECT r.id, r.trigger::text AS trigger, r.actor, r.mode::text AS mode, r.scope, r.status::text AS status, r.counts, r.error, r.started_at, r.finished_at,
-            (SELECT max(p.id) FROM plan p WHERE p.run_id = r.id) AS plan_id
-       FROM sync_run r
-      WHERE ($1::int IS NULL OR r.id = $1)
-        AND ($2::text[] IS NULL OR r.actor = $3 OR r.scope->>'owner' = ANY($2::text[])
-             OR (r.mode = 'apply' AND NOT EXISTS (SELECT 1 FROM plan_item i WHERE i.plan_id = (r.scope->>'planId')::int AND (i.owner IS NULL OR NOT (i.owner = ANY($2::text[]))))))
-      ORDER BY r.id DESC LIMIT 50`,
-    [runId ?? null, owners, `console:${user.name}`],
-  );
-  return rows.map((r) => ({ id: r.id, trigger: r.trigger, actor: r.actor, mode: r.mode, scope: r.scope, status: r.status, counts: r.counts, error: r.error, startedAt: r.started_at, finishedAt: r.finished_at, planId: r.plan_id }));
+/** A run as the console's API shows it: the plan it made last, not the host or process it ran in. */
+export function runView(run: RunRecord): Record<string, unknown> {
+  const { id, trigger, actor, mode, scope, status, counts, error, startedAt, finishedAt } = run;
+  return { id, trigger, actor, mode, scope, status, counts, error, startedAt, finishedAt, planId: run.planIds.at(-1) ?? null };
 }
 
 /** The owner of a KICS device, as the newest plan item about it names it. */

@@ -17,7 +17,7 @@ import { approveItem, approveWholePlan, decideConflict, rejectItem, revoke, type
 import { errorPage, loginPage, stylesheet } from './html.js';
 import { consoleMetrics } from './metrics.js';
 import { decisionsPage, devicePage, itemPage, planPage, plansPage, runsPage } from './pages.js';
-import { deviceAudit, deviceOwner, itemDetail, itemsPage, itemSorts, pageSize, planCounts, planHead, plansFor, runsFor, type PlanHead } from './queries.js';
+import { deviceAudit, deviceOwner, itemDetail, itemsPage, itemSorts, pageSize, planCounts, planHead, plansFor, runsFor, runView, type PlanHead } from './queries.js';
 import { ConsoleRuns, type ConsoleRunsOptions } from './runs.js';
 import { mapClaimValues, OidcLogin, type OidcConfig, type OidcStart } from './oidc.js';
 import { findUser, upsertOidcUser, userById, userByToken, verifyPassword, type ConsoleUser } from './users.js';
@@ -310,7 +310,7 @@ export async function buildConsole(options: ConsoleOptions): Promise<FastifyInst
       const asset = item?.conflict?.assets[Number(body.record)];
       pin = { ...(asset ? { source: asset.source, key: asset.key } : {}), deviceId: Number(body.deviceId) };
     }
-    return answerForm(request, reply, await decideConflict(db, request.user!, { kind, plan: planId, seq, reason: String(body.reason ?? ''), ...pin }), kind === 'pin' || kind === 'same_asset' || kind === 'ignore_device' ? '/decisions' : back);
+    return answerForm(request, reply, await decideConflict(db, request.user!, { kind, plan: planId, seq, reason: String(body.reason ?? ''), ...pin }), '/decisions');
   });
   app.post<{ Params: { id: number } }>('/decisions/:id/revoke', { ...form, schema: { params: planParams } }, async (request, reply) =>
     answerForm(request, reply, await revoke(db, request.user!, request.params.id), '/decisions'),
@@ -387,10 +387,10 @@ export async function buildConsole(options: ConsoleOptions): Promise<FastifyInst
   app.post<{ Params: { id: number } }>('/api/v1/decisions/:id/revoke', { ...apiPost, schema: { tags: ['api'], summary: 'Revoke a decision (audited)', params: planParams } }, async (request, reply) =>
     answerJson(reply, await revoke(db, request.user!, request.params.id)),
   );
-  app.get('/api/v1/runs', { ...api, schema: { tags: ['api'], summary: 'The newest 50 runs the user may see' } }, async (request) => ({ runs: await runsFor(db, request.user!) }));
+  app.get('/api/v1/runs', { ...api, schema: { tags: ['api'], summary: 'The newest 50 runs the user may see' } }, async (request) => ({ runs: (await runsFor(db, request.user!)).map(runView) }));
   app.get<{ Params: { id: number } }>('/api/v1/runs/:id', { ...api, schema: { tags: ['api'], summary: 'One run: status, counts, its plan', params: planParams } }, async (request, reply) => {
     const [run] = await runsFor(db, request.user!, request.params.id);
-    return run ?? reply.code(404).send({ error: `no run ${request.params.id} you may see` });
+    return run ? runView(run) : reply.code(404).send({ error: `no run ${request.params.id} you may see` });
   });
   app.post<{ Body: { owner?: string } }>(
     '/api/v1/runs',

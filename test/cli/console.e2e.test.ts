@@ -27,6 +27,32 @@ describe('kics-sync users and serve', () => {
       child.stdin.end(`${password}\n`);
     });
 
+  /**
+   * Runs the CLI with `args` until it says where the console listens (`review console at URL`), calls
+   * `use` with that URL, then stops it with SIGTERM: it must exit 0.
+   */
+  const whileServing = async (args: string[], scheme: 'http' | 'https', use: (address: string) => Promise<void>): Promise<void> => {
+    const child = spawn(process.execPath, [binPath, ...args], { env: { ...process.env, ...env } });
+    try {
+      const address = await new Promise<string>((resolve, reject) => {
+        let stderr = '';
+        child.stderr.on('data', (d: Buffer) => {
+          stderr += d.toString();
+          const found = new RegExp(`review console at (${scheme}://127\\.0\\.0\\.1:\\d+)`).exec(stderr);
+          if (found) resolve(found[1]!);
+        });
+        child.on('close', (code) => reject(new Error(`${args[0]} ended (${code}): ${stderr}`)));
+      });
+      await use(address);
+    } finally {
+      if (child.exitCode === null) {
+        const closed = new Promise<number | null>((resolve) => child.on('close', resolve));
+        child.kill('SIGTERM');
+        expect(await closed).toBe(0);
+      }
+    }
+  };
+
   it('adds users (password from stdin, never in argv), lists them without secrets, refuses bad input, and makes API tokens', async () => {
     expect((await runCli(['db', 'migrate'], { env })).code).toBe(0);
     const added = await addUser(['bob', '--role', 'owner', '--owner', 'bob', '--owner', 'line 2', '--password-stdin'], 'bob-password-123');
@@ -50,29 +76,13 @@ describe('kics-sync users and serve', () => {
 
   it('serves the console on loopback until SIGTERM: health, readiness, and the API with a token', async () => {
     const token = String(parseJsonOutput(await runCli(['users', 'token', 'bob', '--label', 'serve test', '--json'], { env })).token);
-    const child = spawn(process.execPath, [binPath, 'serve', '--port', '0'], { env: { ...process.env, ...env } });
-    try {
-      const address = await new Promise<string>((resolve, reject) => {
-        let stderr = '';
-        child.stderr.on('data', (d: Buffer) => {
-          stderr += d.toString();
-          const found = /review console at (http:\/\/127\.0\.0\.1:\d+)/.exec(stderr);
-          if (found) resolve(found[1]!);
-        });
-        child.on('close', (code) => reject(new Error(`serve ended (${code}): ${stderr}`)));
-      });
+    await whileServing(['serve', '--port', '0'], 'http', async (address) => {
       expect((await request(`${address}/healthz`)).statusCode).toBe(200);
       expect(await (await request(`${address}/readyz`)).body.json()).toEqual({ status: 'ready' });
       const me = await request(`${address}/api/v1/me`, { headers: { authorization: `Bearer ${token}` } });
       expect(await me.body.json()).toEqual({ name: 'bob', role: 'owner', owners: ['bob', 'line 2'] });
       expect((await request(`${address}/api/v1/me`)).statusCode).toBe(401);
-    } finally {
-      if (child.exitCode === null) {
-        const closed = new Promise<number | null>((resolve) => child.on('close', resolve));
-        child.kill('SIGTERM');
-        expect(await closed).toBe(0);
-      }
-    }
+    });
   });
 
   it('schedule serves the console from its own process with console.withSchedule, over TLS from console.tls', async () => {
@@ -81,29 +91,13 @@ describe('kics-sync users and serve', () => {
     writeFileSync(path.join(dataDir, 'console.key'), certs.keyPem);
     const config = path.join(dataDir, 'kics-sync.yaml');
     writeFileSync(config, JSON.stringify({ schedule: { cron: '0 0 1 1 *' }, console: { withSchedule: true, port: 0, tls: { certFile: './console.crt', keyFile: './console.key' } } }));
-    const child = spawn(process.execPath, [binPath, 'schedule', '--config', config], { env: { ...process.env, ...env } });
-    try {
-      const address = await new Promise<string>((resolve, reject) => {
-        let stderr = '';
-        child.stderr.on('data', (d: Buffer) => {
-          stderr += d.toString();
-          const found = /review console at (https:\/\/127\.0\.0\.1:\d+)/.exec(stderr);
-          if (found) resolve(found[1]!);
-        });
-        child.on('close', (code) => reject(new Error(`schedule ended (${code}): ${stderr}`)));
-      });
+    await whileServing(['schedule', '--config', config], 'https', async (address) => {
       const trusted = new Agent({ connect: { ca: certs.caPem } });
       expect((await request(`${address}/healthz`, { dispatcher: trusted })).statusCode).toBe(200);
       const login = await request(`${address}/login`, { dispatcher: trusted });
       expect(String(login.headers['set-cookie'])).toMatch(/; Secure/i);
       await login.body.dump();
       await trusted.close();
-    } finally {
-      if (child.exitCode === null) {
-        const closed = new Promise<number | null>((resolve) => child.on('close', resolve));
-        child.kill('SIGTERM');
-        expect(await closed).toBe(0);
-      }
-    }
+    });
   });
 });

@@ -28,6 +28,16 @@ const launchOptions = {
   args: ['--no-sandbox', '--disable-gpu', '--disable-quic', '--no-first-run', '--disable-background-networking', '--disable-component-update', '--disable-sync'],
 };
 
+/** A new tab; dialogs (an `alert()` that got through) are dismissed and their text kept in `dialogs`. */
+async function openPage(context: BrowserContext, dialogs: string[]): Promise<Page> {
+  const page = await context.newPage();
+  page.on('dialog', (dialog) => {
+    dialogs.push(dialog.message());
+    void dialog.dismiss();
+  });
+  return page;
+}
+
 /**
  * Clicks what submits a form or follows a link and waits for the document it leads to: waiting for
  * "load" after the click could see the page that was already there.
@@ -57,11 +67,7 @@ async function submit(target: Locator): Promise<void> {
       app = await buildConsole({ db: t().db, logger: silentLogger() });
       base = await app.listen({ host: '127.0.0.1', port: 0 });
       await context.clearCookies();
-      page = await context.newPage();
-      page.on('dialog', (dialog) => {
-        dialogs.push(dialog.message());
-        void dialog.dismiss();
-      });
+      page = await openPage(context, dialogs);
       page.on('console', (message) => {
         if (/Content Security Policy/i.test(message.text())) cspViolations.push(message.text());
       });
@@ -155,11 +161,7 @@ async function submit(target: Locator): Promise<void> {
       app = await buildConsole({ db: t().db, logger: silentLogger(), runs: { config: plant.config(), dataDir: plant.dir } });
       base = await app.listen({ host: '127.0.0.1', port: 0 });
       await context.clearCookies();
-      page = await context.newPage();
-      page.on('dialog', (dialog) => {
-        dialogs.push(dialog.message());
-        void dialog.dismiss();
-      });
+      page = await openPage(context, dialogs);
       await addUser(t().db, { name: 'bob', role: 'owner', owners: ['bob'], password: 'bob-password-123' });
       await addUser(t().db, { name: 'carol', role: 'owner', owners: ['carol'], password: 'carol-password-123' });
     });

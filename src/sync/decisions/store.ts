@@ -2,7 +2,7 @@ import type { Database } from '../../db/database.js';
 import type { Sql } from '../../db/sql.js';
 import { ExitCode, KicsSyncError } from '../../errors.js';
 import type { PlanAction, SourceKey } from '../../reconcile/plan-schema.js';
-import type { ReconcileDecisions } from '../../reconcile/types.js';
+import type { HoldDecision, IgnoreDecision, PinDecision, ReconcileDecisions, SameAssetDecision } from '../../reconcile/types.js';
 import { insertAuditRecords, type AuditOperation } from '../audit/store.js';
 
 /**
@@ -194,11 +194,10 @@ export async function decisionById(db: Sql, id: number, now: Date): Promise<Stor
 
 /** The decisions in force, as the reconciler takes them. */
 export async function decisionsInForce(db: Sql, now: Date): Promise<ReconcileDecisions> {
-  const decisions: ReconcileDecisions = { holds: [], pins: [], sameAssets: [], ignoredDevices: [] };
-  const holds = decisions.holds as ReconcileDecisions['holds'][number][];
-  const pins = decisions.pins as ReconcileDecisions['pins'][number][];
-  const sameAssets = decisions.sameAssets as ReconcileDecisions['sameAssets'][number][];
-  const ignored = decisions.ignoredDevices as ReconcileDecisions['ignoredDevices'][number][];
+  const holds: HoldDecision[] = [];
+  const pins: PinDecision[] = [];
+  const sameAssets: SameAssetDecision[] = [];
+  const ignored: IgnoreDecision[] = [];
   for (const d of await listDecisions(db, { now, inForce: true })) {
     const ref = { id: d.id, by: d.actor, at: d.createdAt.toISOString(), reason: d.reason };
     const keys = d.sourceKeys.map((k) => ({ source: k.source, key: k.key }));
@@ -208,9 +207,5 @@ export async function decisionsInForce(db: Sql, now: Date): Promise<ReconcileDec
     else if (d.kind === 'ignore_device' && d.deviceId !== null) ignored.push({ ...ref, deviceId: d.deviceId });
   }
   // Oldest first: of two pins of one record, the newer wins when bound.
-  holds.reverse();
-  pins.reverse();
-  sameAssets.reverse();
-  ignored.reverse();
-  return decisions;
+  return { holds: holds.reverse(), pins: pins.reverse(), sameAssets: sameAssets.reverse(), ignoredDevices: ignored.reverse() };
 }

@@ -137,15 +137,24 @@ export interface ListRunsOptions {
   limit?: number;
   status?: RunStatus;
   mode?: RunMode;
+  /** Only this run (a list of one, or none). */
+  runId?: number;
+  /**
+   * Only the runs these owner names may see (the review console's owners): those started as `actor`,
+   * those scoped to one of the owners, and applies of a plan whose every item is theirs.
+   */
+  visibleTo?: { owners: readonly string[]; actor: string };
 }
 
 /** The newest runs first. */
 export async function listRuns(db: Sql, options: ListRunsOptions = {}): Promise<RunRecord[]> {
   const rows = await db.query<RunRow>(
     `SELECT ${runColumns} FROM sync_run r
-      WHERE ($1::run_status IS NULL OR r.status = $1::run_status) AND ($2::run_mode IS NULL OR r.mode = $2::run_mode)
+      WHERE ($1::run_status IS NULL OR r.status = $1::run_status) AND ($2::run_mode IS NULL OR r.mode = $2::run_mode) AND ($4::int IS NULL OR r.id = $4)
+        AND ($5::text[] IS NULL OR r.actor = $6 OR r.scope->>'owner' = ANY($5::text[])
+             OR (r.mode = 'apply' AND NOT EXISTS (SELECT 1 FROM plan_item i WHERE i.plan_id = (r.scope->>'planId')::int AND (i.owner IS NULL OR NOT (i.owner = ANY($5::text[]))))))
       ORDER BY r.id DESC LIMIT $3`,
-    [options.status ?? null, options.mode ?? null, options.limit ?? 20],
+    [options.status ?? null, options.mode ?? null, options.limit ?? 20, options.runId ?? null, options.visibleTo ? [...options.visibleTo.owners] : null, options.visibleTo?.actor ?? null],
   );
   return rows.map(toRun);
 }
