@@ -18,6 +18,7 @@ import { registerPlanCommands } from './commands/plan.js';
 import { registerRunsCommand } from './commands/runs.js';
 import { registerScheduleCommand } from './commands/schedule.js';
 import { registerSimulatorCommand } from './commands/simulator.js';
+import { registerSitesCommand, registerWorkerCommand } from './commands/fleet.js';
 import { registerSourcesCommands } from './commands/sources.js';
 import { registerSyncCommand } from './commands/sync.js';
 
@@ -29,6 +30,7 @@ export function buildProgram(): Command {
     .version(version, '-V, --version')
     .option('-c, --config <file>', 'configuration file (default: $KICS_SYNC_CONFIG or ./kics-sync.yaml)')
     .option('--data-dir <dir>', 'data directory for the embedded database and reports (default: $KICS_SYNC_DATA_DIR or ./.kics-sync)')
+    .option('--site <name>', 'the site (plant) to work on, from the configuration\'s sites: (default: the only one)')
     .option('--log-level <level>', 'fatal, error, warn, info, debug, trace or silent (default: info)', parseLogLevel)
     .showHelpAfterError()
     .exitOverride();
@@ -45,8 +47,10 @@ export function buildProgram(): Command {
   registerRunsCommand(program);
   registerScheduleCommand(program);
   registerSimulatorCommand(program);
+  registerSitesCommand(program);
   registerSourcesCommands(program);
   registerSyncCommand(program);
+  registerWorkerCommand(program);
   return program;
 }
 

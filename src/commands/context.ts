@@ -7,12 +7,15 @@ import { ExitCode, KicsSyncError, UsageError, errorMessage } from '../errors.js'
 import { createLogger, logLevels, type LogLevel, type Logger } from '../log.js';
 import { terminal } from '../terminal.js';
 import { requireSettings } from '../config/load.js';
+import { chooseSite, resolveSite } from '../config/sites.js';
 
 /** Options every command accepts (set on the root program). */
 export interface GlobalOptions {
   config?: string;
   dataDir?: string;
   logLevel?: LogLevel;
+  /** The site the command works on (`--site`); default: the only one. */
+  site?: string;
 }
 
 /** What a command returns: the JSON summary printed with --json, the text printed otherwise. */
@@ -27,6 +30,7 @@ export class CommandContext {
   readonly logger: Logger;
   readonly signal: AbortSignal;
   private readonly abort = new AbortController();
+  private loadedPromise?: Promise<Config>;
   private configPromise?: Promise<Config>;
   private dbPromise?: Promise<Database>;
   private readonly closers: (() => Promise<void>)[] = [];
@@ -41,26 +45,38 @@ export class CommandContext {
     this.signal = this.abort.signal;
   }
 
-  /** The validated configuration (loaded once). */
-  config(): Promise<Config> {
-    this.configPromise ??= loadConfig({ file: this.globals.config, env: this.env }).then(({ config, file }) => {
+  /** The validated configuration file, every site in it (loaded once). */
+  fullConfig(): Promise<Config> {
+    this.loadedPromise ??= loadConfig({ file: this.globals.config, env: this.env }).then(({ config, file }) => {
       if (file) this.logger.debug({ file }, 'configuration loaded');
       return config;
+    });
+    return this.loadedPromise;
+  }
+
+  /**
+   * The configuration of the site this command works on (`--site`, else the only one): the shape
+   * every command takes, with the site's sections, sources and data folder (src/config/sites.ts).
+   */
+  config(): Promise<Config> {
+    this.configPromise ??= this.fullConfig().then((full) => {
+      const name = chooseSite(full, this.globals.site);
+      const fromCli = this.globals.dataDir ?? this.env.KICS_SYNC_DATA_DIR;
+      const resolved = resolveSite(fromCli ? { ...full, dataDir: path.resolve(fromCli) } : full, name);
+      return { ...resolved.config, site: { name, schema: resolved.location.schema, scope: resolved.scope } };
     });
     return this.configPromise;
   }
 
-  /** --data-dir, else KICS_SYNC_DATA_DIR, else the config's dataDir. */
+  /** The site's data folder: --data-dir, else KICS_SYNC_DATA_DIR, else the config's dataDir (a site other than `default` has its own folder in it). */
   async dataDir(): Promise<string> {
-    const fromCli = this.globals.dataDir ?? this.env.KICS_SYNC_DATA_DIR;
-    if (fromCli) return path.resolve(fromCli);
     return (await this.config()).dataDir;
   }
 
   /** DATABASE_URL, else the config's database.url, else undefined (embedded PGlite). */
   async databaseUrl(): Promise<string | undefined> {
     if (this.env.DATABASE_URL) return this.env.DATABASE_URL;
-    const { url } = (await this.config()).database;
+    const { url } = (await this.fullConfig()).database;
     requireSettings(url);
     return url;
   }
@@ -70,7 +86,8 @@ export class CommandContext {
     this.dbPromise ??= (async () => {
       const url = await this.databaseUrl();
       const dataDir = await this.dataDir();
-      const opening = openDatabase({ url, dataDir, logger: this.logger, migrate: options.migrate ?? true, signal: this.signal });
+      const schema = (await this.config()).site?.schema;
+      const opening = openDatabase({ url, dataDir, logger: this.logger, migrate: options.migrate ?? true, signal: this.signal, ...(schema ? { schema } : {}) });
       const db = await terminal.while(url ? 'opening the database ...' : `opening the embedded database in ${dataDir} ...`, opening, this.showsStatus());
       this.closers.push(() => db.close());
       this.logger.debug({ database: db.location }, 'database open');

@@ -265,27 +265,34 @@ export function formatPath(p: Path): string {
 function resolvePaths(config: Config, baseDir: string): Config {
   const abs = (p: string): string => path.resolve(baseDir, p);
   const optAbs = (p: string | undefined): string | undefined => (p === undefined ? undefined : abs(p));
+  const kics = (k: Config['kics']): Config['kics'] =>
+    k && {
+      ...k,
+      package: k.package && { ...k.package, dir: abs(k.package.dir) },
+      pem: k.pem && { cert: abs(k.pem.cert), key: abs(k.pem.key), ca: abs(k.pem.ca), ...(k.pem.passphrase === undefined ? {} : { passphrase: k.pem.passphrase }) },
+    };
+  const sources = (list: Config['sources']): Config['sources'] =>
+    list.map((s) => (s.type === 'csv' ? { ...s, path: abs(s.path), rejectsFile: optAbs(s.rejectsFile) } : s.type === 'netbox' || s.type === 'servicenow' ? { ...s, caFile: optAbs(s.caFile) } : s));
+  const reconcile = (r: Config['reconcile']): Config['reconcile'] => ({ ...r, industrialConfig: { ...r.industrialConfig, root: optAbs(r.industrialConfig.root) } });
+  const ksc = (k: Config['ksc']): Config['ksc'] => k && { ...k, ca: optAbs(k.ca) };
   return {
     ...config,
     dataDir: abs(config.dataDir),
-    kics: config.kics && {
-      ...config.kics,
-      package: config.kics.package && { ...config.kics.package, dir: abs(config.kics.package.dir) },
-      pem: config.kics.pem && {
-        cert: abs(config.kics.pem.cert),
-        key: abs(config.kics.pem.key),
-        ca: abs(config.kics.pem.ca),
-        ...(config.kics.pem.passphrase === undefined ? {} : { passphrase: config.kics.pem.passphrase }),
-      },
-    },
-    sources: config.sources.map((s) =>
-      s.type === 'csv' ? { ...s, path: abs(s.path), rejectsFile: optAbs(s.rejectsFile) } : s.type === 'netbox' || s.type === 'servicenow' ? { ...s, caFile: optAbs(s.caFile) } : s,
-    ),
-    reconcile: {
-      ...config.reconcile,
-      industrialConfig: { ...config.reconcile.industrialConfig, root: optAbs(config.reconcile.industrialConfig.root) },
-    },
-    ksc: config.ksc && { ...config.ksc, ca: optAbs(config.ksc.ca) },
+    kics: kics(config.kics),
+    sources: sources(config.sources),
+    reconcile: reconcile(config.reconcile),
+    ksc: ksc(config.ksc),
     console: { ...config.console, ...(config.console.tls ? { tls: { certFile: abs(config.console.tls.certFile), keyFile: abs(config.console.tls.keyFile) } } : {}) },
+    ...(config.sites
+      ? {
+          sites: config.sites.map((site) => ({
+            ...site,
+            kics: kics(site.kics),
+            sources: site.sources && sources(site.sources),
+            reconcile: site.reconcile && reconcile(site.reconcile),
+            ksc: ksc(site.ksc),
+          })),
+        }
+      : {}),
   };
 }

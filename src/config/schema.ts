@@ -1,10 +1,12 @@
 import { z } from 'zod';
 import { logLevels } from '../log.js';
 import { consoleConfigSchema } from './console.js';
+import { fleetConfigSchema } from './fleet.js';
 import { kicsConfigSchema } from './kics.js';
 import { kscConfigSchema } from './ksc.js';
 import { reconcileConfigSchema } from './reconcile.js';
 import { sourceConfigSchema } from './sources.js';
+import { checkSites, siteConfigSchema, type SiteScope } from './sites.js';
 import { eventsConfigSchema, scheduleConfigSchema, syncConfigSchema } from './sync.js';
 
 export const configSchema = z
@@ -25,7 +27,19 @@ export const configSchema = z
     events: eventsConfigSchema,
     ksc: kscConfigSchema.optional(),
     console: consoleConfigSchema,
+    /**
+     * Several plants, each with its own KICS (src/config/sites.ts). Absent: the configuration is one
+     * site, named `default`. Top-level sections are the defaults of every site that leaves them out.
+     */
+    sites: z.array(siteConfigSchema).min(1).optional(),
+    /** The job queue the workers share (PostgreSQL only). */
+    fleet: fleetConfigSchema,
   })
+  .superRefine(checkSites)
   .prefault({});
 
-export type Config = z.infer<typeof configSchema>;
+/**
+ * The configuration. After `resolveSite()` (src/config/sites.ts) it describes one site, and `site`
+ * says which one and which records of the shared sources are its own.
+ */
+export type Config = z.infer<typeof configSchema> & { site?: { name: string; schema: string; scope: SiteScope | undefined } };

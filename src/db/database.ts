@@ -30,6 +30,8 @@ export interface Database extends TransactionalSql {
   readonly prisma: PrismaClient;
   /** For the schema engine (migrations, diffs). */
   readonly engineTarget: EngineTarget;
+  /** PostgreSQL schema holding the tables (`public`, or a site's own: src/config/sites.ts). */
+  readonly schema: string;
   close(): Promise<void>;
 }
 
@@ -43,6 +45,12 @@ export interface OpenDatabaseOptions {
   migrate?: boolean;
   /** Pool size for PostgreSQL. */
   poolSize?: number;
+  /**
+   * PostgreSQL only: the schema whose tables this database uses (a site's, src/config/sites.ts);
+   * created when missing. Default `public`. Every connection, including the ones worker threads open
+   * from `connectionUrl`, has it as its search_path.
+   */
+  schema?: string;
   /** For tests: an already-open PGlite instance (e.g. in memory). */
   pglite?: PGlite;
   /** Ends a wait for the embedded database's lock (SIGINT / SIGTERM). */
@@ -54,7 +62,7 @@ export async function openDatabase(options: OpenDatabaseOptions): Promise<Databa
   const db = options.pglite
     ? wrapPGlite(options.pglite, 'in-memory PGlite', async () => {})
     : options.url
-      ? await openPostgres(options.url, options.poolSize ?? 10)
+      ? await openPostgres(options.url, options.poolSize ?? 10, options.schema ?? 'public')
       : await openPGlite(options.dataDir, options.logger, options.signal);
   if (options.migrate !== false) {
     try {
@@ -79,37 +87,51 @@ export function describePostgresUrl(url: string): string {
   }
 }
 
-async function openPostgres(url: string, poolSize: number): Promise<Database> {
+async function openPostgres(baseUrl: string, poolSize: number, schema: string): Promise<Database> {
   let parsed: URL;
   try {
-    parsed = new URL(url);
+    parsed = new URL(baseUrl);
     if (!/^postgres(ql)?:$/.test(parsed.protocol)) throw new Error(`scheme ${parsed.protocol} is not postgresql:`);
   } catch (error) {
     throw new DatabaseError(`DATABASE_URL is not a valid postgresql:// URL (${errorMessage(error)})`, { code: 'DB_URL_INVALID', cause: error });
   }
-  const location = describePostgresUrl(url);
+  const url = schema === 'public' ? baseUrl : withSearchPath(parsed, schema);
+  const location = `${describePostgresUrl(baseUrl)}${schema === 'public' ? '' : `, schema ${schema}`}`;
   const pool = new pg.Pool({ connectionString: url, max: poolSize, types: pgTypes(pg.types), application_name: 'kics-sync', connectionTimeoutMillis: 10_000 });
   // A broken idle connection must not crash the process; the next query reports it.
   pool.on('error', () => {});
   try {
     await pool.query('SELECT 1');
+    if (schema !== 'public') await pool.query(`CREATE SCHEMA IF NOT EXISTS ${pg.escapeIdentifier(schema)}`);
   } catch (error) {
     await pool.end().catch(() => {});
     throw explainPostgresError(error, location, parsed);
   }
-  const prisma = new PrismaClient({ adapter: new PrismaPg(pool) });
+  const prisma = new PrismaClient({ adapter: new PrismaPg(pool, { schema }) });
   return {
     engine: 'postgres',
     location,
     connectionUrl: url,
     prisma,
-    engineTarget: { engine: 'postgres', pool },
+    schema,
+    engineTarget: { engine: 'postgres', pool, schema },
     ...pgPoolSql(pool),
     async close() {
       await prisma.$disconnect().catch(() => {});
       await pool.end();
     },
   };
+}
+
+/**
+ * The URL with `schema` as the search_path of every session it opens (libpq's `options`, which `pg`
+ * reads from the URL too), kept after options the URL already sets.
+ */
+function withSearchPath(url: URL, schema: string): string {
+  const copy = new URL(url.href);
+  const before = copy.searchParams.get('options');
+  copy.searchParams.set('options', `${before ? `${before} ` : ''}-c search_path=${schema}`);
+  return copy.href;
 }
 
 function explainPostgresError(error: unknown, location: string, url: URL): DatabaseError {
@@ -244,6 +266,7 @@ function wrapPGlite(pglite: PGlite, location: string, release: () => Promise<voi
     location,
     prisma,
     engineTarget: { engine: 'pglite', pglite },
+    schema: 'public',
     query: (text, params) => sql.query(text, params),
     execute: (text, params) => sql.execute(text, params),
     exec: (script) => sql.exec(script),

@@ -83,14 +83,14 @@ async function patchPgAdapter(factory: PrismaPg): Promise<void> {
   pgAdapterPatched = true;
 }
 
-export type EngineTarget = { engine: 'postgres'; pool: pg.Pool } | { engine: 'pglite'; pglite: PGlite };
+export type EngineTarget = { engine: 'postgres'; pool: pg.Pool; schema?: string } | { engine: 'pglite'; pglite: PGlite };
 
 /** Starts the schema engine on a database. Call `free()` on the result when done. */
 export async function startSchemaEngine(target: EngineTarget, schema: { path: string; content: string }, logger?: Logger): Promise<SchemaEngine> {
   const module = await loadModule();
   let adapter;
   if (target.engine === 'postgres') {
-    const factory = new PrismaPg(target.pool);
+    const factory = new PrismaPg(target.pool, target.schema === undefined ? undefined : { schema: target.schema });
     await patchPgAdapter(factory);
     adapter = bindMigrationAwareSqlAdapterFactory(factory);
   } else {

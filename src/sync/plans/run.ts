@@ -7,6 +7,7 @@ import { KicsSyncError, errorMessage } from '../../errors.js';
 import type { Logger } from '../../log.js';
 import { ouiVendor } from '../../model/oui.js';
 import type { PlanBasis, PlanHeader, PlanScope, PlanValue } from '../../reconcile/plan-schema.js';
+import { inSiteScope } from '../../config/sites.js';
 import { reconcile } from '../../reconcile/reconcile.js';
 import type { ReportFormat } from '../../reconcile/report/index.js';
 import { cleanedText, fallbackText, type KicsStageSummary } from '../staging/kics/stage.js';
@@ -140,6 +141,9 @@ async function computePlan(
   const { config } = options;
   const { sources, scope, now, inputs, step } = context;
   const staged = await step('load', () => loadStagedInput(db, sources.map((s) => s.name), now));
+  // A site reading shared sources plans only the records its scope covers (src/config/sites.ts).
+  const siteScope = config.site?.scope;
+  if (siteScope !== undefined) staged.records = staged.records.filter((r) => inSiteScope(siteScope, { owner: r.owner, addressSpaces: r.asset.interfaces.map((i) => i.addressSpace) }));
   const configFiles = await step('configFiles', () => checkConfigFiles(referencedConfigFiles(staged.records), config.reconcile.industrialConfig.root));
 
   const value = await step('reconcile', async () =>

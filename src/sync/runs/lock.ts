@@ -7,7 +7,7 @@ import { runningRun } from './store.js';
 
 /**
  * The run lock: at most one run that writes to KICS (apply, sync, a scheduled run, a KSC apply) at
- * a time, in one process or across processes and hosts.
+ * a time per site, in one process or across processes and hosts (sites do not wait for each other).
  *
  * - PostgreSQL: a session advisory lock (`pg_try_advisory_lock`) on a connection taken from the pool
  *   and held for the whole run. It is never waited for: a second run is refused at once. When the
@@ -19,7 +19,8 @@ import { runningRun } from './store.js';
  * were claimed by a process that died, and are re-examined (src/sync/apply/).
  */
 
-const lockKey = 'kics-sync:run';
+/** One lock per site: the default site keeps the key it always had. */
+const lockKey = (schema: string): string => (schema === 'public' ? 'kics-sync:run' : `kics-sync:run:${schema}`);
 const heldInProcess = new WeakSet<PGlite>();
 
 export interface RunLock {
@@ -44,7 +45,7 @@ export async function acquireRunLock(db: Database, logger?: Logger): Promise<Run
   const client: pg.PoolClient = await target.pool.connect();
   let acquired = false;
   try {
-    const [row] = (await client.query<{ ok: boolean }>(`SELECT pg_try_advisory_lock(hashtextextended($1, 0)) AS ok`, [lockKey])).rows;
+    const [row] = (await client.query<{ ok: boolean }>(`SELECT pg_try_advisory_lock(hashtextextended($1, 0)) AS ok`, [lockKey(db.schema)])).rows;
     acquired = row?.ok === true;
   } catch (error) {
     client.release(true);
@@ -60,7 +61,7 @@ export async function acquireRunLock(db: Database, logger?: Logger): Promise<Run
       if (released) return;
       released = true;
       try {
-        await client.query(`SELECT pg_advisory_unlock(hashtextextended($1, 0))`, [lockKey]);
+        await client.query(`SELECT pg_advisory_unlock(hashtextextended($1, 0))`, [lockKey(db.schema)]);
         client.release();
       } catch (error) {
         // Ending the session frees the lock anyway.

@@ -7,10 +7,10 @@ import { ExitCode, KicsSyncError } from '../../errors.js';
  * (a person at the CLI, cron, a KSC command or KSC events), with its outcome, counts and timings.
  */
 
-export type RunTrigger = 'cron' | 'cli' | 'ksc_command' | 'ksc_event' | 'console';
+export type RunTrigger = 'cron' | 'cli' | 'ksc_command' | 'ksc_event' | 'console' | 'queue';
 export type RunMode = 'pull' | 'plan' | 'apply' | 'sync';
-export type RunStatus = 'running' | 'succeeded' | 'partial' | 'failed' | 'held' | 'interrupted';
-export const runStatuses: readonly RunStatus[] = ['running', 'succeeded', 'partial', 'failed', 'held', 'interrupted'];
+export type RunStatus = 'running' | 'succeeded' | 'partial' | 'failed' | 'held' | 'interrupted' | 'skipped';
+export const runStatuses: readonly RunStatus[] = ['running', 'succeeded', 'partial', 'failed', 'held', 'interrupted', 'skipped'];
 
 export interface RunStart {
   trigger: RunTrigger;

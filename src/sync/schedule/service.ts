@@ -51,7 +51,7 @@ export async function runScheduleService(options: ScheduleServiceOptions): Promi
   const holdDatabase = options.databaseUrl !== undefined || kscEnabled || consoleEnabled;
 
   const held: { db: Promise<Database> | null } = { db: null };
-  const sharedDatabase = (): Promise<Database> => (held.db ??= openDatabase({ url: options.databaseUrl, dataDir: options.dataDir, logger }));
+  const sharedDatabase = (): Promise<Database> => (held.db ??= openDatabase({ url: options.databaseUrl, dataDir: options.dataDir, logger, ...(config.site ? { schema: config.site.schema } : {}) }));
   const withDatabase = async <T>(fn: (db: Database) => Promise<T>): Promise<T> => {
     if (holdDatabase) return fn(await sharedDatabase());
     const db = await openDatabase({ url: undefined, dataDir: options.dataDir, logger });

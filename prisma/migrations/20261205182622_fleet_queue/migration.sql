@@ -1,0 +1,5 @@
+-- AlterEnum
+ALTER TYPE "run_status" ADD VALUE 'skipped';
+
+-- AlterEnum
+ALTER TYPE "run_trigger" ADD VALUE 'queue';

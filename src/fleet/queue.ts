@@ -1,0 +1,129 @@
+import { createHash } from 'node:crypto';
+import PgBoss from 'pg-boss';
+import type { FleetConfig } from '../config/fleet.js';
+import { DatabaseError, errorMessage } from '../errors.js';
+import type { Logger } from '../log.js';
+
+/**
+ * The fleet's job queue: pg-boss (https://github.com/timgit/pg-boss, 10.x: the line that supports
+ * Node 20) in its own schema of the engine's PostgreSQL database.
+ *
+ * - One queue of site jobs, policy `stately` with the site as singleton key: per site at most one job
+ *   waiting and one running, whatever the number of schedulers and workers.
+ * - A job still active after `fleet.leaseSeconds` (its worker was killed) is failed by the queue's
+ *   upkeep and retried by another worker; retries back off; a job out of retries is copied to the
+ *   dead-letter queue, where `kics-sync sites` shows it.
+ * - The site's run lock (src/sync/runs/lock.ts) stays the guarantee that two runs of one site never
+ *   overlap, even when a lease runs out under a run that is still going.
+ */
+
+export const siteQueue = 'kics-sync-site';
+export const deadQueue = 'kics-sync-dead';
+
+export type SiteJobKind = 'sync' | 'plan' | 'apply';
+export const siteJobKinds: readonly SiteJobKind[] = ['sync', 'plan', 'apply'];
+
+export interface SiteJob {
+  site: string;
+  kind: SiteJobKind;
+  /** apply: the plan. */
+  planId?: number;
+  /** Who asked: `cron` for a schedule's tick, else the user. */
+  actor: string;
+  trigger: 'cron' | 'cli';
+  /** A schedule's tick that produced the job. */
+  tick?: string;
+}
+
+export interface QueueOptions {
+  /** The engine's database (the queue lives in `fleet.queueSchema` there). */
+  url: string;
+  fleet: FleetConfig;
+  logger: Logger;
+  /** Whether this process takes part in the queue's upkeep (expired leases, retries, archiving). Default true. */
+  supervise?: boolean;
+}
+
+export class JobQueue {
+  private constructor(
+    readonly boss: PgBoss,
+    private readonly fleet: FleetConfig,
+  ) {}
+
+  static async open(options: QueueOptions): Promise<JobQueue> {
+    const { fleet, logger } = options;
+    const boss = new PgBoss({
+      connectionString: options.url,
+      schema: fleet.queueSchema,
+      application_name: 'kics-sync-queue',
+      max: 4,
+      supervise: options.supervise ?? true,
+      // Schedules are node-cron in `kics-sync schedule` (src/fleet/schedule.ts): each tick is
+      // checked against the site's state and a skipped one is recorded, which pg-boss's cron cannot do.
+      schedule: false,
+      maintenanceIntervalSeconds: fleet.maintenanceSeconds,
+    });
+    boss.on('error', (error) => logger.warn({ err: errorMessage(error) }, 'job queue: error'));
+    try {
+      await boss.start();
+      await boss.createQueue(deadQueue, { name: deadQueue, policy: 'standard', retentionDays: 30 });
+      const queue = {
+        name: siteQueue,
+        policy: 'stately' as const,
+        retryLimit: fleet.retries,
+        retryDelay: fleet.retryDelaySeconds,
+        retryBackoff: fleet.retryBackoff,
+        expireInSeconds: fleet.leaseSeconds,
+        retentionDays: 14,
+        deadLetter: deadQueue,
+      };
+      await boss.createQueue(siteQueue, queue);
+      // Settings changed since the queue was made apply to the jobs sent from now on.
+      await boss.updateQueue(siteQueue, queue);
+    } catch (error) {
+      await boss.stop({ graceful: false, wait: false }).catch(() => {});
+      throw new DatabaseError(`cannot open the job queue (schema ${fleet.queueSchema}): ${errorMessage(error)}`, { code: 'QUEUE_UNAVAILABLE', cause: error, retryable: true });
+    }
+    return new JobQueue(boss, fleet);
+  }
+
+  /**
+   * Puts a job on the queue. Null when the site already has a job waiting (the queue's policy
+   * refuses a second), or when this very tick was already sent (another scheduler).
+   */
+  async send(job: SiteJob): Promise<string | null> {
+    const options: PgBoss.SendOptions = { singletonKey: job.site };
+    if (job.tick !== undefined) options.id = tickJobId(job.site, job.tick);
+    return this.boss.send(siteQueue, { ...job }, options);
+  }
+
+  /** Whether a job with this id exists (any state, the archive included). */
+  async exists(id: string): Promise<boolean> {
+    return (await this.boss.getJobById(siteQueue, id, { includeArchive: true })) !== null;
+  }
+
+  get pollSeconds(): number {
+    return this.fleet.pollSeconds;
+  }
+
+  get schema(): string {
+    return this.fleet.queueSchema;
+  }
+
+  async close(options: { graceful?: boolean; timeoutMs?: number } = {}): Promise<void> {
+    await this.boss.stop({ graceful: options.graceful ?? true, wait: true, timeout: options.timeoutMs ?? 30_000, close: true });
+  }
+}
+
+/**
+ * The job id of a schedule's tick for a site: the same for every scheduler, so that two of them
+ * ticking at once put one job on the queue (the second insert finds the id taken). A UUID in the
+ * name-based form (RFC 4122 version 5: SHA-1 of the name).
+ */
+export function tickJobId(site: string, tick: string): string {
+  const hash = createHash('sha1').update(`kics-sync tick\u0000${site}\u0000${tick}`).digest();
+  hash[6] = (hash[6]! & 0x0f) | 0x50;
+  hash[8] = (hash[8]! & 0x3f) | 0x80;
+  const hex = hash.subarray(0, 16).toString('hex');
+  return `${hex.slice(0, 8)}-${hex.slice(8, 12)}-${hex.slice(12, 16)}-${hex.slice(16, 20)}-${hex.slice(20, 32)}`;
+}

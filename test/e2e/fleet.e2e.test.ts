@@ -1,0 +1,260 @@
+import type { ChildProcess } from 'node:child_process';
+import { mkdirSync, readFileSync, writeFileSync } from 'node:fs';
+import path from 'node:path';
+import { setTimeout as sleep } from 'node:timers/promises';
+import pg from 'pg';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { ExitCode } from '../../src/errors.js';
+import { parseJsonOutput, runCli, type CliResult } from '../support/cli.js';
+import { createTestDatabase, postgresAvailable, type TestDatabase } from '../support/db.js';
+import { startPlant, testRetry, type Plant } from './plant.js';
+
+/**
+ * The fleet end to end, on PostgreSQL (the queue lives there): three KICS simulators as three sites,
+ * worker and scheduler processes of the built CLI, one queue. What is checked is what a user of a
+ * fleet would see: every plant synced, a dead plant failing alone, a killed worker's job finished by
+ * the other with nothing written twice (counted in the simulators' own state), never two runs of one
+ * site at once however many schedulers tick.
+ */
+
+interface SiteOut {
+  name: string;
+  location: string;
+  lastRun: { id: number; mode: string; status: string; error: string | null } | null;
+  devices: number | null;
+  openConflicts: number | null;
+  secondsSinceGoodSync: number | null;
+  skippedTicks: number;
+  jobs: { waiting: number; running: number; dead: number } | null;
+}
+
+const siteNames = ['north', 'south', 'east'] as const;
+type SiteName = (typeof siteNames)[number];
+
+describe.runIf(postgresAvailable())('fleet: sites, workers and schedulers on one PostgreSQL', () => {
+  let h: TestDatabase;
+  let admin: pg.Client;
+  const plants = {} as Record<SiteName, Plant>;
+  const children: ChildProcess[] = [];
+  const endings: Promise<CliResult>[] = [];
+  let configFile: string;
+
+  beforeAll(async () => {
+    h = await createTestDatabase('postgres');
+    for (const [i, name] of siteNames.entries()) {
+      const dir = path.join(h.dataDir, name);
+      mkdirSync(dir, { recursive: true });
+      plants[name] = await startPlant(dir, { seed: `fleet-${i}` });
+    }
+    admin = new pg.Client({ connectionString: h.url });
+    await admin.connect();
+  });
+
+  afterAll(async () => {
+    for (const child of children) if (child.exitCode === null && child.signalCode === null) child.kill('SIGKILL');
+    await Promise.allSettled(endings);
+    await admin?.end();
+    for (const plant of Object.values(plants)) await plant.close().catch(() => {});
+    await h?.drop();
+  });
+
+  /** Each site its own KICS and CMDB file; the fleet settings short enough for a test. */
+  const writeConfig = (schedule: string = '0 2 * * *'): void => {
+    const config = {
+      sources: [],
+      sync: { concurrency: 1, maxChangeShare: 1, maxCreates: 1000 },
+      reconcile: { managedAttributes: [], status: { recognizeConfirmed: false, restoreArchived: false } },
+      schedule: { cron: schedule },
+      fleet: { leaseSeconds: 10, retries: 1, retryDelaySeconds: 1, retryBackoff: false, pollSeconds: 0.5, maintenanceSeconds: 1 },
+      sites: siteNames.map((name) => ({
+        name,
+        kics: { url: plants[name].sim.url, package: { dir: plants[name].sim.packageDir, password: plants[name].sim.packagePassword }, retry: testRetry },
+        sources: [{ name: 'cmdb', type: 'csv', path: `./${name}/cmdb.csv` }],
+      })),
+    };
+    configFile = path.join(h.dataDir, 'kics-sync.yaml');
+    writeFileSync(configFile, JSON.stringify(config, null, 2));
+  };
+
+  const cli = (args: string[]): Promise<CliResult> => runCli(['--config', configFile, ...args], { env: { DATABASE_URL: h.url! }, cwd: h.dataDir });
+  /** A long-running CLI process (worker, schedule), stopped by the test. */
+  const background = (args: string[]): { child: () => ChildProcess; ended: Promise<CliResult> } => {
+    let child: ChildProcess | undefined;
+    const ended = runCli(['--config', configFile, ...args], { env: { DATABASE_URL: h.url! }, cwd: h.dataDir, timeoutMs: 600_000, onSpawn: (c) => children.push((child = c)) });
+    endings.push(ended);
+    return { child: () => child!, ended };
+  };
+  const stop = async (process: { child: () => ChildProcess; ended: Promise<CliResult> }): Promise<CliResult> => {
+    process.child().kill('SIGTERM');
+    return process.ended;
+  };
+  const sites = async (): Promise<{ code: number | null; sites: Record<string, SiteOut> }> => {
+    const result = await cli(['sites', '--json']);
+    const out = parseJsonOutput(result) as { sites: SiteOut[] };
+    return { code: result.code, sites: Object.fromEntries(out.sites.map((s) => [s.name, s])) };
+  };
+  type RunRow = { id: number; mode: string; status: string; started_at: Date; finished_at: Date | null; cause: Record<string, unknown> | null; pid: number | null; error: string | null };
+  const runsOf = async (site: SiteName): Promise<RunRow[]> => {
+    const [{ ready }] = (await admin.query<{ ready: boolean }>(`SELECT to_regclass('site_${site}.sync_run') IS NOT NULL AS ready`)).rows as [{ ready: boolean }];
+    if (!ready) return [];
+    return (await admin.query<RunRow>(`SELECT id, mode::text AS mode, status::text AS status, started_at, finished_at, cause, pid, error FROM site_${site}.sync_run ORDER BY id`)).rows;
+  };
+  const waitFor = async (what: string, check: () => Promise<boolean>, timeoutMs = 120_000): Promise<void> => {
+    const end = Date.now() + timeoutMs;
+    while (!(await check())) {
+      if (Date.now() > end) {
+        // What the workers and schedulers printed says why.
+        for (const child of children) child.kill('SIGTERM');
+        const printed = (await Promise.all(endings.slice(-4))).map((r) => r.stderr.slice(-2500)).join('\n---\n');
+        throw new Error(`timed out waiting for ${what}; the background processes printed:\n${printed}`);
+      }
+      await sleep(250);
+    }
+  };
+  const named = (site: SiteName, name: string): number => [...plants[site].sim.sim.store.all()].filter((d) => d.name === name).length;
+  const succeededSyncs = async (site: SiteName): Promise<number> => (await runsOf(site)).filter((r) => (r.mode === 'sync' || r.mode === 'apply') && r.status === 'succeeded').length;
+
+  it('a configuration of several sites needs --site for a one-site command, and names them', async () => {
+    writeConfig();
+    const none = await cli(['runs']);
+    expect(none.code).toBe(ExitCode.usage);
+    expect(none.stderr).toContain('3 sites (north, south, east): name one with --site NAME');
+    const wrong = await cli(['--site', 'west', 'runs']);
+    expect(wrong.code).toBe(ExitCode.usage);
+    expect(wrong.stderr).toContain('no such site; the configuration has north, south, east');
+    const one = await cli(['--site', 'north', 'runs', '--json']);
+    expect(one.code, one.stderr).toBe(0);
+  });
+
+  it('two workers sync all three sites from one queue; a stopped KICS fails its site alone, then its job is dead', async () => {
+    writeConfig();
+    for (const name of siteNames) plants[name].writeCmdb([...plants[name].devices.slice(0, 10).map((d) => plants[name].rowOf(d)), plants[name].newAsset(1), plants[name].newAsset(2)]);
+    const workers = [background(['worker', '--concurrency', '2']), background(['worker'])];
+    const queued = await cli(['enqueue', 'sync', '--all', '--json']);
+    expect(queued.code, queued.stderr).toBe(0);
+    await waitFor('three synced sites', async () => (await Promise.all(siteNames.map(succeededSyncs))).every((n) => n >= 1));
+    for (const name of siteNames) {
+      expect(named(name, 'NEW-ASSET-001')).toBe(1);
+      expect(named(name, 'NEW-ASSET-002')).toBe(1);
+    }
+    // Each site's data is in its own schema: north's runs are not south's.
+    const pids = new Set((await Promise.all(siteNames.map(runsOf))).flat().map((r) => r.pid));
+    expect(pids.size).toBeGreaterThanOrEqual(1);
+
+    // South's KICS goes away; the next round fails there only.
+    await plants.south.close();
+    for (const name of siteNames) plants[name].writeCmdb([...plants[name].devices.slice(0, 10).map((d) => plants[name].rowOf(d)), plants[name].newAsset(1), plants[name].newAsset(2), plants[name].newAsset(3)]);
+    expect((await cli(['enqueue', 'sync', '--all'])).code).toBe(0);
+    await waitFor('north and east synced again, south dead', async () => {
+      const [north, east] = await Promise.all([succeededSyncs('north'), succeededSyncs('east')]);
+      const { sites: now } = await sites();
+      return north >= 2 && east >= 2 && now.south!.jobs!.dead === 1;
+    });
+    expect(named('north', 'NEW-ASSET-003')).toBe(1);
+    expect(named('east', 'NEW-ASSET-003')).toBe(1);
+    const { code, sites: after } = await sites();
+    expect(code).toBe(ExitCode.failed);
+    expect(after.south!.lastRun!.status).toBe('failed');
+    expect(after.north!.lastRun!.status).toBe('succeeded');
+    expect(after.north!.jobs).toEqual({ waiting: 0, running: 0, dead: 0 });
+    // The snapshot read before this round's create: the simulator's 40 devices and the 2 created before.
+    expect(after.east!.devices).toBe(42);
+    // Two attempts (the first and its one retry), both failed.
+    expect((await runsOf('south')).filter((r) => r.status === 'failed')).toHaveLength(2);
+    const text = await cli(['sites']);
+    expect(text.stdout).toMatch(/^south .* failed /m);
+    expect(text.stdout).toContain('south: 1 dead job(s)');
+    for (const worker of workers) expect((await stop(worker)).code).toBe(0);
+  });
+
+  it('kill -9 of the worker mid-apply: the other worker resumes the apply, no device written twice', async () => {
+    writeConfig();
+    const rows = [...plants.north.devices.slice(0, 10).map((d) => plants.north.rowOf(d)), ...Array.from({ length: 24 }, (_, i) => plants.north.newAsset(10 + i))];
+    plants.north.writeCmdb(rows);
+    plants.north.sim.sim.setLatency(120);
+    const since = plants.north.sim.sim.requests.lastSeq;
+    const creates = (): number => plants.north.sim.sim.requests.list(since).filter((e) => e.method === 'POST' && /\/devices(\?|$)/.test(e.path) && e.status < 300).length;
+    const workers = [background(['worker']), background(['worker'])];
+    expect((await cli(['--site', 'north', 'enqueue', 'sync'])).code).toBe(0);
+    let victim: number | null = null;
+    await waitFor('the apply under way', async () => {
+      const [row] = (await admin.query<{ pid: number; applied: string }>(
+        `SELECT r.pid, (SELECT count(*) FROM site_north.plan_item i JOIN site_north.plan p ON p.id = i.plan_id WHERE p.run_id = r.id AND i.status = 'applied') AS applied
+           FROM site_north.sync_run r WHERE r.status = 'running' AND r.mode = 'sync' ORDER BY r.id DESC LIMIT 1`,
+      )).rows;
+      if (row && Number(row.applied) >= 4) victim = row.pid;
+      return victim !== null;
+    });
+    process.kill(victim!, 'SIGKILL');
+    await waitFor('the apply resumed and finished', async () => (await runsOf('north')).some((r) => r.mode === 'apply' && r.status === 'succeeded' && r.cause?.resumes !== undefined), 180_000);
+    plants.north.sim.sim.setLatency(0);
+    for (let i = 0; i < 24; i++) expect(named('north', `NEW-ASSET-${String(10 + i).padStart(3, '0')}`)).toBe(1);
+    // KICS saw one successful create per new asset: none was sent again.
+    expect(creates()).toBe(24);
+    const runs = await runsOf('north');
+    expect(runs.some((r) => r.mode === 'sync' && r.status === 'interrupted' && r.pid === victim)).toBe(true);
+    const [{ left }] = (await admin.query<{ left: string }>(`SELECT count(*) AS left FROM site_north.plan_item i JOIN site_north.plan p ON p.id = i.plan_id WHERE p.status <> 'expired' AND i.status IN ('pending', 'in_progress') AND i.action IN ('create', 'update')`)).rows as [{ left: string }];
+    expect(Number(left)).toBe(0);
+    for (const worker of workers) await stop(worker);
+  });
+
+  it('two schedulers tick every two seconds: each tick is queued once, a site never runs twice at once, busy ticks are skipped and recorded', async () => {
+    writeConfig('*/2 * * * * *');
+    plants.east.sim.sim.setLatency(250);
+    const since = new Date();
+    const procs = [background(['schedule']), background(['schedule']), background(['worker', '--concurrency', '2']), background(['worker'])];
+    await waitFor('skipped ticks of a busy site', async () => (await runsOf('east')).some((r) => r.status === 'skipped' && r.started_at > since), 90_000);
+    await sleep(4000);
+    for (const p of procs.slice(0, 2)) expect((await stop(p)).code).toBe(0);
+    for (const p of procs.slice(2)) await stop(p);
+    plants.east.sim.sim.setLatency(0);
+    for (const name of ['north', 'east'] as const) {
+      const runs = (await runsOf(name)).filter((r) => r.started_at >= since);
+      const real = runs.filter((r) => r.status !== 'skipped' && (r.mode === 'sync' || r.mode === 'apply'));
+      expect(real.length).toBeGreaterThan(0);
+      // No two runs of the site overlap in time.
+      for (let i = 1; i < real.length; i++) expect(real[i]!.started_at.getTime()).toBeGreaterThanOrEqual(real[i - 1]!.finished_at!.getTime());
+      // Each tick led to one run or one skip, whatever the number of schedulers.
+      const ticks = runs.map((r) => r.cause?.tick).filter((t): t is string => typeof t === 'string');
+      expect(new Set(ticks).size).toBe(ticks.length);
+    }
+    const skipped = (await runsOf('east')).filter((r) => r.status === 'skipped' && r.started_at > since);
+    expect(skipped[0]!.error).toMatch(/the tick at .* came while (run \d+ of this site was going|a sync of this site was still waiting in the queue)/);
+    const runsText = await cli(['--site', 'east', 'runs']);
+    expect(runsText.stdout).toMatch(/ skipped /);
+  });
+
+  it('a site reading a shared source plans only the records of its scope', async () => {
+    writeConfig();
+    const shared = path.join(h.dataDir, 'shared.csv');
+    const north = plants.north;
+    // One CMDB for the company: north's assets, and new assets of another plant.
+    north.writeCmdb([...north.devices.slice(0, 5).map((d) => north.rowOf(d, { owner: 'north-ops' })), north.newAsset(90, { owner: 'north-ops' }), north.newAsset(91, { owner: 'west-ops' }), north.newAsset(92, { owner: 'west-ops' })]);
+    writeFileSync(shared, readFileSync(path.join(north.dir, 'cmdb.csv')));
+    const config = JSON.parse(readFileSync(configFile, 'utf8')) as { sources: unknown[]; sites: { name: string; sources?: unknown; scope?: unknown }[] };
+    config.sources = [{ name: 'company', type: 'csv', path: './shared.csv' }];
+    const site = config.sites.find((s) => s.name === 'north')!;
+    delete site.sources;
+    site.scope = { owners: ['North-Ops'] };
+    writeFileSync(configFile, JSON.stringify(config));
+    const planned = await cli(['--site', 'north', 'plan', '--json']);
+    expect(planned.code, planned.stderr).toBe(0);
+    const out = parseJsonOutput(planned) as { plan: { id: number } };
+    const creates = (await admin.query<{ name: string }>(`SELECT device_name AS name FROM site_north.plan_item WHERE plan_id = $1 AND action = 'create'`, [out.plan.id])).rows.map((r) => r.name);
+    expect(creates).toEqual(['NEW-ASSET-090']);
+  });
+});
+
+describe('fleet commands on the embedded database', () => {
+  it('worker and enqueue need PostgreSQL and say so; sites lists the one site of a plain configuration', async () => {
+    const dir = path.join(process.env.TMPDIR ?? '/tmp', `kics-sync-fleet-${process.pid}`);
+    mkdirSync(dir, { recursive: true });
+    const worker = await runCli(['--data-dir', dir, 'worker'], { cwd: dir });
+    expect(worker.code).toBe(ExitCode.usage);
+    expect(worker.stderr).toContain('worker needs PostgreSQL (DATABASE_URL or database.url)');
+    const listed = await runCli(['--data-dir', dir, 'sites', '--json'], { cwd: dir });
+    expect(listed.code, listed.stderr).toBe(0);
+    const out = parseJsonOutput(listed) as { sites: SiteOut[] };
+    expect(out.sites.map((s) => [s.name, s.lastRun, s.jobs])).toEqual([['default', null, null]]);
+  });
+});
