@@ -424,6 +424,32 @@ async function benchConsole(dir: string): Promise<Row[]> {
   }));
 }
 
+/**
+ * The fleet step: bench/fleet.ts in a process of its own (10 sites of 10,000 devices, each site's KICS a
+ * simulator process, one PostgreSQL), one worker against two: the wall time of the sites' syncs, per site
+ * its run time, CPU seconds, rows and KICS calls, and the share of time the workers had no job.
+ */
+async function benchFleet(dir: string): Promise<Row[]> {
+  const file = path.join(dir, 'fleet.json');
+  const child = spawn(process.execPath, [...process.execArgv, path.join(packageRoot, 'bench', 'fleet.ts'), '--json', file], { stdio: ['ignore', 'inherit', 'inherit'] });
+  const code = await new Promise<number | null>((resolve) => child.on('close', resolve));
+  if (code !== 0) throw new Error(`bench/fleet.ts ended with ${code}`);
+  const report = JSON.parse(readFileSync(file, 'utf8')) as {
+    sites: number;
+    devices: number;
+    results: { workers: number; wallSeconds: number; idleShare: number; sites: { runSeconds: number; cpuSeconds: number | null; rows: number; kicsCalls: number }[] }[];
+  };
+  return report.results.map((r) => ({
+    engine: 'postgres',
+    devices: report.devices,
+    step: `fleet: ${report.sites} sites, ${r.workers} worker(s)`,
+    ms: Math.round(r.wallSeconds * 1000),
+    per_s: '',
+    rss_MiB: '',
+    detail: `per site median ${median(r.sites.map((s) => s.runSeconds)).toFixed(1)} s, CPU ${median(r.sites.map((s) => s.cpuSeconds ?? 0)).toFixed(1)} s, ${median(r.sites.map((s) => s.rows))} rows, ${median(r.sites.map((s) => s.kicsCalls))} KICS calls; workers idle ${Math.round(r.idleShare * 100)}%`,
+  }));
+}
+
 const root = mkdtempSync(path.join(os.tmpdir(), 'kics-sync-bench-'));
 if (profileDir) mkdirSync(profileDir, { recursive: true });
 const results: Row[] = [];
@@ -458,7 +484,7 @@ try {
       sim.child.kill('SIGTERM');
     }
   }
-  if (engines.includes('postgres')) results.push(...(await benchConsole(root)));
+  if (engines.includes('postgres')) results.push(...(await benchConsole(root)), ...(await benchFleet(root)));
 } finally {
   server?.stop();
   rmSync(root, { recursive: true, force: true });

@@ -2,7 +2,7 @@ import type { Command } from 'commander';
 import { siteNames } from '../config/sites.js';
 import { ExitCode, UsageError } from '../errors.js';
 import { JobQueue, siteJobKinds, type SiteJobKind } from '../fleet/queue.js';
-import { fleetStatus, type SiteStatus } from '../fleet/status.js';
+import { fleetStatus, siteStatusJson, type SiteStatus } from '../fleet/status.js';
 import { runWorker } from '../fleet/worker.js';
 import { parsePositiveInt, runCommand, type CommandContext } from './context.js';
 
@@ -18,7 +18,7 @@ export function registerSitesCommand(program: Command): void {
         const sites = await fleetStatus({ config, databaseUrl: await ctx.databaseUrl() });
         const late = sites.filter((s) => s.jobs !== null && s.jobs.dead > 0);
         return {
-          summary: { sites: sites.map(siteJson) },
+          summary: { sites: sites.map(siteStatusJson) },
           text: sitesText(sites),
           ...(late.length > 0 ? { exitCode: ExitCode.failed } : {}),
         };
@@ -90,30 +90,6 @@ async function queueDatabase(ctx: CommandContext, command: string): Promise<stri
     );
   }
   return url;
-}
-
-function siteJson(site: SiteStatus): Record<string, unknown> {
-  return {
-    name: site.name,
-    location: site.location,
-    lastRun: site.lastRun && {
-      id: site.lastRun.id,
-      mode: site.lastRun.mode,
-      status: site.lastRun.status,
-      trigger: site.lastRun.trigger,
-      startedAt: site.lastRun.startedAt.toISOString(),
-      finishedAt: site.lastRun.finishedAt?.toISOString() ?? null,
-      seconds: site.lastRun.seconds,
-      error: site.lastRun.error,
-    },
-    nextRun: site.nextRun?.toISOString() ?? null,
-    devices: site.devices,
-    openConflicts: site.openConflicts,
-    lastGoodSyncAt: site.lastGoodSyncAt?.toISOString() ?? null,
-    secondsSinceGoodSync: site.secondsSinceGoodSync,
-    skippedTicks: site.skippedTicks,
-    jobs: site.jobs,
-  };
 }
 
 function sitesText(sites: SiteStatus[]): string {

@@ -12,7 +12,7 @@ export const h = escapeHtml;
 /** A page: the navigation for a signed-in user, no script, no external resource. `refresh`: seconds until the page reloads itself. */
 export function page(title: string, body: string, options: { user?: ConsoleUser | null; csrf?: string; refresh?: number } = {}): string {
   const nav = options.user
-    ? `<nav><a href="/">Plans</a> <a href="/decisions">Decisions</a> <a href="/runs">Runs</a> <span class="who">Signed in as ${h(options.user.name)} (${options.user.role}${options.user.role === 'owner' ? `: ${h(options.user.owners.join(', '))}` : ''}).</span>${
+    ? `<nav><a href="/">Plans</a> <a href="/decisions">Decisions</a> <a href="/runs">Runs</a> ${options.user.role === 'owner' ? '' : '<a href="/fleet">Fleet</a> '}<span class="who">Signed in as ${h(options.user.name)} (${options.user.role}${options.user.role === 'owner' ? `: ${h(options.user.owners.join(', '))}` : ''}).</span>${
         options.csrf ? ` ${postButton('/logout', options.csrf, 'Sign out')}` : ''
       }</nav>`
     : '';

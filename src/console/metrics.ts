@@ -1,6 +1,7 @@
 import { Gauge, Registry } from 'prom-client';
 import { kicsCallRegistry } from '../adapters/kics/metrics.js';
 import type { Sql } from '../db/sql.js';
+import type { SiteStatus } from '../fleet/status.js';
 
 /**
  * `/metrics` in Prometheus format (prom-client). The values are read from the database at each
@@ -16,8 +17,53 @@ import type { Sql } from '../db/sql.js';
  * Beside them, `kics_sync_kics_request_duration_seconds{route,status}`: the KICS calls this process
  * made (src/adapters/kics/metrics.ts).
  */
-export function consoleMetrics(db: Sql): Registry {
-  return Registry.merge([databaseMetrics(db), kicsCallRegistry]);
+export function consoleMetrics(db: Sql, fleet?: () => Promise<SiteStatus[]>): Registry {
+  return Registry.merge([databaseMetrics(db), ...(fleet ? [fleetMetrics(fleet)] : []), kicsCallRegistry]);
+}
+
+/**
+ * The fleet, one series per site (src/fleet/status.ts, read at most every 10 s):
+ * - `kics_sync_site_up{site}`: 1 when the site's newest run succeeded (or was held for review), else 0;
+ * - `kics_sync_site_seconds_since_good_sync{site}`: absent for a site never synced;
+ * - `kics_sync_site_last_run_duration_seconds{site}`, `kics_sync_site_devices{site}`, `kics_sync_site_open_conflicts{site}`;
+ * - `kics_sync_site_jobs{site,state}`: jobs waiting, running and dead in the queue (PostgreSQL).
+ */
+function fleetMetrics(fleet: () => Promise<SiteStatus[]>): Registry {
+  const registry = new Registry();
+  const perSite = (name: string, help: string, value: (site: SiteStatus) => number | null): void => {
+    new Gauge({
+      name,
+      help,
+      labelNames: ['site'],
+      registers: [registry],
+      async collect() {
+        this.reset();
+        for (const site of await fleet()) {
+          const v = value(site);
+          if (v !== null) this.set({ site: site.name }, v);
+        }
+      },
+    });
+  };
+  perSite('kics_sync_site_up', "1 when the site's newest run succeeded or was held for review, else 0.", (s) => (s.lastRun === null ? null : ['succeeded', 'held'].includes(s.lastRun.status) ? 1 : 0));
+  perSite('kics_sync_site_seconds_since_good_sync', "Seconds since the site's last successful sync or apply.", (s) => s.secondsSinceGoodSync);
+  perSite('kics_sync_site_last_run_duration_seconds', "Duration of the site's newest finished run.", (s) => s.lastRun?.seconds ?? null);
+  perSite('kics_sync_site_devices', "Devices in the site's KICS snapshot.", (s) => s.devices);
+  perSite('kics_sync_site_open_conflicts', "Conflicts in the site's newest plan.", (s) => s.openConflicts);
+  new Gauge({
+    name: 'kics_sync_site_jobs',
+    help: "The site's jobs in the queue: waiting, running, dead.",
+    labelNames: ['site', 'state'],
+    registers: [registry],
+    async collect() {
+      this.reset();
+      for (const site of await fleet()) {
+        if (!site.jobs) continue;
+        for (const state of ['waiting', 'running', 'dead'] as const) this.set({ site: site.name, state }, site.jobs[state]);
+      }
+    },
+  });
+  return registry;
 }
 
 function databaseMetrics(db: Sql): Registry {

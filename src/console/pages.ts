@@ -2,6 +2,7 @@ import type { StoredDecision } from '../sync/decisions/store.js';
 import { barChart, csrfField, h, page, postButton, table, valueText } from './html.js';
 import { pageSize, type AuditRow, type ItemDetail, type ItemFilter, type ItemListRow, type PlanCountsView, type PlanHead, type PlanRow } from './queries.js';
 import type { RunRecord } from '../sync/runs/store.js';
+import type { SiteStatus } from '../fleet/status.js';
 import type { ConsoleUser } from './users.js';
 
 /** The console's pages, rendered from what src/console/queries.ts read; every value escaped. */
@@ -236,4 +237,24 @@ export function devicePage(user: ConsoleUser, csrf: string, deviceId: number, na
     `<h2>Changes</h2>${table(['When', 'By', 'Operation', 'Outcome', 'Plan', 'Before', 'After'], rows, 'No change recorded for this device.')}<h2>Decisions</h2>${table(['#', 'Kind', 'By', 'When', 'Why', 'State'], decided, 'No decisions about this device.')}`,
     { user, csrf },
   );
+}
+
+/** The fleet: one row per site, the sites that need a look first. */
+export function fleetPage(user: ConsoleUser, csrf: string, sites: readonly SiteStatus[]): string {
+  const trouble = (s: SiteStatus): boolean => (s.jobs?.dead ?? 0) > 0 || (s.lastRun !== null && ['failed', 'interrupted'].includes(s.lastRun.status));
+  const ordered = [...sites].sort((a, b) => Number(trouble(b)) - Number(trouble(a)) || a.name.localeCompare(b.name, 'en'));
+  const rows = ordered.map((s) => [
+    trouble(s) ? `<strong>${h(s.name)}</strong>` : h(s.name),
+    s.lastRun ? `${s.lastRun.id} ${h(s.lastRun.mode)} ${h(s.lastRun.startedAt.toISOString())}` : 'none',
+    s.lastRun ? h(s.lastRun.status) : '',
+    s.lastRun?.seconds != null ? `${s.lastRun.seconds.toFixed(1)} s` : s.lastRun ? 'going' : '',
+    s.nextRun ? h(s.nextRun.toISOString()) : '',
+    s.devices === null ? '' : String(s.devices),
+    s.openConflicts === null ? '' : String(s.openConflicts),
+    s.secondsSinceGoodSync === null ? 'never' : `${s.secondsSinceGoodSync} s`,
+    String(s.skippedTicks),
+    s.jobs ? `${s.jobs.waiting} / ${s.jobs.running} / ${s.jobs.dead}` : 'no queue',
+    h(s.lastRun?.error ?? ''),
+  ]);
+  return page('Fleet', table(['Site', 'Last run', 'Outcome', 'Took', 'Next run', 'Devices', 'Conflicts', 'Since good sync', 'Skipped ticks (7 d)', 'Jobs waiting / running / dead', 'Error'], rows, 'No sites.'), { user, csrf });
 }

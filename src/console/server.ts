@@ -11,12 +11,13 @@ import type { Sql } from '../db/sql.js';
 import { migrationStatus, readMigrations } from '../db/migrate.js';
 import { errorMessage } from '../errors.js';
 import type { Logger } from '../log.js';
+import { siteStatusJson, type SiteStatus } from '../fleet/status.js';
 import { listDecisions } from '../sync/decisions/store.js';
 import { decideRefusal, maySee, ownerFilter, wholePlanRefusal } from './access.js';
 import { approveItem, approveWholePlan, decideConflict, rejectItem, revoke, type Answer, type ConflictDecisionRequest } from './decide.js';
 import { errorPage, loginPage, stylesheet } from './html.js';
 import { consoleMetrics } from './metrics.js';
-import { decisionsPage, devicePage, itemPage, planPage, plansPage, runsPage } from './pages.js';
+import { decisionsPage, devicePage, fleetPage, itemPage, planPage, plansPage, runsPage } from './pages.js';
 import { deviceAudit, deviceOwner, itemDetail, itemsPage, itemSorts, pageSize, planCounts, planHead, plansFor, runsFor, runView, type PlanHead } from './queries.js';
 import { ConsoleRuns, type ConsoleRunsOptions } from './runs.js';
 import { mapClaimValues, OidcLogin, type OidcConfig, type OidcStart } from './oidc.js';
@@ -47,6 +48,8 @@ export interface ConsoleOptions {
   runs?: ConsoleRunsOptions;
   /** OpenID Connect sign-in beside local users. */
   oidc?: OidcConfig;
+  /** The fleet's state (src/fleet/status.ts): the fleet page, `/api/v1/sites` and the per-site series of `/metrics`. */
+  fleet?: () => Promise<SiteStatus[]>;
 }
 
 declare module 'fastify' {
@@ -114,7 +117,7 @@ export async function buildConsole(options: ConsoleOptions): Promise<FastifyInst
     },
     hideUntagged: true,
   });
-  const metrics = consoleMetrics(db);
+  const metrics = consoleMetrics(db, options.fleet);
   // The CSRF check of every state-changing form (a cross-site post carries no token: 403).
   const csrf = app.csrfProtection.bind(app);
   // An API write: a token needs no CSRF token (no cookie is involved); a session does.
@@ -272,6 +275,12 @@ export async function buildConsole(options: ConsoleOptions): Promise<FastifyInst
     if (!run) return reply.code(404).type('text/html').send(errorPage('Not found', `no run ${request.params.id} you may see`, request.user));
     return reply.type('text/html').send(runsPage(request.user!, reply.generateCsrf(), [run], `Run ${run.id}`));
   });
+  app.get('/fleet', { onRequest: requireUser }, async (request, reply) => {
+    const user = request.user!;
+    if (!options.fleet) return reply.code(404).type('text/html').send(errorPage('Not found', 'this console shows no fleet', user));
+    if (user.role === 'owner') return reply.code(403).type('text/html').send(errorPage('Not allowed', 'the fleet page is for admins and viewers', user));
+    return reply.type('text/html').send(fleetPage(user, reply.generateCsrf(), await options.fleet()));
+  });
   app.get<{ Params: { id: number } }>('/devices/:id', { onRequest: requireUser, schema: { params: planParams } }, async (request, reply) => {
     const user = request.user!;
     const device = await deviceOwner(db, request.params.id);
@@ -387,6 +396,11 @@ export async function buildConsole(options: ConsoleOptions): Promise<FastifyInst
   app.post<{ Params: { id: number } }>('/api/v1/decisions/:id/revoke', { ...apiPost, schema: { tags: ['api'], summary: 'Revoke a decision (audited)', params: planParams } }, async (request, reply) =>
     answerJson(reply, await revoke(db, request.user!, request.params.id)),
   );
+  app.get('/api/v1/sites', { ...api, schema: { tags: ['api'], summary: 'Every site: last run, next run, devices, open conflicts, time since the last good sync, jobs (admins and viewers)' } }, async (request, reply) => {
+    if (!options.fleet) return reply.code(404).send({ error: 'this console shows no fleet' });
+    if (request.user!.role === 'owner') return reply.code(403).send({ error: 'the fleet is for admins and viewers' });
+    return { sites: (await options.fleet()).map(siteStatusJson) };
+  });
   app.get('/api/v1/runs', { ...api, schema: { tags: ['api'], summary: 'The newest 50 runs the user may see' } }, async (request) => ({ runs: (await runsFor(db, request.user!)).map(runView) }));
   app.get<{ Params: { id: number } }>('/api/v1/runs/:id', { ...api, schema: { tags: ['api'], summary: 'One run: status, counts, its plan', params: planParams } }, async (request, reply) => {
     const [run] = await runsFor(db, request.user!, request.params.id);

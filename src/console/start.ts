@@ -5,6 +5,8 @@ import type { Database } from '../db/database.js';
 import { ConfigError } from '../errors.js';
 import type { Logger } from '../log.js';
 import { buildConsole } from './server.js';
+import { defaultSiteName } from '../config/sites.js';
+import { cachedFleetStatus } from '../fleet/status.js';
 
 /** The console as `serve` and `schedule` (console.withSchedule) start it, from the configuration. */
 export async function serveConsole(options: { db: Database; config: Config; dataDir: string; logger: Logger; host?: string | undefined; port?: number | undefined; }): Promise<{ address: string; close: () => Promise<void> }> {
@@ -25,6 +27,11 @@ export async function serveConsole(options: { db: Database; config: Config; data
     holdDays: config.console.holdDays,
     runs: { config, dataDir: options.dataDir },
     ...(config.console.oidc ? { oidc: config.console.oidc } : {}),
+    fleet: cachedFleetStatus({
+      config,
+      databaseUrl: options.db.engine === 'postgres' ? options.db.connectionUrl : undefined,
+      held: { name: config.site?.name ?? defaultSiteName, db: options.db },
+    }),
     ...(https ? { https } : {}),
   });
   const address = await app.listen({ host: options.host ?? config.console.host, port: options.port ?? config.console.port });

@@ -37,7 +37,28 @@ export interface FleetStatusOptions {
   config: Config;
   /** PostgreSQL; absent = the embedded databases of the sites. */
   databaseUrl: string | undefined;
+  /** Embedded database: a site's database this process already holds open (it cannot be opened twice). */
+  held?: { name: string; db: Pick<Sql, 'query'> };
   now?: Date;
+}
+
+/**
+ * `fleetStatus()` at most every `ttlMs` (pages and scrapes of the console share one read); callers
+ * arriving while a read is under way wait for it.
+ */
+export function cachedFleetStatus(options: FleetStatusOptions, ttlMs = 10_000): () => Promise<SiteStatus[]> {
+  let last: { at: number; value: Promise<SiteStatus[]> } | null = null;
+  return () => {
+    const now = Date.now();
+    if (last === null || now - last.at > ttlMs) {
+      const value = fleetStatus({ ...options, now: new Date(now) });
+      last = { at: now, value };
+      value.catch(() => {
+        if (last?.value === value) last = null;
+      });
+    }
+    return last.value;
+  };
 }
 
 export async function fleetStatus(options: FleetStatusOptions): Promise<SiteStatus[]> {
@@ -49,6 +70,10 @@ export async function fleetStatus(options: FleetStatusOptions): Promise<SiteStat
     for (const name of names) {
       const site = resolveSite(config, name);
       const dir = path.join(site.location.dataDir, 'db');
+      if (options.held?.name === name) {
+        out.push(await readSite(options.held.db, '', name, dir, nextRun(site.config.schedule), null, now));
+        continue;
+      }
       const exists = await access(dir).then(
         () => true,
         () => false,
@@ -86,6 +111,31 @@ export async function fleetStatus(options: FleetStatusOptions): Promise<SiteStat
   } finally {
     await client.end();
   }
+}
+
+/** A site's state as JSON (`kics-sync sites --json`, `/api/v1/sites`). */
+export function siteStatusJson(site: SiteStatus): Record<string, unknown> {
+  return {
+    name: site.name,
+    location: site.location,
+    lastRun: site.lastRun && {
+      id: site.lastRun.id,
+      mode: site.lastRun.mode,
+      status: site.lastRun.status,
+      trigger: site.lastRun.trigger,
+      startedAt: site.lastRun.startedAt.toISOString(),
+      finishedAt: site.lastRun.finishedAt?.toISOString() ?? null,
+      seconds: site.lastRun.seconds,
+      error: site.lastRun.error,
+    },
+    nextRun: site.nextRun?.toISOString() ?? null,
+    devices: site.devices,
+    openConflicts: site.openConflicts,
+    lastGoodSyncAt: site.lastGoodSyncAt?.toISOString() ?? null,
+    secondsSinceGoodSync: site.secondsSinceGoodSync,
+    skippedTicks: site.skippedTicks,
+    jobs: site.jobs,
+  };
 }
 
 function emptyStatus(name: string, location: string, next: Date | null, jobs: SiteStatus['jobs']): SiteStatus {

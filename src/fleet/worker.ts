@@ -38,6 +38,8 @@ export interface JobOutcome {
   status: string;
   runId: number | null;
   ms: number;
+  /** CPU time of this process while the job ran (the job's own with --concurrency 1). */
+  cpuSeconds?: number;
   error?: string;
 }
 
@@ -62,7 +64,8 @@ export async function runWorker(options: WorkerOptions): Promise<WorkerSummary> 
     const handle = async ([job]: PgBoss.JobWithMetadata<SiteJob>[]): Promise<unknown> => {
       if (!job) return null;
       const began = performance.now();
-      const outcome = await runJob(options, job).catch((error: unknown) => ({
+      const cpu = process.cpuUsage();
+      const outcome: JobOutcome = await runJob(options, job).catch((error: unknown) => ({
         jobId: job.id,
         site: job.data.site,
         kind: job.data.kind,
@@ -72,12 +75,14 @@ export async function runWorker(options: WorkerOptions): Promise<WorkerSummary> 
         error: errorMessage(error),
       }));
       busyMs += performance.now() - began;
+      const used = process.cpuUsage(cpu);
+      outcome.cpuSeconds = (used.user + used.system) / 1e6;
       summary.jobs += 1;
       if (outcome.status === 'skipped') summary.skipped += 1;
       else if (failedStatuses.has(outcome.status)) summary.failed += 1;
       else summary.succeeded += 1;
       options.onJob?.(outcome);
-      logger.info({ job: job.id, site: outcome.site, kind: outcome.kind, status: outcome.status, run: outcome.runId, ms: Math.round(outcome.ms), ...(outcome.error ? { err: outcome.error } : {}) }, 'worker: job done');
+      logger.info({ job: job.id, site: outcome.site, kind: outcome.kind, status: outcome.status, run: outcome.runId, ms: Math.round(outcome.ms), cpuSeconds: Number(outcome.cpuSeconds.toFixed(2)), ...(outcome.error ? { err: outcome.error } : {}) }, 'worker: job done');
       // A failed run fails the job: the queue retries it with backoff, then it is dead.
       if (failedStatuses.has(outcome.status)) throw new Error(`site ${outcome.site}: ${outcome.kind} ${outcome.status}${outcome.error ? `: ${outcome.error}` : ''}`);
       return { status: outcome.status, runId: outcome.runId };

@@ -311,7 +311,7 @@ describeEachEngine('sync engine, end to end', (t) => {
     expect(format.stderr).toContain('--format must be one of json, csv, text; found "xml"');
     const status = await cli(['runs', '--status', 'done']);
     expect(status.code).toBe(ExitCode.usage);
-    expect(status.stderr).toContain('--status must be one of running, succeeded, partial, failed, held, interrupted; found "done"');
+    expect(status.stderr).toContain('--status must be one of running, succeeded, partial, failed, held, interrupted, skipped; found "done"');
     const missing = await cli(['apply', '--plan', '999999']);
     expect(missing.code).toBe(ExitCode.usage);
     expect(missing.stderr).toContain('plan 999999 does not exist');

@@ -1,0 +1,193 @@
+/**
+ * Fleet benchmark: S sites of N devices each, synced from the job queue by one worker, then by two.
+ *
+ *   npx tsx bench/fleet.ts [--sites 10] [--devices 10000] [--workers 1,2] [--json FILE]
+ *
+ * Per arrangement: a fresh database on a throwaway PostgreSQL, S KICS simulators as processes (seeds
+ * `fleet-<i>`, started again per arrangement so that each starts from the same devices), a CMDB
+ * export per site written from its simulator (bench/cmdb.ts: changes, creates, conflicts, bad rows),
+ * each site's schema migrated first. Then `kics-sync enqueue sync --all` and W worker processes
+ * (`--concurrency 1`), timed until every site's sync has ended. Reported: the wall time, each site's
+ * run time, the share of the workers' time spent without a job, and per site its costs: the
+ * worker's CPU seconds for the job, the rows the site holds in its schema, the calls its KICS served.
+ * The simulators run on the same machine and take their share of its cores.
+ */
+import { spawn, type ChildProcess } from 'node:child_process';
+import { mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import os from 'node:os';
+import path from 'node:path';
+import { createInterface } from 'node:readline';
+import pg from 'pg';
+import { openDatabase } from '../src/db/database.js';
+import { silentLogger } from '../src/log.js';
+import { packageRoot } from '../src/paths.js';
+import type { SimDevice } from '../src/simulator/kics/index.js';
+import { findPostgresBin, startThrowawayPostgres } from '../test/support/postgres.js';
+import { cmdbWriter } from './cmdb.js';
+
+const args = process.argv.slice(2);
+const option = (name: string, fallback: string): string => {
+  const i = args.indexOf(`--${name}`);
+  return i >= 0 && args[i + 1] ? args[i + 1]! : fallback;
+};
+const siteCount = Number(option('sites', '10'));
+const devices = Number(option('devices', '10000'));
+const workerCounts = option('workers', '1,2').split(',').map(Number);
+const jsonFile = option('json', '');
+const cliPath = path.join(packageRoot, 'bin', 'kics-sync.js');
+const packagePassword = 'bench';
+const median = (values: number[]): number => [...values].sort((a, b) => a - b)[Math.floor((values.length - 1) / 2)]!;
+
+interface Simulator {
+  url: string;
+  adminUrl: string;
+  packageDir: string;
+  child: ChildProcess;
+}
+
+async function startSimulator(seed: string, stateDir: string): Promise<Simulator> {
+  const child = spawn(process.execPath, [cliPath, '--log-level', 'error', 'simulator', '--devices', String(devices), '--seed', seed, '--state-dir', stateDir], {
+    env: { ...process.env, KICS_SIMULATOR_PACKAGE_PASSWORD: packagePassword },
+    stdio: ['ignore', 'pipe', 'inherit'],
+  });
+  for await (const line of createInterface({ input: child.stdout })) {
+    const ready = JSON.parse(line) as { event: string; url: string; adminUrl: string; packageDir: string };
+    if (ready.event === 'ready') return { ...ready, child };
+  }
+  throw new Error('the simulator exited before it was ready');
+}
+
+async function admin<T>(sim: Simulator, route: string): Promise<T> {
+  const response = await fetch(`${sim.adminUrl}${route}`);
+  if (!response.ok) throw new Error(`simulator admin GET ${route}: ${response.status}`);
+  return (await response.json()) as T;
+}
+
+async function writeCmdb(sim: Simulator, file: string, seed: string): Promise<void> {
+  const writer = cmdbWriter(file, seed);
+  for (let offset = 0; ; offset += 5_000) {
+    const { values } = await admin<{ values: SimDevice[] }>(sim, `/admin/devices?offset=${offset}&limit=5000`);
+    await writer.add(values);
+    if (values.length < 5_000) break;
+  }
+  await writer.close();
+}
+
+const kicsCalls = async (sim: Simulator): Promise<number> => (await admin<{ lastSeq: number }>(sim, '/admin/requests?limit=0')).lastSeq;
+
+interface SiteResult {
+  site: string;
+  status: string;
+  runSeconds: number;
+  cpuSeconds: number | null;
+  rows: number;
+  kicsCalls: number;
+}
+
+interface Arrangement {
+  workers: number;
+  wallSeconds: number;
+  idleShare: number;
+  sites: SiteResult[];
+}
+
+/** A CLI process; `ready` once a worker says it takes jobs. */
+function runCli(cliArgs: string[], env: NodeJS.ProcessEnv): { child: ChildProcess; ready: Promise<void>; ended: Promise<{ code: number | null; stderr: string }> } {
+  const child = spawn(process.execPath, [cliPath, ...cliArgs], { env, stdio: ['ignore', 'pipe', 'pipe'] });
+  let stderr = '';
+  let signalReady: () => void = () => {};
+  const ready = new Promise<void>((resolve) => (signalReady = resolve));
+  child.stderr.on('data', (chunk: Buffer) => {
+    stderr += chunk.toString('utf8');
+    if (stderr.includes('worker: taking site jobs"')) signalReady();
+  });
+  child.stdout.resume();
+  const ended = new Promise<{ code: number | null; stderr: string }>((resolve) => child.on('close', (code) => resolve({ code, stderr })));
+  void ended.then(() => signalReady());
+  return { child, ready, ended };
+}
+
+const bin = findPostgresBin();
+if (!bin) throw new Error('no PostgreSQL server binaries (set PG_BIN)');
+const server = await startThrowawayPostgres(bin);
+const root = mkdtempSync(path.join(os.tmpdir(), 'kics-sync-bench-fleet-'));
+const results: Arrangement[] = [];
+try {
+  for (const workers of workerCounts) {
+    const dir = path.join(root, `w${workers}`);
+    mkdirSync(dir, { recursive: true });
+    const url = await server.createDatabase(`bench_fleet_w${workers}`);
+    const names = Array.from({ length: siteCount }, (_, i) => `site${String(i + 1).padStart(2, '0')}`);
+    const sims = await Promise.all(names.map((name, i) => startSimulator(`fleet-${i}`, path.join(dir, `sim-${name}`))));
+    try {
+      for (const [i, name] of names.entries()) await writeCmdb(sims[i]!, path.join(dir, `${name}.csv`), `fleet-${i}`);
+      const config = {
+        sync: { maxChangeShare: 1, maxCreates: 1_000_000 },
+        sites: names.map((name, i) => ({
+          name,
+          kics: { url: sims[i]!.url, package: { dir: sims[i]!.packageDir, password: packagePassword } },
+          sources: [{ name: 'cmdb', type: 'csv', path: `./${name}.csv` }],
+        })),
+      };
+      const configFile = path.join(dir, 'kics-sync.yaml');
+      writeFileSync(configFile, JSON.stringify(config));
+      // Each site's schema made and migrated beforehand: the timing is of the syncs.
+      for (const name of names) await (await openDatabase({ url, dataDir: path.join(dir, '.kics-sync', 'sites', name), schema: `site_${name}`, logger: silentLogger() })).close();
+      const env = { ...process.env, DATABASE_URL: url, KICS_SYNC_LOG_LEVEL: 'info' };
+      const callsBefore = await Promise.all(sims.map(kicsCalls));
+      // The workers are up and polling before the jobs are queued: the timing is of the jobs, not of starting processes.
+      const procs = Array.from({ length: workers }, () => runCli(['--config', configFile, 'worker', '--concurrency', '1'], env));
+      await Promise.all(procs.map((p) => p.ready));
+      const started = performance.now();
+      const queued = runCli(['--config', configFile, 'enqueue', 'sync', '--all'], env);
+      if ((await queued.ended).code !== 0) throw new Error('enqueue failed');
+      const client = new pg.Client({ connectionString: url });
+      await client.connect();
+      const ended = async (): Promise<number> => {
+        let n = 0;
+        for (const name of names) {
+          const { rows } = await client.query<{ n: string }>(`SELECT count(*) AS n FROM site_${name}.sync_run WHERE mode = 'sync' AND finished_at IS NOT NULL`);
+          n += Number(rows[0]!.n) > 0 ? 1 : 0;
+        }
+        return n;
+      };
+      while ((await ended()) < names.length) await new Promise((resolve) => setTimeout(resolve, 200));
+      const wallSeconds = (performance.now() - started) / 1000;
+      for (const p of procs) p.child.kill('SIGTERM');
+      const outputs = await Promise.all(procs.map((p) => p.ended));
+      const cpuBySite = new Map<string, number>();
+      for (const out of outputs) {
+        for (const line of out.stderr.split('\n')) {
+          if (!line.startsWith('{')) continue;
+          const entry = JSON.parse(line) as { msg?: string; site?: string; cpuSeconds?: number };
+          if (entry.msg === 'worker: job done' && entry.site && entry.cpuSeconds !== undefined) cpuBySite.set(entry.site, entry.cpuSeconds);
+        }
+      }
+      const callsAfter = await Promise.all(sims.map(kicsCalls));
+      const sites: SiteResult[] = [];
+      let busy = 0;
+      for (const [i, name] of names.entries()) {
+        const { rows: runs } = await client.query<{ status: string; seconds: number }>(
+          `SELECT status::text AS status, EXTRACT(EPOCH FROM finished_at - started_at)::float8 AS seconds FROM site_${name}.sync_run WHERE mode = 'sync' ORDER BY id DESC LIMIT 1`,
+        );
+        const { rows: counted } = await client.query<{ n: string }>(`SELECT coalesce(sum(n_live_tup), 0) AS n FROM pg_stat_user_tables WHERE schemaname = $1`, [`site_${name}`]);
+        busy += runs[0]!.seconds;
+        sites.push({ site: name, status: runs[0]!.status, runSeconds: runs[0]!.seconds, cpuSeconds: cpuBySite.get(name) ?? null, rows: Number(counted[0]!.n), kicsCalls: callsAfter[i]! - callsBefore[i]! });
+      }
+      await client.end();
+      const arrangement = { workers, wallSeconds, idleShare: Math.max(0, 1 - busy / (workers * wallSeconds)), sites };
+      results.push(arrangement);
+      process.stdout.write(
+        `${workers} worker(s): ${siteCount} sites x ${devices} devices in ${wallSeconds.toFixed(1)} s; per site median ${median(sites.map((s) => s.runSeconds)).toFixed(1)} s` +
+          ` (min ${Math.min(...sites.map((s) => s.runSeconds)).toFixed(1)}, max ${Math.max(...sites.map((s) => s.runSeconds)).toFixed(1)}); workers idle ${(arrangement.idleShare * 100).toFixed(0)}%;` +
+          ` per site: CPU ${median(sites.map((s) => s.cpuSeconds ?? 0)).toFixed(1)} s, ${median(sites.map((s) => s.rows))} rows, ${median(sites.map((s) => s.kicsCalls))} KICS calls; outcomes ${[...new Set(sites.map((s) => s.status))].join(', ')}\n`,
+      );
+    } finally {
+      for (const sim of sims) sim.child.kill('SIGTERM');
+    }
+  }
+} finally {
+  server.stop();
+  rmSync(root, { recursive: true, force: true });
+}
+if (jsonFile) writeFileSync(jsonFile, `${JSON.stringify({ sites: siteCount, devices, cpus: os.cpus().length, results }, null, 2)}\n`);
