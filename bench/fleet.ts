@@ -12,8 +12,8 @@
  * worker's CPU seconds for the job, the rows the site holds in its schema, the calls its KICS served.
  * The simulators run on the same machine and take their share of its cores.
  */
-import { spawn, type ChildProcess } from 'node:child_process';
-import { mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { execFileSync, spawn, type ChildProcess } from 'node:child_process';
+import { mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { createInterface } from 'node:readline';
@@ -73,6 +73,27 @@ async function writeCmdb(sim: Simulator, file: string, seed: string): Promise<vo
   await writer.close();
 }
 
+/**
+ * CPU seconds the PostgreSQL server used so far: the postmaster's own and its ended children's
+ * (the kernel adds a reaped child's time to its parent), plus the live backends'. From /proc.
+ */
+function postgresCpuSeconds(postmaster: number): number {
+  const fields = (pid: number | string): string[] => readFileSync(`/proc/${pid}/stat`, 'utf8').replace(/^.*\) /, '').split(' ');
+  const own = fields(postmaster);
+  let ticks = Number(own[11]) + Number(own[12]) + Number(own[13]) + Number(own[14]);
+  for (const entry of readdirSync('/proc')) {
+    if (!/^\d+$/.test(entry)) continue;
+    try {
+      const f = fields(entry);
+      if (Number(f[1]) === postmaster) ticks += Number(f[11]) + Number(f[12]);
+    } catch {
+      // Gone meanwhile.
+    }
+  }
+  return ticks / clockTicks;
+}
+const clockTicks = Number(execFileSync('getconf', ['CLK_TCK'], { encoding: 'utf8' }).trim()) || 100;
+
 const kicsCalls = async (sim: Simulator): Promise<number> => (await admin<{ lastSeq: number }>(sim, '/admin/requests?limit=0')).lastSeq;
 
 interface SiteResult {
@@ -89,6 +110,10 @@ interface Arrangement {
   wallSeconds: number;
   idleShare: number;
   sites: SiteResult[];
+  /** The PostgreSQL server's CPU seconds for the whole round (all sites). */
+  postgresCpuSeconds: number;
+  /** All sites synced again, nothing changed anywhere. */
+  unchanged: { wallSeconds: number; perSiteMedianSeconds: number; postgresCpuSeconds: number };
 }
 
 /** A CLI process; `ready` once a worker says it takes jobs. */
@@ -138,6 +163,12 @@ try {
       // The workers are up and polling before the jobs are queued: the timing is of the jobs, not of starting processes.
       const procs = Array.from({ length: workers }, () => runCli(['--config', configFile, 'worker', '--concurrency', '1'], env));
       await Promise.all(procs.map((p) => p.ready));
+      const probe = new pg.Client({ connectionString: url });
+      await probe.connect();
+      const backend = (await probe.query<{ pid: number }>('SELECT pg_backend_pid() AS pid')).rows[0]!.pid;
+      const postmaster = Number(readFileSync(`/proc/${backend}/stat`, 'utf8').replace(/^.*\) /, '').split(' ')[1]);
+      await probe.end();
+      const pgBefore = postgresCpuSeconds(postmaster);
       const started = performance.now();
       const queued = runCli(['--config', configFile, 'enqueue', 'sync', '--all'], env);
       if ((await queued.ended).code !== 0) throw new Error('enqueue failed');
@@ -153,34 +184,58 @@ try {
       };
       while ((await ended()) < names.length) await new Promise((resolve) => setTimeout(resolve, 200));
       const wallSeconds = (performance.now() - started) / 1000;
+      const pgFull = postgresCpuSeconds(postmaster) - pgBefore;
+      // The nightly case: every site synced again with nothing changed on either side.
+      const againStarted = performance.now();
+      const again = runCli(['--config', configFile, 'enqueue', 'sync', '--all'], env);
+      if ((await again.ended).code !== 0) throw new Error('enqueue failed');
+      const finishedSyncs = async (): Promise<number> => {
+        let n = 0;
+        for (const name of names) {
+          const { rows } = await client.query<{ n: string }>(`SELECT count(*) AS n FROM site_${name}.sync_run WHERE mode = 'sync' AND finished_at IS NOT NULL`);
+          n += Number(rows[0]!.n) >= 2 ? 1 : 0;
+        }
+        return n;
+      };
+      while ((await finishedSyncs()) < names.length) await new Promise((resolve) => setTimeout(resolve, 200));
+      const againSeconds = (performance.now() - againStarted) / 1000;
+      const pgAgain = postgresCpuSeconds(postmaster) - pgBefore - pgFull;
       for (const p of procs) p.child.kill('SIGTERM');
       const outputs = await Promise.all(procs.map((p) => p.ended));
+      // Each site's first job (the full sync; the second is the unchanged one), from the workers' logs
+      // in time order: its CPU seconds, and how long a worker held it (opening the site's database,
+      // the run, completing the job) for the workers' idle share.
+      const jobs = outputs
+        .flatMap((out) => out.stderr.split('\n').filter((line) => line.startsWith('{')))
+        .map((line) => JSON.parse(line) as { msg?: string; time?: string; site?: string; cpuSeconds?: number; ms?: number })
+        .filter((entry) => entry.msg === 'worker: job done' && entry.site !== undefined)
+        .sort((a, b) => (a.time ?? '').localeCompare(b.time ?? ''));
       const cpuBySite = new Map<string, number>();
-      for (const out of outputs) {
-        for (const line of out.stderr.split('\n')) {
-          if (!line.startsWith('{')) continue;
-          const entry = JSON.parse(line) as { msg?: string; site?: string; cpuSeconds?: number };
-          if (entry.msg === 'worker: job done' && entry.site && entry.cpuSeconds !== undefined) cpuBySite.set(entry.site, entry.cpuSeconds);
-        }
+      let busy = 0;
+      for (const job of jobs) {
+        if (cpuBySite.has(job.site!)) continue;
+        cpuBySite.set(job.site!, job.cpuSeconds ?? 0);
+        busy += (job.ms ?? 0) / 1000;
       }
       const callsAfter = await Promise.all(sims.map(kicsCalls));
       const sites: SiteResult[] = [];
-      let busy = 0;
+      const againRuns: number[] = [];
       for (const [i, name] of names.entries()) {
         const { rows: runs } = await client.query<{ status: string; seconds: number }>(
-          `SELECT status::text AS status, EXTRACT(EPOCH FROM finished_at - started_at)::float8 AS seconds FROM site_${name}.sync_run WHERE mode = 'sync' ORDER BY id DESC LIMIT 1`,
+          `SELECT status::text AS status, EXTRACT(EPOCH FROM finished_at - started_at)::float8 AS seconds FROM site_${name}.sync_run WHERE mode = 'sync' ORDER BY id LIMIT 2`,
         );
+        againRuns.push(runs[1]!.seconds);
         const { rows: counted } = await client.query<{ n: string }>(`SELECT coalesce(sum(n_live_tup), 0) AS n FROM pg_stat_user_tables WHERE schemaname = $1`, [`site_${name}`]);
-        busy += runs[0]!.seconds;
         sites.push({ site: name, status: runs[0]!.status, runSeconds: runs[0]!.seconds, cpuSeconds: cpuBySite.get(name) ?? null, rows: Number(counted[0]!.n), kicsCalls: callsAfter[i]! - callsBefore[i]! });
       }
       await client.end();
-      const arrangement = { workers, wallSeconds, idleShare: Math.max(0, 1 - busy / (workers * wallSeconds)), sites };
+      const arrangement = { workers, wallSeconds, idleShare: Math.max(0, 1 - busy / (workers * wallSeconds)), sites, postgresCpuSeconds: pgFull, unchanged: { wallSeconds: againSeconds, perSiteMedianSeconds: median(againRuns), postgresCpuSeconds: pgAgain } };
       results.push(arrangement);
       process.stdout.write(
         `${workers} worker(s): ${siteCount} sites x ${devices} devices in ${wallSeconds.toFixed(1)} s; per site median ${median(sites.map((s) => s.runSeconds)).toFixed(1)} s` +
           ` (min ${Math.min(...sites.map((s) => s.runSeconds)).toFixed(1)}, max ${Math.max(...sites.map((s) => s.runSeconds)).toFixed(1)}); workers idle ${(arrangement.idleShare * 100).toFixed(0)}%;` +
-          ` per site: CPU ${median(sites.map((s) => s.cpuSeconds ?? 0)).toFixed(1)} s, ${median(sites.map((s) => s.rows))} rows, ${median(sites.map((s) => s.kicsCalls))} KICS calls; outcomes ${[...new Set(sites.map((s) => s.status))].join(', ')}\n`,
+          ` per site: CPU ${median(sites.map((s) => s.cpuSeconds ?? 0)).toFixed(1)} s, ${median(sites.map((s) => s.rows))} rows, ${median(sites.map((s) => s.kicsCalls))} KICS calls, PostgreSQL CPU ${(pgFull / siteCount).toFixed(1)} s; outcomes ${[...new Set(sites.map((s) => s.status))].join(', ')};` +
+          ` again with nothing changed: ${againSeconds.toFixed(1)} s, per site median ${median(againRuns).toFixed(1)} s, PostgreSQL CPU ${(pgAgain / siteCount).toFixed(1)} s per site\n`,
       );
     } finally {
       for (const sim of sims) sim.child.kill('SIGTERM');

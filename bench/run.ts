@@ -437,9 +437,9 @@ async function benchFleet(dir: string): Promise<Row[]> {
   const report = JSON.parse(readFileSync(file, 'utf8')) as {
     sites: number;
     devices: number;
-    results: { workers: number; wallSeconds: number; idleShare: number; sites: { runSeconds: number; cpuSeconds: number | null; rows: number; kicsCalls: number }[] }[];
+    results: { workers: number; wallSeconds: number; idleShare: number; sites: { runSeconds: number; cpuSeconds: number | null; rows: number; kicsCalls: number }[]; unchanged: { wallSeconds: number; perSiteMedianSeconds: number } }[];
   };
-  return report.results.map((r) => ({
+  return report.results.flatMap((r) => [{
     engine: 'postgres',
     devices: report.devices,
     step: `fleet: ${report.sites} sites, ${r.workers} worker(s)`,
@@ -447,7 +447,15 @@ async function benchFleet(dir: string): Promise<Row[]> {
     per_s: '',
     rss_MiB: '',
     detail: `per site median ${median(r.sites.map((s) => s.runSeconds)).toFixed(1)} s, CPU ${median(r.sites.map((s) => s.cpuSeconds ?? 0)).toFixed(1)} s, ${median(r.sites.map((s) => s.rows))} rows, ${median(r.sites.map((s) => s.kicsCalls))} KICS calls; workers idle ${Math.round(r.idleShare * 100)}%`,
-  }));
+  }, {
+    engine: 'postgres',
+    devices: report.devices,
+    step: `fleet: ${report.sites} sites, ${r.workers} worker(s), nothing changed`,
+    ms: Math.round(r.unchanged.wallSeconds * 1000),
+    per_s: '',
+    rss_MiB: '',
+    detail: `per site median ${r.unchanged.perSiteMedianSeconds.toFixed(1)} s`,
+  }]);
 }
 
 const root = mkdtempSync(path.join(os.tmpdir(), 'kics-sync-bench-'));

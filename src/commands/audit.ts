@@ -49,7 +49,7 @@ export function registerAuditCommand(program: Command): void {
             yield record;
           }
         })();
-        const chunks = Readable.from(renderAudit(format, records));
+        const chunks = Readable.from(renderAudit(format, records, (await ctx.config()).site?.name));
         if (!options.out) {
           await pipeline(chunks, process.stdout, { end: false });
           if (format === 'text' && count === 0) process.stdout.write('no audit records match\n');

@@ -66,7 +66,7 @@ export function registerEventsCommands(program: Command): void {
           const out = createWriteStream(temp, { encoding: 'utf8' });
           let exported: number;
           try {
-            exported = await exportEvents(db, out, filter, options.limit === undefined ? {} : { limit: options.limit });
+            exported = await exportEvents(db, out, filter, { ...(options.limit === undefined ? {} : { limit: options.limit }), site: (await ctx.config()).site?.name ?? 'default' });
             out.end();
             await finished(out);
             await rename(temp, file);
@@ -81,7 +81,8 @@ export function registerEventsCommands(program: Command): void {
         const limit = options.limit ?? 100;
         const [events, total] = await Promise.all([listEvents(db, filter, limit), countEvents(db, filter)]);
         const text = events.length === 0 ? 'no events' : [...events.map(formatEvent), ...(total > events.length ? [`(${events.length} of ${total} shown; --limit N for more)`] : [])].join('\n');
-        return { summary: { total, shown: events.length, events: events.map(siemRecord) }, text };
+        const site = (await ctx.config()).site?.name ?? 'default';
+        return { summary: { site, total, shown: events.length, events: events.map((e) => siemRecord(e, site)) }, text };
       }),
     );
 }

@@ -19,7 +19,7 @@ export function registerRunsCommand(program: Command): void {
         const db = await ctx.database();
         const runs = await listRuns(db, { limit: options.limit ?? 20, ...(options.status ? { status: options.status as RunStatus } : {}) });
         return {
-          summary: { runs: runs.map(runJson) },
+          summary: { site: (await ctx.config()).site?.name ?? 'default', runs: runs.map(runJson) },
           text: runs.length === 0 ? 'no runs yet' : runs.map(runLine).join('\n'),
         };
       }),

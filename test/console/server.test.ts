@@ -149,6 +149,7 @@ describeEachEngine('review console server', (t) => {
       '/api/v1/plans/{id}/items/{seq}/reject',
       '/api/v1/runs',
       '/api/v1/runs/{id}',
+      '/api/v1/sites',
     ]);
     expect(doc.components.securitySchemes.token!.scheme).toBe('bearer');
     await addUser(t().db, { name: 'ada', role: 'admin', owners: [], password: 'ada-password-123' });

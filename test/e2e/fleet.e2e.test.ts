@@ -146,9 +146,16 @@ describe.runIf(postgresAvailable())('fleet: sites, workers and schedulers on one
       expect(named(name, 'NEW-ASSET-001')).toBe(1);
       expect(named(name, 'NEW-ASSET-002')).toBe(1);
     }
-    // Each site's data is in its own schema: north's runs are not south's.
-    const pids = new Set((await Promise.all(siteNames.map(runsOf))).flat().map((r) => r.pid));
-    expect(pids.size).toBeGreaterThanOrEqual(1);
+    // What a site exports says whose it is, so that exports of several sites can be merged.
+    const audit = await cli(['--site', 'north', 'audit', '--format', 'json']);
+    expect(audit.code, audit.stderr).toBe(0);
+    const records = audit.stdout.trim().split('\n').map((l) => JSON.parse(l) as { site: string; operation: string });
+    expect(records.length).toBeGreaterThanOrEqual(2);
+    expect(new Set(records.map((r) => r.site))).toEqual(new Set(['north']));
+    const events = parseJsonOutput(await cli(['--site', 'east', 'events', '--json'])) as { site: string; events: { site: string }[] };
+    expect(events.site).toBe('east');
+    expect(events.events.length).toBeGreaterThan(0);
+    expect(events.events.every((e) => e.site === 'east')).toBe(true);
 
     // South's KICS goes away; the next round fails there only.
     await plants.south.close();

@@ -38,8 +38,10 @@ function json(value: unknown): string {
   return value === null || value === undefined ? '' : JSON.stringify(value);
 }
 
-export function jsonLine(record: AuditRecord): string {
+/** `site`: the site the record belongs to (its schema), so that exports of several sites can be merged. */
+export function jsonLine(record: AuditRecord, site?: string): string {
   return JSON.stringify({
+    ...(site === undefined ? {} : { site }),
     id: record.id,
     at: record.at.toISOString(),
     actor: record.actor,
@@ -91,11 +93,11 @@ export function textLine(r: AuditRecord): string {
   return printable(`${at}  ${r.actor}  run ${r.runId ?? '-'}  plan ${r.planId ?? '-'}  ${device}  ${r.operation} ${r.outcome}${status}${changes.length ? `  ${changes.join('; ')}` : ''}`);
 }
 
-export async function* renderAudit(format: AuditFormat, records: AsyncIterable<AuditRecord>): AsyncGenerator<string> {
+export async function* renderAudit(format: AuditFormat, records: AsyncIterable<AuditRecord>, site?: string): AsyncGenerator<string> {
   if (format === 'csv') yield `\uFEFF${stringify([csvColumns], csvOptions)}`;
   let batch: AuditRecord[] = [];
   const flush = (): string => {
-    const text = format === 'csv' ? stringify(batch.map(csvRow), csvOptions) : batch.map((r) => `${format === 'json' ? jsonLine(r) : textLine(r)}\n`).join('');
+    const text = format === 'csv' ? stringify(batch.map(csvRow), csvOptions) : batch.map((r) => `${format === 'json' ? jsonLine(r, site) : textLine(r)}\n`).join('');
     batch = [];
     return text;
   };

@@ -68,7 +68,7 @@ export async function countEvents(db: Sql, filter: EventFilter = {}): Promise<nu
  * catalogue's id, code, severity and the payload. Reads in pages by id, so any number of events
  * streams in bounded memory. Returns the count written.
  */
-export async function exportEvents(db: Sql, out: Writable, filter: EventFilter = {}, options: { pageSize?: number; limit?: number } = {}): Promise<number> {
+export async function exportEvents(db: Sql, out: Writable, filter: EventFilter = {}, options: { pageSize?: number; limit?: number; site?: string } = {}): Promise<number> {
   const pageSize = options.pageSize ?? 5_000;
   let afterId = 0;
   let written = 0;
@@ -79,7 +79,7 @@ export async function exportEvents(db: Sql, out: Writable, filter: EventFilter =
     params.push(take);
     const rows = await db.query<EventRow>(`SELECT id, type_id, code, severity, at, run_id, message, payload FROM engine_event ${where} ORDER BY id LIMIT $${params.length}`, params);
     if (rows.length === 0) break;
-    const text = rows.map((r) => JSON.stringify(siemRecord(fromRow(r)))).join('\n') + '\n';
+    const text = rows.map((r) => JSON.stringify(siemRecord(fromRow(r), options.site))).join('\n') + '\n';
     if (!out.write(text)) await new Promise<void>((resolve, reject) => {
       out.once('drain', resolve);
       out.once('error', reject);
@@ -91,11 +91,12 @@ export async function exportEvents(db: Sql, out: Writable, filter: EventFilter =
   return written;
 }
 
-/** One exported line. */
-export function siemRecord(event: EngineEvent): Record<string, unknown> {
+/** One exported line; `site`: the site it belongs to, so that exports of several sites can be merged. */
+export function siemRecord(event: EngineEvent, site?: string): Record<string, unknown> {
   const type = findEventType(event.typeId);
   return {
     product: 'kics-sync',
+    ...(site === undefined ? {} : { site }),
     id: event.id,
     at: event.at.toISOString(),
     typeId: event.typeId,
