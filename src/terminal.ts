@@ -1,5 +1,19 @@
 import { Writable } from 'node:stream';
 
+/** Text from devices, sources, KICS or KSC reaches the terminal without control characters. */
+export function printable(text: string): string {
+  // eslint-disable-next-line no-control-regex -- control characters are what is removed here
+  return text.replace(/[\u0000-\u001f\u007f-\u009f]/g, ' ');
+}
+
+/** A duration for people: seconds below two minutes, minutes below two hours, then hours and minutes. */
+export function humanDuration(seconds: number): string {
+  if (seconds < 120) return `${seconds} s`;
+  const minutes = Math.round(seconds / 60);
+  if (minutes < 120) return `${minutes} min`;
+  return `${Math.floor(minutes / 60)} h ${minutes % 60} min`;
+}
+
 /**
  * What this process shows on a terminal besides its results: progress bars, one transient status
  * line ("opening the database ...") and log lines. One owner for the bottom line of the screen, so a

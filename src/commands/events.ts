@@ -19,6 +19,7 @@ import {
   type EventFilter,
 } from '../sync/events/index.js';
 import { parsePositiveInt, runCommand } from './context.js';
+import { printable } from '../terminal.js';
 
 interface EventsOptions {
   since?: string;
@@ -126,8 +127,3 @@ function formatEvent(event: EngineEvent): string {
   return `${at}  ${severityNames[event.severity].padEnd(18)}  ${String(event.typeId)} ${event.code.padEnd(28)}  ${printable(event.message ?? '')}${run}`;
 }
 
-/** Text from KSC, sources and KICS reaches the terminal without control characters. */
-function printable(text: string): string {
-  // eslint-disable-next-line no-control-regex -- control characters are what is removed here
-  return text.replace(/[\u0000-\u001f\u007f-\u009f]/g, ' ');
-}

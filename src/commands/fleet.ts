@@ -5,6 +5,7 @@ import { JobQueue, siteJobKinds, type SiteJobKind } from '../fleet/queue.js';
 import { fleetStatus, siteStatusJson, type SiteStatus } from '../fleet/status.js';
 import { runWorker } from '../fleet/worker.js';
 import { parsePositiveInt, runCommand, type CommandContext } from './context.js';
+import { humanDuration, printable } from '../terminal.js';
 
 /** `kics-sync sites`: the fleet at a glance. */
 export function registerSitesCommand(program: Command): void {
@@ -102,7 +103,7 @@ function sitesText(sites: SiteStatus[]): string {
     s.nextRun ? shortTime(s.nextRun) : '-',
     s.devices === null ? '-' : String(s.devices),
     s.openConflicts === null ? '-' : String(s.openConflicts),
-    s.secondsSinceGoodSync === null ? 'never' : duration(s.secondsSinceGoodSync),
+    s.secondsSinceGoodSync === null ? 'never' : humanDuration(s.secondsSinceGoodSync),
     s.jobs ? `${s.jobs.waiting}/${s.jobs.running}/${s.jobs.dead}` : '-',
   ]);
   const widths = header.map((h, i) => Math.max(h.length, ...rows.map((r) => r[i]!.length)));
@@ -116,14 +117,4 @@ function shortTime(date: Date): string {
   return date.toISOString().replace('T', ' ').replace(/:\d{2}\.\d{3}Z$/, 'Z');
 }
 
-function duration(seconds: number): string {
-  if (seconds < 120) return `${seconds} s`;
-  if (seconds < 7200) return `${Math.round(seconds / 60)} min`;
-  if (seconds < 172_800) return `${Math.round(seconds / 3600)} h`;
-  return `${Math.round(seconds / 86_400)} d`;
-}
 
-function printable(text: string): string {
-  // eslint-disable-next-line no-control-regex -- control characters are what is removed here
-  return text.replace(/[\u0000-\u001f\u007f-\u009f]/g, ' ');
-}

@@ -5,6 +5,7 @@ import { ConfigError } from '../errors.js';
 import { startProgress } from '../progress.js';
 import { cleanedText, fallbackText, stageKics, type KicsStageSummary } from '../sync/staging/kics/stage.js';
 import { runCommand, type CommandContext } from './context.js';
+import { humanDuration } from '../terminal.js';
 
 /** `kics-sync kics check|pull`: prove KICS can be reached with the connector package, and read it into the snapshot. */
 export function registerKicsCommands(program: Command): void {
@@ -45,7 +46,7 @@ export function registerKicsCommands(program: Command): void {
           `KICS ${client.url}: version ${about.version} (API ${config.apiVersion})`,
           `connector certificate: ${connector.subject}, valid until ${connector.notAfter.toISOString()}`,
           `server certificate: ${serverLine}`,
-          `token: expires ${summary.token.expiresAt} (in ${duration(expiresIn)}); renewed from ${summary.token.renewAt}`,
+          `token: expires ${summary.token.expiresAt} (in ${humanDuration(expiresIn)}); renewed from ${summary.token.renewAt}`,
           `devices: ${devices.toLocaleString('en-US')}`,
         ].join('\n');
         return { summary, text };
@@ -97,13 +98,6 @@ async function openClient(ctx: CommandContext): Promise<KicsClient> {
   const client = await createKicsClient(await kicsSection(ctx), { logger: ctx.logger });
   ctx.onClose(() => client.close());
   return client;
-}
-
-function duration(seconds: number): string {
-  if (seconds < 120) return `${seconds} s`;
-  const minutes = Math.round(seconds / 60);
-  if (minutes < 120) return `${minutes} min`;
-  return `${Math.floor(minutes / 60)} h ${minutes % 60} min`;
 }
 
 function pullText(s: KicsStageSummary): string {

@@ -2,6 +2,7 @@ import type { Command } from 'commander';
 import { UsageError } from '../errors.js';
 import { listRuns, runStatuses, type RunRecord, type RunStatus } from '../sync/runs/store.js';
 import { parsePositiveInt, runCommand } from './context.js';
+import { printable } from '../terminal.js';
 
 /** `kics-sync runs`: the run history, newest first. */
 export function registerRunsCommand(program: Command): void {
@@ -67,7 +68,3 @@ function countsText(counts: Record<string, unknown>): string {
   return parts.join(', ');
 }
 
-function printable(text: string): string {
-  // eslint-disable-next-line no-control-regex -- control characters are what is removed here
-  return text.replace(/[\u0000-\u001f\u007f-\u009f]/g, ' ');
-}

@@ -1,5 +1,6 @@
 import { stringify } from 'csv-stringify/sync';
 import type { AuditRecord } from './store.js';
+import { printable } from '../../terminal.js';
 
 /**
  * The audit as people read it: JSON lines (one record per line, for scripts and SIEMs), CSV (safe to
@@ -79,11 +80,6 @@ function csvRow(r: AuditRecord): (string | number)[] {
   ];
 }
 
-/** A terminal shows no control characters from device or source data. */
-function printable(text: string): string {
-  // eslint-disable-next-line no-control-regex -- control characters are what is removed here
-  return text.replace(/[\u0000-\u001f\u007f-\u009f]/g, ' ');
-}
 
 export function textLine(r: AuditRecord): string {
   const at = r.at.toISOString().replace('T', ' ').replace(/\.\d{3}Z$/, 'Z');
