@@ -7,7 +7,7 @@ import { ExitCode, KicsSyncError, UsageError, errorMessage } from '../errors.js'
 import { createLogger, logLevels, type LogLevel, type Logger } from '../log.js';
 import { terminal } from '../terminal.js';
 import { requireSettings } from '../config/load.js';
-import { chooseSite, resolveSite } from '../config/sites.js';
+import { chooseSite, siteConfig } from '../config/sites.js';
 
 /** Options every command accepts (set on the root program). */
 export interface GlobalOptions {
@@ -62,8 +62,7 @@ export class CommandContext {
     this.configPromise ??= this.fullConfig().then((full) => {
       const name = chooseSite(full, this.globals.site);
       const fromCli = this.globals.dataDir ?? this.env.KICS_SYNC_DATA_DIR;
-      const resolved = resolveSite(fromCli ? { ...full, dataDir: path.resolve(fromCli) } : full, name);
-      return { ...resolved.config, site: { name, schema: resolved.location.schema, scope: resolved.scope } };
+      return siteConfig(fromCli ? { ...full, dataDir: path.resolve(fromCli) } : full, name).config;
     });
     return this.configPromise;
   }

@@ -6,7 +6,7 @@ import { kicsConfigSchema } from './kics.js';
 import { kscConfigSchema } from './ksc.js';
 import { reconcileConfigSchema } from './reconcile.js';
 import { sourceConfigSchema } from './sources.js';
-import { checkSites, siteConfigSchema, type SiteScope } from './sites.js';
+import { checkSites, siteConfigSchema, type SiteIdentity } from './sites.js';
 import { eventsConfigSchema, scheduleConfigSchema, syncConfigSchema } from './sync.js';
 
 export const configSchema = z
@@ -42,4 +42,4 @@ export const configSchema = z
  * The configuration. After `resolveSite()` (src/config/sites.ts) it describes one site, and `site`
  * says which one and which records of the shared sources are its own.
  */
-export type Config = z.infer<typeof configSchema> & { site?: { name: string; schema: string; scope: SiteScope | undefined } };
+export type Config = z.infer<typeof configSchema> & { site?: SiteIdentity };

@@ -153,6 +153,19 @@ export function resolveSite<C extends SiteAware>(config: C, name: string): Resol
   return { location, config: resolved, scope: site.scope };
 }
 
+/** Which site a resolved configuration describes (`Config.site`). */
+export interface SiteIdentity {
+  name: string;
+  schema: string;
+  scope: SiteScope | undefined;
+}
+
+/** `resolveSite()` with the site named in the configuration it returns, as commands and workers run it. */
+export function siteConfig<C extends SiteAware>(config: C, name: string): { location: SiteLocation; config: C & { site: SiteIdentity } } {
+  const resolved = resolveSite(config, name);
+  return { location: resolved.location, config: { ...resolved.config, site: { name, schema: resolved.location.schema, scope: resolved.scope } } };
+}
+
 /**
  * Whether a staged record belongs to a site with this scope: its owner is one of the scope's, and one
  * of its interfaces names one of the scope's address spaces (as the source names it: id or name).

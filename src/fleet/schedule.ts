@@ -6,6 +6,7 @@ import { errorMessage } from '../errors.js';
 import type { Logger } from '../log.js';
 import { validateSchedule } from '../sync/schedule/scheduler.js';
 import { JobQueue, tickJobId } from './queue.js';
+import { nextRun } from './status.js';
 import { recordSkipped } from './worker.js';
 
 /**
@@ -55,7 +56,7 @@ export async function runFleetSchedule(options: FleetScheduleOptions): Promise<F
   const tasks: ScheduledTask[] = [];
   const pending = new Set<Promise<void>>();
 
-  const tick = async (name: string, at: Date): Promise<void> => {
+  const tick = async ({ name, site }: (typeof sites)[number], at: Date): Promise<void> => {
     const when = new Date(Math.floor(at.getTime() / 1000) * 1000).toISOString();
     const outcome: TickOutcome = { site: name, tick: when, result: 'error' };
     try {
@@ -70,7 +71,6 @@ export async function runFleetSchedule(options: FleetScheduleOptions): Promise<F
       } else {
         outcome.result = 'skipped';
         summary.skipped += 1;
-        const site = resolveSite(config, name);
         const db = await openDatabase({ url: options.databaseUrl, dataDir: site.location.dataDir, schema: site.location.schema, logger, poolSize: 1 });
         try {
           await recordSkipped({ db, trigger: 'cron', actor: 'cron', cause: null }, when, `the tick at ${when} came while a sync of this site was still waiting in the queue`);
@@ -88,13 +88,14 @@ export async function runFleetSchedule(options: FleetScheduleOptions): Promise<F
   };
 
   try {
-    for (const { name, expressions, timezone } of sites) {
+    for (const entry of sites) {
+      const { name, expressions, timezone } = entry;
       for (const expression of expressions) {
         tasks.push(
           cron.schedule(
             expression,
             (context) => {
-              const p = tick(name, context.date).finally(() => pending.delete(p));
+              const p = tick(entry, context.date).finally(() => pending.delete(p));
               pending.add(p);
             },
             { timezone, name: `kics-sync ${name} ${expression}`, suppressMissedWarning: true },
@@ -102,14 +103,7 @@ export async function runFleetSchedule(options: FleetScheduleOptions): Promise<F
         );
       }
     }
-    for (const { name, expressions, timezone } of sites) {
-      const next = tasks
-        .filter((t) => t.name?.startsWith(`kics-sync ${name} `))
-        .map((t) => t.getNextRun())
-        .filter((d): d is Date => d !== null)
-        .sort((a, b) => a.getTime() - b.getTime())[0];
-      summary.sites.push({ name, cron: expressions, timezone, next: next?.toISOString() ?? null });
-    }
+    for (const { name, site, expressions, timezone } of sites) summary.sites.push({ name, cron: expressions, timezone, next: nextRun(site.config.schedule)?.toISOString() ?? null });
     logger.info({ sites: summary.sites }, 'schedule: queueing each site on its cron');
     await new Promise<void>((resolve) => (signal.aborted ? resolve() : signal.addEventListener('abort', () => resolve(), { once: true })));
   } finally {

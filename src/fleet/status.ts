@@ -198,7 +198,7 @@ async function queueCounts(client: pg.Client, schema: string): Promise<Map<strin
 }
 
 /** The next tick of a site's schedule. */
-function nextRun(schedule: Config['schedule']): Date | null {
+export function nextRun(schedule: Config['schedule']): Date | null {
   const expressions = Array.isArray(schedule.cron) ? schedule.cron : [schedule.cron];
   let next: Date | null = null;
   for (const expression of expressions) {

@@ -1,6 +1,6 @@
 import type PgBoss from 'pg-boss';
 import type { Config } from '../config/index.js';
-import { resolveSite } from '../config/sites.js';
+import { siteConfig } from '../config/sites.js';
 import { openDatabase, type Database } from '../db/database.js';
 import { ExitCode, KicsSyncError, LockedError, errorMessage } from '../errors.js';
 import type { Logger } from '../log.js';
@@ -107,15 +107,14 @@ const failedStatuses = new Set(['failed', 'interrupted', 'error']);
 async function runJob(options: WorkerOptions, job: PgBoss.JobWithMetadata<SiteJob>): Promise<JobOutcome> {
   const began = performance.now();
   const data = job.data;
-  const site = resolveSite(options.config, data.site);
-  const config: Config = { ...site.config, site: { name: data.site, schema: site.location.schema, scope: site.scope } };
+  const { location, config } = siteConfig(options.config, data.site);
   const logger = options.logger.child({ site: data.site, job: job.id });
-  const db = await openDatabase({ url: options.databaseUrl, dataDir: site.location.dataDir, schema: site.location.schema, logger, poolSize: 4 });
+  const db = await openDatabase({ url: options.databaseUrl, dataDir: location.dataDir, schema: location.schema, logger, poolSize: 4 });
   try {
     const ctx: RunContext = {
       db,
       config,
-      dataDir: site.location.dataDir,
+      dataDir: location.dataDir,
       logger,
       signal: options.signal,
       trigger: data.trigger === 'cron' ? 'cron' : 'queue',

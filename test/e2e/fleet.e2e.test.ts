@@ -8,7 +8,7 @@ import pg from 'pg';
 import { request } from 'undici';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { loadConfig } from '../../src/config/index.js';
-import { resolveSite } from '../../src/config/sites.js';
+import { siteConfig } from '../../src/config/sites.js';
 import { serveConsole } from '../../src/console/start.js';
 import { addUser, createToken } from '../../src/console/users.js';
 import { openDatabase } from '../../src/db/database.js';
@@ -243,9 +243,9 @@ describe.runIf(postgresAvailable())('fleet: sites, workers and schedulers on one
   it("the console's fleet page, /api/v1/sites and /metrics show every site, the failing one first", async () => {
     writeConfig();
     const { config: full } = await loadConfig({ file: configFile, env: {} });
-    const site = resolveSite(full, 'north');
+    const site = siteConfig(full, 'north');
     const db = await openDatabase({ url: h.url, dataDir: site.location.dataDir, schema: site.location.schema });
-    const served = await serveConsole({ db, config: { ...site.config, site: { name: 'north', schema: site.location.schema, scope: undefined } }, dataDir: site.location.dataDir, logger: silentLogger(), host: '127.0.0.1', port: 0 });
+    const served = await serveConsole({ db, config: site.config, dataDir: site.location.dataDir, logger: silentLogger(), host: '127.0.0.1', port: 0 });
     const dir = mkdtempSync(path.join(os.tmpdir(), 'kics-sync-fleet-browser-'));
     const browser = await chromium.launchPersistentContext(path.join(dir, 'profile'), { executablePath: process.env.CHROMIUM_PATH ?? '/usr/bin/chromium', headless: true, args: ['--no-sandbox', '--disable-gpu', '--no-first-run'] });
     try {
