@@ -16,14 +16,11 @@ import { execFileSync, spawn, type ChildProcess } from 'node:child_process';
 import { mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
-import { createInterface } from 'node:readline';
 import pg from 'pg';
 import { openDatabase } from '../src/db/database.js';
 import { silentLogger } from '../src/log.js';
-import { packageRoot } from '../src/paths.js';
-import type { SimDevice } from '../src/simulator/kics/index.js';
 import { findPostgresBin, startThrowawayPostgres } from '../test/support/postgres.js';
-import { cmdbWriter } from './cmdb.js';
+import { admin, cliPath, median, packagePassword, startSimulator, writeCmdb, type Simulator } from './simulator.js';
 
 const args = process.argv.slice(2);
 const option = (name: string, fallback: string): string => {
@@ -34,45 +31,6 @@ const siteCount = Number(option('sites', '10'));
 const devices = Number(option('devices', '10000'));
 const workerCounts = option('workers', '1,2').split(',').map(Number);
 const jsonFile = option('json', '');
-const cliPath = path.join(packageRoot, 'bin', 'kics-sync.js');
-const packagePassword = 'bench';
-const median = (values: number[]): number => [...values].sort((a, b) => a - b)[Math.floor((values.length - 1) / 2)]!;
-
-interface Simulator {
-  url: string;
-  adminUrl: string;
-  packageDir: string;
-  child: ChildProcess;
-}
-
-async function startSimulator(seed: string, stateDir: string): Promise<Simulator> {
-  const child = spawn(process.execPath, [cliPath, '--log-level', 'error', 'simulator', '--devices', String(devices), '--seed', seed, '--state-dir', stateDir], {
-    env: { ...process.env, KICS_SIMULATOR_PACKAGE_PASSWORD: packagePassword },
-    stdio: ['ignore', 'pipe', 'inherit'],
-  });
-  for await (const line of createInterface({ input: child.stdout })) {
-    const ready = JSON.parse(line) as { event: string; url: string; adminUrl: string; packageDir: string };
-    if (ready.event === 'ready') return { ...ready, child };
-  }
-  throw new Error('the simulator exited before it was ready');
-}
-
-async function admin<T>(sim: Simulator, route: string): Promise<T> {
-  const response = await fetch(`${sim.adminUrl}${route}`);
-  if (!response.ok) throw new Error(`simulator admin GET ${route}: ${response.status}`);
-  return (await response.json()) as T;
-}
-
-async function writeCmdb(sim: Simulator, file: string, seed: string): Promise<void> {
-  const writer = cmdbWriter(file, seed);
-  for (let offset = 0; ; offset += 5_000) {
-    const { values } = await admin<{ values: SimDevice[] }>(sim, `/admin/devices?offset=${offset}&limit=5000`);
-    await writer.add(values);
-    if (values.length < 5_000) break;
-  }
-  await writer.close();
-}
-
 /**
  * CPU seconds the PostgreSQL server used so far: the postmaster's own and its ended children's
  * (the kernel adds a reaped child's time to its parent), plus the live backends'. From /proc.
@@ -94,7 +52,7 @@ function postgresCpuSeconds(postmaster: number): number {
 }
 const clockTicks = Number(execFileSync('getconf', ['CLK_TCK'], { encoding: 'utf8' }).trim()) || 100;
 
-const kicsCalls = async (sim: Simulator): Promise<number> => (await admin<{ lastSeq: number }>(sim, '/admin/requests?limit=0')).lastSeq;
+const kicsCalls = async (sim: Simulator): Promise<number> => (await admin<{ lastSeq: number }>(sim, 'GET', '/admin/requests?limit=0')).lastSeq;
 
 interface SiteResult {
   site: string;
@@ -143,7 +101,7 @@ try {
     mkdirSync(dir, { recursive: true });
     const url = await server.createDatabase(`bench_fleet_w${workers}`);
     const names = Array.from({ length: siteCount }, (_, i) => `site${String(i + 1).padStart(2, '0')}`);
-    const sims = await Promise.all(names.map((name, i) => startSimulator(`fleet-${i}`, path.join(dir, `sim-${name}`))));
+    const sims = await Promise.all(names.map((name, i) => startSimulator({ devices, seed: `fleet-${i}`, stateDir: path.join(dir, `sim-${name}`), logLevel: 'error' })));
     try {
       for (const [i, name] of names.entries()) await writeCmdb(sims[i]!, path.join(dir, `${name}.csv`), `fleet-${i}`);
       const config = {
@@ -174,30 +132,26 @@ try {
       if ((await queued.ended).code !== 0) throw new Error('enqueue failed');
       const client = new pg.Client({ connectionString: url });
       await client.connect();
-      const ended = async (): Promise<number> => {
-        let n = 0;
-        for (const name of names) {
-          const { rows } = await client.query<{ n: string }>(`SELECT count(*) AS n FROM site_${name}.sync_run WHERE mode = 'sync' AND finished_at IS NOT NULL`);
-          n += Number(rows[0]!.n) > 0 ? 1 : 0;
+      /** Waits until every site has ended `rounds` syncs. */
+      const untilSynced = async (rounds: number): Promise<void> => {
+        for (;;) {
+          let done = 0;
+          for (const name of names) {
+            const { rows } = await client.query<{ n: string }>(`SELECT count(*) AS n FROM site_${name}.sync_run WHERE mode = 'sync' AND finished_at IS NOT NULL`);
+            if (Number(rows[0]!.n) >= rounds) done += 1;
+          }
+          if (done === names.length) return;
+          await new Promise((resolve) => setTimeout(resolve, 200));
         }
-        return n;
       };
-      while ((await ended()) < names.length) await new Promise((resolve) => setTimeout(resolve, 200));
+      await untilSynced(1);
       const wallSeconds = (performance.now() - started) / 1000;
       const pgFull = postgresCpuSeconds(postmaster) - pgBefore;
       // The nightly case: every site synced again with nothing changed on either side.
       const againStarted = performance.now();
       const again = runCli(['--config', configFile, 'enqueue', 'sync', '--all'], env);
       if ((await again.ended).code !== 0) throw new Error('enqueue failed');
-      const finishedSyncs = async (): Promise<number> => {
-        let n = 0;
-        for (const name of names) {
-          const { rows } = await client.query<{ n: string }>(`SELECT count(*) AS n FROM site_${name}.sync_run WHERE mode = 'sync' AND finished_at IS NOT NULL`);
-          n += Number(rows[0]!.n) >= 2 ? 1 : 0;
-        }
-        return n;
-      };
-      while ((await finishedSyncs()) < names.length) await new Promise((resolve) => setTimeout(resolve, 200));
+      await untilSynced(2);
       const againSeconds = (performance.now() - againStarted) / 1000;
       const pgAgain = postgresCpuSeconds(postmaster) - pgBefore - pgFull;
       for (const p of procs) p.child.kill('SIGTERM');

@@ -25,11 +25,10 @@
  * pages and API calls timed from the client, medians against their targets (300 ms, /metrics 100 ms).
  * `--cpu-prof DIR` writes a V8 CPU profile of every engine process into DIR.
  */
-import { spawn, type ChildProcess } from 'node:child_process';
+import { spawn } from 'node:child_process';
 import { mkdirSync, mkdtempSync, readFileSync, rmSync, statSync, writeFileSync } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
-import { createInterface } from 'node:readline';
 import pg from 'pg';
 import { z } from 'zod';
 import { createKicsAgent } from '../src/adapters/kics/tls.js';
@@ -41,9 +40,9 @@ import { openDatabase } from '../src/db/database.js';
 import type { Sql } from '../src/db/sql.js';
 import { silentLogger } from '../src/log.js';
 import { packageRoot } from '../src/paths.js';
-import type { SimDevice } from '../src/simulator/kics/index.js';
 import { findPostgresBin, startThrowawayPostgres, type ThrowawayPostgres } from '../test/support/postgres.js';
-import { cmdbWriter, type CmdbShape } from './cmdb.js';
+import type { CmdbShape } from './cmdb.js';
+import { admin, cliPath, median, packagePassword, startSimulator, writeCmdb, type Simulator } from './simulator.js';
 
 const args = process.argv.slice(2);
 const option = (name: string, fallback: string): string => {
@@ -61,53 +60,14 @@ if (sizes.some((n) => !Number.isInteger(n) || n < 1) || engines.length === 0 || 
   process.exit(2);
 }
 const seed = 'bench';
-const packagePassword = 'bench';
 const applyLatencyMs = 2;
 const applyConcurrency = 8;
-const cliPath = path.join(packageRoot, 'bin', 'kics-sync.js');
 const mib = (bytes: number): number => Math.round(bytes / 1024 / 1024);
 const perSecond = (count: number, ms: number): number => Math.round((count / Math.max(1, ms)) * 1000);
-/** The middle value (the lower middle of an even count). */
-const median = (values: number[]): number => [...values].sort((a, b) => a - b)[Math.floor((values.length - 1) / 2)]!;
 
 // ------------------------------------------------------------------------------------ the simulator
 
-interface Simulator {
-  url: string;
-  adminUrl: string;
-  packageDir: string;
-  child: ChildProcess;
-}
-
-async function startSimulator(devices: number, stateDir: string): Promise<Simulator> {
-  const child = spawn(process.execPath, [cliPath, '--log-level', 'warn', 'simulator', '--devices', String(devices), '--seed', seed, '--state-dir', stateDir], {
-    env: { ...process.env, KICS_SIMULATOR_PACKAGE_PASSWORD: packagePassword },
-    stdio: ['ignore', 'pipe', 'inherit'],
-  });
-  for await (const line of createInterface({ input: child.stdout })) {
-    const ready = JSON.parse(line) as { event: string; url: string; adminUrl: string; packageDir: string };
-    if (ready.event === 'ready') return { ...ready, child };
-  }
-  throw new Error('the simulator exited before it was ready');
-}
-
-async function admin<T>(sim: Simulator, method: string, route: string, body?: unknown): Promise<T> {
-  const response = await fetch(`${sim.adminUrl}${route}`, { method, ...(body === undefined ? {} : { headers: { 'content-type': 'application/json' }, body: JSON.stringify(body) }) });
-  if (!response.ok) throw new Error(`simulator admin ${method} ${route}: ${response.status} ${await response.text()}`);
-  return (await response.json()) as T;
-}
-
-/** The CMDB export written from the simulator's devices, read through its admin endpoint page by page. */
-async function writeCmdb(sim: Simulator, file: string): Promise<CmdbShape> {
-  const writer = cmdbWriter(file, seed);
-  const page = 5_000;
-  for (let offset = 0; ; offset += page) {
-    const { values } = await admin<{ values: SimDevice[] }>(sim, 'GET', `/admin/devices?offset=${offset}&limit=${page}`);
-    await writer.add(values);
-    if (values.length < page) break;
-  }
-  return writer.close();
-}
+const startBenchSimulator = (devices: number, stateDir: string): Promise<Simulator> => startSimulator({ devices, seed, stateDir, logLevel: 'warn' });
 
 /** Floor: every device paged out of the simulator as the stager pages it (4 id ranges side by side), through the client's HTTP layer, with no validation or processing. */
 async function pageFloor(sim: Simulator): Promise<{ ms: number; devices: number }> {
@@ -470,16 +430,16 @@ try {
     server = await startThrowawayPostgres(bin);
   }
   for (const size of sizes) {
-    const sim = await startSimulator(size, path.join(root, `sim-${size}`));
+    const sim = await startBenchSimulator(size, path.join(root, `sim-${size}`));
     try {
       const csv = path.join(root, `cmdb-${size}.csv`);
-      shapes[size] = await writeCmdb(sim, csv);
+      shapes[size] = await writeCmdb(sim, csv, seed);
       const paging = await pageFloor(sim);
       const rows: Row[] = [{ engine: '-', devices: size, step: 'floor: page KICS', ms: paging.ms, per_s: perSecond(paging.devices, paging.ms), rss_MiB: '', detail: `devices=${paging.devices}` }];
       process.stdout.write(`N=${size}: CMDB ${JSON.stringify(shapes[size])}, ${mib(statSync(csv).size)} MiB\n`);
       for (const engine of engines) {
         // The simulator is started again per engine: the first engine's apply changed its devices.
-        const own = engine === engines[0] ? sim : await startSimulator(size, path.join(root, `sim-${size}-${engine}`));
+        const own = engine === engines[0] ? sim : await startBenchSimulator(size, path.join(root, `sim-${size}-${engine}`));
         try {
           rows.push(...(await benchEngine(engine, size, own, csv, root, engine === 'postgres' ? server : null)));
         } finally {
