@@ -31,7 +31,7 @@ export function registerSitesCommand(program: Command): void {
 export function registerWorkerCommand(program: Command): void {
   program
     .command('worker')
-    .description('take site jobs (sync, plan, apply) from the queue and run them, until SIGTERM / SIGINT; run it on any number of hosts against the same PostgreSQL')
+    .description('take site jobs (sync, plan, apply, KSC commands) from the queue and run them, until SIGTERM / SIGINT; run it on any number of hosts against the same PostgreSQL')
     .option('--concurrency <n>', 'jobs (sites) run at once by this worker (default 1)', parsePositiveInt('--concurrency'))
     .option('--json', 'print one JSON object when it stops')
     .addHelpText('after', '\nNeeds PostgreSQL (DATABASE_URL or database.url). A job whose worker dies is taken by another worker once its lease\n(fleet.leaseSeconds) runs out, and the site\'s run resumes. Failed jobs are retried with backoff (fleet.retries), then dead.')

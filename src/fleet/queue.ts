@@ -1,7 +1,8 @@
 import { createHash } from 'node:crypto';
 import PgBoss from 'pg-boss';
 import type { FleetConfig } from '../config/fleet.js';
-import { DatabaseError, errorMessage } from '../errors.js';
+import { setTimeout as sleep } from 'node:timers/promises';
+import { DatabaseError, KicsSyncError, errorMessage } from '../errors.js';
 import type { Logger } from '../log.js';
 
 /**
@@ -19,6 +20,8 @@ import type { Logger } from '../log.js';
 
 export const siteQueue = 'kics-sync-site';
 export const deadQueue = 'kics-sync-dead';
+/** KSC backend commands, each run once by a worker (src/fleet/ksc.ts); not retried: KSC gets an answer either way. */
+export const kscQueue = 'kics-sync-ksc';
 
 export type SiteJobKind = 'sync' | 'plan' | 'apply';
 export const siteJobKinds: readonly SiteJobKind[] = ['sync', 'plan', 'apply'];
@@ -30,10 +33,29 @@ export interface SiteJob {
   planId?: number;
   /** Who asked: `cron` for a schedule's tick, else the user. */
   actor: string;
-  trigger: 'cron' | 'cli';
+  /** `ksc_event`: an incremental plan started by KSC events (src/fleet/ksc.ts). */
+  trigger: 'cron' | 'cli' | 'ksc_event';
   /** A schedule's tick that produced the job. */
   tick?: string;
+  /** What started the job, recorded as the run's cause (the KSC events of a trigger). */
+  cause?: Record<string, unknown>;
 }
+
+/** A KSC backend command for a site, as the service console received it (src/sync/ksc/console.ts). */
+export interface KscCommandJob {
+  site: string;
+  /** `CMD_ID`. */
+  commandId: string;
+  /** `CMD_NAME`. */
+  name: string;
+  productName: string;
+  productVersion: string;
+  /** `CMD_PARAMS` without the token, as JSON (datetimes as ISO strings). */
+  params: Record<string, unknown>;
+}
+
+/** What a KSC command job returns: the handler's result, or its error as the console answers it. */
+export type KscCommandOutput = { result: Record<string, unknown> } | { error: { kind: 'backend' | 'params' | 'failed'; code: string; message: string; stack?: string | undefined } };
 
 export interface QueueOptions {
   /** The engine's database (the queue lives in `fleet.queueSchema` there). */
@@ -80,6 +102,9 @@ export class JobQueue {
       await boss.createQueue(siteQueue, queue);
       // Settings changed since the queue was made apply to the jobs sent from now on.
       await boss.updateQueue(siteQueue, queue);
+      const commands = { name: kscQueue, policy: 'standard' as const, retryLimit: 0, expireInSeconds: fleet.leaseSeconds, retentionDays: 14 };
+      await boss.createQueue(kscQueue, commands);
+      await boss.updateQueue(kscQueue, commands);
     } catch (error) {
       await boss.stop({ graceful: false, wait: false }).catch(() => {});
       throw new DatabaseError(`cannot open the job queue (schema ${fleet.queueSchema}): ${errorMessage(error)}`, { code: 'QUEUE_UNAVAILABLE', cause: error, retryable: true });
@@ -95,6 +120,30 @@ export class JobQueue {
     const options: PgBoss.SendOptions = { singletonKey: job.site };
     if (job.tick !== undefined) options.id = tickJobId(job.site, job.tick);
     return this.boss.send(siteQueue, { ...job }, options);
+  }
+
+  /**
+   * Puts a KSC command on the queue, under an id made from the command's: a command sent twice (two
+   * schedulers, a restart) is one job. Returns the job id.
+   */
+  async sendCommand(job: KscCommandJob): Promise<string> {
+    const id = nameBasedId('kics-sync ksc command', job.commandId);
+    await this.boss.send(kscQueue, { ...job }, { id });
+    return id;
+  }
+
+  /**
+   * Waits until the job has ended (`completed`, `failed` or `cancelled`) and returns it; a job whose
+   * worker died fails when its lease expires. Throws the signal's reason when it aborts first.
+   */
+  async settled<T extends object>(queue: string, id: string, signal: AbortSignal): Promise<PgBoss.JobWithMetadata<T>> {
+    for (;;) {
+      signal.throwIfAborted();
+      const job = await this.boss.getJobById<T>(queue, id, { includeArchive: true });
+      if (job === null) throw new KicsSyncError(`job ${id} is no longer in queue ${queue}`, { code: 'JOB_LOST' });
+      if (job.state === 'completed' || job.state === 'failed' || job.state === 'cancelled') return job;
+      await sleep(this.fleet.pollSeconds * 1000, undefined, { signal }).catch(() => {});
+    }
   }
 
   /** Whether a job with this id exists (any state, the archive included). */
@@ -121,7 +170,11 @@ export class JobQueue {
  * name-based form (RFC 4122 version 5: SHA-1 of the name).
  */
 export function tickJobId(site: string, tick: string): string {
-  const hash = createHash('sha1').update(`kics-sync tick\u0000${site}\u0000${tick}`).digest();
+  return nameBasedId('kics-sync tick', site, tick);
+}
+
+function nameBasedId(...parts: string[]): string {
+  const hash = createHash('sha1').update(parts.join('\u0000')).digest();
   hash[6] = (hash[6]! & 0x0f) | 0x50;
   hash[8] = (hash[8]! & 0x3f) | 0x80;
   const hex = hash.subarray(0, 16).toString('hex');

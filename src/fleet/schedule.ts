@@ -5,6 +5,7 @@ import { openDatabase } from '../db/database.js';
 import { errorMessage } from '../errors.js';
 import type { Logger } from '../log.js';
 import { validateSchedule } from '../sync/schedule/scheduler.js';
+import { runFleetKsc } from './ksc.js';
 import { JobQueue, tickJobId } from './queue.js';
 import { nextRun } from './status.js';
 import { recordSkipped } from './worker.js';
@@ -105,7 +106,10 @@ export async function runFleetSchedule(options: FleetScheduleOptions): Promise<F
     }
     for (const { name, site, expressions, timezone } of sites) summary.sites.push({ name, cron: expressions, timezone, next: nextRun(site.config.schedule)?.toISOString() ?? null });
     logger.info({ sites: summary.sites }, 'schedule: queueing each site on its cron');
-    await new Promise<void>((resolve) => (signal.aborted ? resolve() : signal.addEventListener('abort', () => resolve(), { once: true })));
+    // KSC commands and triggers of the sites, as jobs for the workers; a configuration error stops the scheduler.
+    const ksc = runFleetKsc({ config, databaseUrl: options.databaseUrl, queue, logger, signal });
+    await Promise.race([new Promise<void>((resolve) => (signal.aborted ? resolve() : signal.addEventListener('abort', () => resolve(), { once: true }))), ksc.then(() => new Promise<void>(() => {}))]);
+    await ksc;
   } finally {
     for (const task of tasks.splice(0)) await task.destroy();
     await Promise.allSettled([...pending]);

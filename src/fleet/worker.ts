@@ -10,7 +10,8 @@ import type { RunContext } from '../sync/runs/lifecycle.js';
 import { runPlanRun } from '../sync/runs/plan-run.js';
 import { finishRun, startRun } from '../sync/runs/store.js';
 import { runSync } from '../sync/runs/sync-run.js';
-import { JobQueue, siteQueue, type SiteJob } from './queue.js';
+import { runCommandJob } from './ksc.js';
+import { JobQueue, kscQueue, siteQueue, type KscCommandJob, type SiteJob } from './queue.js';
 
 /**
  * `kics-sync worker`: takes site jobs from the queue, `concurrency` at a time, and runs each in the
@@ -87,8 +88,21 @@ export async function runWorker(options: WorkerOptions): Promise<WorkerSummary> 
       if (failedStatuses.has(outcome.status)) throw new Error(`site ${outcome.site}: ${outcome.kind} ${outcome.status}${outcome.error ? `: ${outcome.error}` : ''}`);
       return { status: outcome.status, runId: outcome.runId };
     };
+    // KSC commands: answered once, never retried (src/fleet/ksc.ts).
+    const handleCommand = async ([job]: PgBoss.Job<KscCommandJob>[]): Promise<unknown> => {
+      if (!job) return null;
+      const began = performance.now();
+      const output = await runCommandJob(options, job);
+      busyMs += performance.now() - began;
+      summary.jobs += 1;
+      if ('error' in output) summary.failed += 1;
+      else summary.succeeded += 1;
+      logger.info({ job: job.id, site: job.data.site, command: job.data.name, commandId: job.data.commandId, ms: Math.round(performance.now() - began), ...('error' in output ? { err: output.error.message } : {}) }, 'worker: KSC command done');
+      return output;
+    };
     for (let i = 0; i < options.concurrency; i++) {
       await queue.boss.work<SiteJob>(siteQueue, { batchSize: 1, includeMetadata: true, pollingIntervalSeconds: queue.pollSeconds }, handle);
+      await queue.boss.work<KscCommandJob>(kscQueue, { batchSize: 1, pollingIntervalSeconds: queue.pollSeconds }, handleCommand);
     }
     logger.info({ concurrency: options.concurrency, queue: queue.schema }, 'worker: taking site jobs');
     await new Promise<void>((resolve) => (signal.aborted ? resolve() : signal.addEventListener('abort', () => resolve(), { once: true })));
@@ -117,9 +131,9 @@ async function runJob(options: WorkerOptions, job: PgBoss.JobWithMetadata<SiteJo
       dataDir: location.dataDir,
       logger,
       signal: options.signal,
-      trigger: data.trigger === 'cron' ? 'cron' : 'queue',
+      trigger: data.trigger === 'cron' || data.trigger === 'ksc_event' ? data.trigger : 'queue',
       actor: data.actor,
-      cause: { job: job.id, attempt: job.retryCount + 1, ...(data.tick ? { tick: data.tick } : {}) },
+      cause: { ...(data.cause ?? {}), job: job.id, attempt: job.retryCount + 1, ...(data.tick ? { tick: data.tick } : {}) },
     };
     const outcome = (status: string, runId: number | null): JobOutcome => ({ jobId: job.id, site: data.site, kind: data.kind, status, runId, ms: performance.now() - began });
     if (data.tick !== undefined) {

@@ -1,5 +1,5 @@
 import type { ChildProcess } from 'node:child_process';
-import { mkdirSync, mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
+import { mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
 import os from 'node:os';
@@ -11,6 +11,7 @@ import { loadConfig } from '../../src/config/index.js';
 import { siteConfig } from '../../src/config/sites.js';
 import { serveConsole } from '../../src/console/start.js';
 import { addUser, createToken } from '../../src/console/users.js';
+import { startKscSimulator } from '../../src/simulator/ksc/index.js';
 import { openDatabase } from '../../src/db/database.js';
 import { ExitCode } from '../../src/errors.js';
 import { silentLogger } from '../../src/log.js';
@@ -68,8 +69,9 @@ describe.runIf(postgresAvailable())('fleet: sites, workers and schedulers on one
   });
 
   /** Each site its own KICS and CMDB file; the fleet settings short enough for a test. */
-  const writeConfig = (schedule: string = '0 2 * * *'): void => {
+  const writeConfig = (schedule: string = '0 2 * * *', extra: Record<string, unknown> = {}): void => {
     const config = {
+      ...extra,
       sources: [],
       sync: { concurrency: 1, maxChangeShare: 1, maxCreates: 1000 },
       reconcile: { managedAttributes: [], status: { recognizeConfirmed: false, restoreArchived: false } },
@@ -141,7 +143,10 @@ describe.runIf(postgresAvailable())('fleet: sites, workers and schedulers on one
     const workers = [background(['worker', '--concurrency', '2']), background(['worker'])];
     const queued = await cli(['enqueue', 'sync', '--all', '--json']);
     expect(queued.code, queued.stderr).toBe(0);
-    await waitFor('three synced sites', async () => (await Promise.all(siteNames.map(succeededSyncs))).every((n) => n >= 1));
+    await waitFor('three synced sites', async () => {
+      for (const name of siteNames) if ((await succeededSyncs(name)) < 1) return false;
+      return true;
+    });
     for (const name of siteNames) {
       expect(named(name, 'NEW-ASSET-001')).toBe(1);
       expect(named(name, 'NEW-ASSET-002')).toBe(1);
@@ -162,7 +167,8 @@ describe.runIf(postgresAvailable())('fleet: sites, workers and schedulers on one
     for (const name of siteNames) plants[name].writeCmdb([...plants[name].devices.slice(0, 10).map((d) => plants[name].rowOf(d)), plants[name].newAsset(1), plants[name].newAsset(2), plants[name].newAsset(3)]);
     expect((await cli(['enqueue', 'sync', '--all'])).code).toBe(0);
     await waitFor('north and east synced again, south dead', async () => {
-      const [north, east] = await Promise.all([succeededSyncs('north'), succeededSyncs('east')]);
+      const north = await succeededSyncs('north');
+      const east = await succeededSyncs('east');
       const { sites: now } = await sites();
       return north >= 2 && east >= 2 && now.south!.jobs!.dead === 1;
     });
@@ -316,6 +322,74 @@ describe.runIf(postgresAvailable())('fleet: sites, workers and schedulers on one
     const out = parseJsonOutput(planned) as { plan: { id: number } };
     const creates = (await admin.query<{ name: string }>(`SELECT device_name AS name FROM site_north.plan_item WHERE plan_id = $1 AND action = 'create'`, [out.plan.id])).rows.map((r) => r.name);
     expect(creates).toEqual(['NEW-ASSET-090']);
+  });
+
+  it('KSC commands name their site and run as jobs on a worker; KSC events queue an incremental plan of each site', async () => {
+    const kscDir = mkdtempSync(path.join(os.tmpdir(), 'kics-sync-fleet-ksc-'));
+    const ksc = await startKscSimulator({ stateDir: kscDir, settings: { pollPeriodMs: 50 } });
+    const kscAdmin = async <T>(method: 'GET' | 'POST', route: string, body?: unknown): Promise<T> => {
+      const response = await request(`${ksc.adminUrl}${route}`, { method, ...(body === undefined ? {} : { body: JSON.stringify(body), headers: { 'content-type': 'application/json' } }) });
+      return (await response.body.json()) as T;
+    };
+    type Answer = { id: string; status: 'pending' | 'result' | 'error'; result: Record<string, unknown> | null; error: Record<string, unknown> | null };
+    const command = async (name: string, params: Record<string, unknown>): Promise<Answer> => {
+      const { commandId } = await kscAdmin<{ commandId: string }>('POST', '/commands', { name, params });
+      let view: Answer | undefined;
+      await waitFor(`the answer to KSC command ${name}`, async () => (view = await kscAdmin<Answer>('GET', `/commands/${encodeURIComponent(commandId)}`)).status !== 'pending');
+      return { ...view!, id: commandId };
+    };
+    try {
+      // One KSC for the company: every site takes its commands and its events.
+      writeConfig('0 2 * * *', {
+        ksc: { url: ksc.url, user: 'kics-sync', password: 'kics-sync-simulator', internalUser: true, ca: ksc.caFile, commands: { enabled: true }, triggers: { enabled: true, debounceSeconds: 1 } },
+      });
+      const east = plants.east;
+      east.writeCmdb([...east.devices.slice(0, 10).map((d) => east.rowOf(d)), east.newAsset(1), east.newAsset(2), east.newAsset(3), east.newAsset(70)]);
+      const procs = [background(['schedule']), background(['worker'])];
+
+      const unnamed = await command('plan', {});
+      expect(unnamed.status).toBe('error');
+      expect(unnamed.error).toMatchObject({ CMD_ERR_ID: 5, CMD_ERR_ORIGINATOR_ID: 'kics-sync' });
+      expect(String(unnamed.error!.CMD_ERR_DESCR)).toContain('this KSC serves the sites north, south, east: name one in the parameter "site"');
+
+      const planned = await command('plan', { site: 'east' });
+      expect(planned.status, JSON.stringify(planned.error)).toBe('result');
+      expect(planned.result).toMatchObject({ site: 'east', status: 'draft', summary: { create: 1 } });
+      const planId = planned.result!.planId as number;
+      const applied = await command('apply', { site: 'east', planId });
+      expect(applied.status, JSON.stringify(applied.error)).toBe('result');
+      expect(applied.result).toMatchObject({ site: 'east', planId, status: 'applied', outcome: { applied: 1, failed: 0 } });
+      expect(named('east', 'NEW-ASSET-070')).toBe(1);
+      const status = await command('status', { site: 'east', planId });
+      expect(status.result).toMatchObject({ site: 'east', planId, status: 'applied', items: { applied: 1 } });
+      // South's KICS is gone, its connector package with it: the command is answered with why, from where it was raised.
+      const southPlan = await command('plan', { site: 'south' });
+      expect(southPlan.error!.CMD_ERR_ID).toBe(100);
+      expect(String(southPlan.error!.CMD_ERR_FNAME)).toMatch(/^dist\/adapters\/kics\//);
+      expect(String(southPlan.error!.CMD_ERR_DESCR)).toMatch(/^KICS_PACKAGE_FILE_MISSING: kics.package.dir: the package file .* does not exist/);
+
+      // The apply ran in east's schema as the command's run; the command is recorded with the KSC's first site.
+      const eastRuns = (await admin.query<{ trigger: string; actor: string; mode: string }>(`SELECT trigger::text AS trigger, actor, mode::text AS mode FROM site_east.sync_run WHERE trigger = 'ksc_command' ORDER BY id`)).rows;
+      expect(eastRuns).toEqual([
+        { trigger: 'ksc_command', actor: `ksc:${planned.id}`, mode: 'plan' },
+        { trigger: 'ksc_command', actor: `ksc:${applied.id}`, mode: 'apply' },
+      ]);
+      const audit = (await admin.query<{ actor: string }>(`SELECT actor FROM site_east.audit_record WHERE plan_id = $1`, [planId])).rows;
+      expect(audit.map((r) => r.actor)).toEqual([`ksc:${applied.id}`]);
+      const recorded = (await admin.query<{ status: string; run_id: number | null }>(`SELECT status, run_id FROM site_north.ksc_command WHERE id = $1`, [applied.id])).rows;
+      expect(recorded.map((r) => [r.status, typeof r.run_id])).toEqual([['answered', 'number']]);
+
+      // A new device in KSC: an incremental plan of each site, by a worker.
+      const since = new Date();
+      await kscAdmin('POST', '/events', { type: 4100, params: { KLHST_WKS_DN: 'NEW-PLC-7' } });
+      const triggered = async (site: SiteName): Promise<RunRow[]> => (await admin.query<RunRow>(`SELECT id, mode::text AS mode, status::text AS status, started_at, finished_at, cause, pid, error FROM site_${site}.sync_run WHERE trigger = 'ksc_event' AND started_at >= $1 AND finished_at IS NOT NULL`, [since])).rows;
+      await waitFor('incremental plans of north and east', async () => (await triggered('north')).length > 0 && (await triggered('east')).length > 0);
+      for (const site of ['north', 'east'] as const) expect((await triggered(site))[0]).toMatchObject({ mode: 'plan', status: 'succeeded', cause: { source: 'ksc_event', eventCount: 1 } });
+      for (const p of procs) expect((await stop(p)).code).toBe(0);
+    } finally {
+      await ksc.close();
+      rmSync(kscDir, { recursive: true, force: true });
+    }
   });
 });
 

@@ -4,7 +4,7 @@ import { errorMessage } from '../../errors.js';
 import type { Logger } from '../../log.js';
 import { emitEvent, purgeEvents, resolveRetention } from '../events/index.js';
 import { serveConsole } from '../../console/start.js';
-import { superviseKsc } from '../ksc/supervise.js';
+import { engineHandlers, superviseKsc } from '../ksc/supervise.js';
 import { runSync, type SyncRunResult } from '../runs/sync-run.js';
 import type { RunContext } from '../runs/lifecycle.js';
 import { Scheduler, type SchedulerStats } from './scheduler.js';
@@ -86,7 +86,7 @@ export async function runScheduleService(options: ScheduleServiceOptions): Promi
     if (consoleEnabled) served = await serveConsole({ db: await sharedDatabase(), config, dataDir: options.dataDir, logger });
     options.onConsole?.(served?.address ?? null);
     scheduler.start();
-    const ksc = kscEnabled ? superviseKsc(options, sharedDatabase) : Promise.resolve();
+    const ksc = kscEnabled ? superviseKsc({ ksc: config.ksc!, logger, signal, ...engineHandlers(options, sharedDatabase) }, sharedDatabase) : Promise.resolve();
     await Promise.race([new Promise<void>((resolve) => signal.addEventListener('abort', () => resolve(), { once: true })), ksc.then(() => new Promise<void>(() => {}))]);
     logger.info('schedule: stopping; the run in progress (if any) finishes its in-flight items');
     await scheduler.stop();
