@@ -1,3 +1,4 @@
+import pLimit from 'p-limit';
 import type PgBoss from 'pg-boss';
 import type { Config, KscConfig } from '../config/index.js';
 import { siteConfig, siteNames, resolveSite, type SiteLocation } from '../config/sites.js';
@@ -28,6 +29,8 @@ import { kscQueue, type JobQueue, type KscCommandJob, type KscCommandOutput } fr
  *   answers commands as for one site; its `ksc_command` rows and its engine events live in the schema
  *   of the first site using that KSC.
  * - A command names its site in `CMD_PARAMS.site` (optional when one site takes that KSC's commands).
+ *   Commands of different sites run side by side; a site's commands one after the other, in the order
+ *   they came (as on one site).
  *   It becomes a job of the KSC queue; a worker runs it with the site's configuration in the site's
  *   schema (the same handlers as for one site: runs with trigger `ksc_command`, actor `ksc:<CMD_ID>`),
  *   and the job's output is the answer. The job is not retried: KSC gets one answer, and an apply cut
@@ -84,8 +87,13 @@ export function commandSite(group: Pick<KscGroup, 'commandSites'>, params: KscPa
 
 /** The handlers of a group's console: each command a job for a worker, its output the answer. */
 export function queuedCommandHandlers(group: KscGroup, queue: JobQueue, home: () => Promise<Database>, logger: Logger): BackendCommandHandlers {
+  // Sites' commands run side by side, each site's one after the other in the order they came.
+  const inTurn = new Map(group.commandSites.map((site) => [site, pLimit(1)]));
   const handler = async (command: BackendCommand): Promise<Record<string, KscInput>> => {
     const site = commandSite(group, command.params);
+    return inTurn.get(site)!(() => runQueued(site, command));
+  };
+  const runQueued = async (site: string, command: BackendCommand): Promise<Record<string, KscInput>> => {
     const { site: _named, ...params } = command.params;
     const jobId = await queue.sendCommand({
       site,
@@ -154,7 +162,15 @@ export async function runFleetKsc(options: FleetKscOptions): Promise<KscGroup[]>
         };
         logger.info({ commands: group.commandSites, triggers: group.triggerSites }, 'schedule: serving KSC for the sites');
         return superviseKsc(
-          { ksc: group.ksc, logger, signal, handlers: queuedCommandHandlers(group, queue, home, logger), startIncrementalPlan: queuedPlanStarter(group, queue, logger) },
+          {
+            ksc: group.ksc,
+            logger,
+            signal,
+            handlers: queuedCommandHandlers(group, queue, home, logger),
+            startIncrementalPlan: queuedPlanStarter(group, queue, logger),
+            // One command per site at a time (queuedCommandHandlers), the sites side by side.
+            concurrency: Math.max(1, group.commandSites.length),
+          },
           home,
         );
       }),

@@ -1,7 +1,9 @@
-import { describe, expect, it } from 'vitest';
+import { describe, expect, it, vi } from 'vitest';
 import { parseConfig } from '../../src/config/index.js';
-import { commandSite, kscGroups } from '../../src/fleet/ksc.js';
-import { CommandParamsError } from '../../src/sync/ksc/commands.js';
+import { commandSite, kscGroups, queuedCommandHandlers } from '../../src/fleet/ksc.js';
+import type { JobQueue, KscCommandJob, KscCommandOutput } from '../../src/fleet/queue.js';
+import { silentLogger } from '../../src/log.js';
+import { BackendUnreachableError, CommandParamsError, type BackendCommand } from '../../src/sync/ksc/commands.js';
 
 const kics = (host: string) => ({ url: `https://${host}:8080`, package: { dir: `./${host}` } });
 const ksc = (host: string, commands: boolean, triggers = false) => ({ url: `https://${host}:13299`, user: 'kics-sync', password: 'secret', commands: { enabled: commands }, triggers: { enabled: triggers } });
@@ -38,5 +40,31 @@ describe('KSC in a fleet', () => {
     expect(() => commandSite(company!, { site: 7 })).toThrow(CommandParamsError);
     expect(() => commandSite(lab!, { site: 'lab' })).toThrow(/does not take commands/);
     expect(commandSite({ commandSites: ['north'] }, {})).toBe('north');
+  });
+});
+
+describe('KSC commands as jobs', () => {
+  it("sites' commands run side by side, one site's one after the other; the job's output is the answer", async () => {
+    const sent: string[] = [];
+    const release = new Map<string, (output: KscCommandOutput) => void>();
+    const queue = {
+      sendCommand: async (job: KscCommandJob): Promise<string> => {
+        sent.push(`${job.site}:${job.commandId}`);
+        return `job-${job.commandId}`;
+      },
+      settled: (_queue: string, id: string) => new Promise((resolve) => release.set(id, (output) => resolve({ id, state: 'completed', output }))),
+    } as unknown as JobQueue;
+    const handlers = queuedCommandHandlers({ url: 'https://ksc', ksc: {} as never, home: {} as never, commandSites: ['north', 'east'], triggerSites: [] }, queue, async () => ({}) as never, silentLogger());
+    const command = (id: string, site: string): BackendCommand => ({ id, name: 'status', productName: 'p', productVersion: '1', params: { site }, actor: `ksc:${id}`, signal: new AbortController().signal });
+    const answers = [handlers.status!(command('n1', 'north')), handlers.status!(command('n2', 'north')), handlers.status!(command('e1', 'east'))];
+    await vi.waitFor(() => expect(sent).toEqual(['north:n1', 'east:e1']));
+    release.get('job-e1')!({ result: { status: 'applied', startedAt: { $date: '2026-12-05T01:02:03.000Z' } } });
+    await expect(answers[2]).resolves.toEqual({ site: 'east', status: 'applied', startedAt: new Date('2026-12-05T01:02:03.000Z') });
+    expect(sent).toEqual(['north:n1', 'east:e1']);
+    release.get('job-n1')!({ error: { kind: 'backend', code: 'KICS_UNREACHABLE', message: 'connect ECONNREFUSED' } });
+    await expect(answers[0]).rejects.toBeInstanceOf(BackendUnreachableError);
+    await vi.waitFor(() => expect(sent).toEqual(['north:n1', 'east:e1', 'north:n2']));
+    release.get('job-n2')!({ error: { kind: 'params', code: 'KSC_COMMAND_PARAMS', message: 'runId must be a positive integer' } });
+    await expect(answers[1]).rejects.toThrow(new CommandParamsError('runId must be a positive integer'));
   });
 });

@@ -88,7 +88,7 @@ export interface ServiceConsoleOptions {
   logger?: Logger;
   report?: (event: ConsoleEvent) => Promise<void> | void;
   /** Commands run at once (default 1: a plan and an apply never overlap). */
-  concurrency?: number;
+  concurrency?: number | undefined;
   now?: () => Date;
 }
 

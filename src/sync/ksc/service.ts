@@ -19,6 +19,8 @@ export interface KscServiceOptions {
   /** Starts an incremental plan; without it, triggers stay off even when configured. */
   startIncrementalPlan?: StartIncrementalPlan | undefined;
   report: (event: KscServiceEvent) => Promise<void> | void;
+  /** Commands run at once (default 1: one after the other, in the order they arrive). */
+  concurrency?: number | undefined;
   /** For tests: a client instead of one from the config. */
   client?: KscClient;
 }
@@ -54,6 +56,7 @@ export async function runKscService(options: KscServiceOptions, signal: AbortSig
           productName: config.commands.productName,
           productVersion: config.commands.productVersion,
           handlers: options.handlers,
+          concurrency: options.concurrency,
           tokens: config.commands.tokens.map((t) => ({ value: t.token, expiresAt: t.expiresAt ? new Date(t.expiresAt) : undefined })),
           report: options.report,
         })

@@ -14,6 +14,8 @@ export interface SupervisedKscOptions {
   /** What runs the commands and the plans KSC events start: this process's engine, or the fleet's queue. */
   handlers: BackendCommandHandlers;
   startIncrementalPlan?: StartIncrementalPlan | undefined;
+  /** Commands run at once (default 1). */
+  concurrency?: number;
   /** Logged as the service's owner (`schedule`). */
   label?: string;
 }
@@ -38,7 +40,7 @@ export async function superviseKsc(options: SupervisedKscOptions, database: () =
     const db = await database();
     try {
       await runKscService(
-        { config: ksc, db, logger, handlers: options.handlers, startIncrementalPlan: options.startIncrementalPlan, report: kscEventSink(db) },
+        { config: ksc, db, logger, handlers: options.handlers, startIncrementalPlan: options.startIncrementalPlan, concurrency: options.concurrency, report: kscEventSink(db) },
         signal,
         (ready) => logger.info({ ksc: ready.ksc, subscriptions: ready.subscriptions.map((s) => s.event) }, `${label}: KSC service console running`),
       );
