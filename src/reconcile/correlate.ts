@@ -86,24 +86,35 @@ export function correlate(records: readonly BoundRecord[], spaceName: (id: numbe
     else sets.union(first, index);
   });
 
-  const byRoot = new Map<number, BoundRecord[]>();
+  // Records in groups, a group per root, in the order of each group's first record.
+  const groupOf = new Int32Array(records.length).fill(-1);
+  const members: BoundRecord[][] = [];
   records.forEach((bound, index) => {
     const root = sets.find(index);
-    const list = byRoot.get(root);
-    if (list) list.push(bound);
-    else byRoot.set(root, [bound]);
+    if (groupOf[root] === -1) {
+      groupOf[root] = members.length;
+      members.push([bound]);
+    } else members[groupOf[root]!]!.push(bound);
   });
 
-  const groups: AssetGroup[] = [];
-  for (const members of byRoot.values()) {
-    members.sort((a, b) => a.sourceRank - b.sourceRank || (a.record.key < b.record.key ? -1 : a.record.key > b.record.key ? 1 : 0));
-    const keys = new Set<string>();
-    for (const m of members) for (const k of m.addressKeys) keys.add(k);
-    for (const m of members) if (m.nameKey) keys.add(m.nameKey);
-    for (const m of members) for (const k of m.candidateKeys) keys.add(k);
-    groups.push({ records: members, keys: [...keys], problems: members.length === 1 ? members[0]!.problems.slice() : groupProblems(members, spaceName, declared) });
-  }
-  return groups;
+  return members.map((list) => (list.length === 1 ? singleRecordGroup(list[0]!) : severalRecordsGroup(list, spaceName, declared)));
+}
+
+/** Most assets are one record: its keys and problems as they are. */
+function singleRecordGroup(record: BoundRecord): AssetGroup {
+  const keys = record.nameKey === null && record.candidateKeys.length === 0 ? record.addressKeys : distinct([record.addressKeys, record.nameKey ? [record.nameKey] : [], record.candidateKeys]);
+  return { records: [record], keys, problems: record.problems.slice() };
+}
+
+function severalRecordsGroup(members: BoundRecord[], spaceName: (id: number | null) => string, declared: ReadonlyMap<BoundRecord, number>): AssetGroup {
+  members.sort((a, b) => a.sourceRank - b.sourceRank || (a.record.key < b.record.key ? -1 : a.record.key > b.record.key ? 1 : 0));
+  const keys = distinct([members.flatMap((m) => m.addressKeys), members.flatMap((m) => (m.nameKey ? [m.nameKey] : [])), members.flatMap((m) => m.candidateKeys)]);
+  return { records: members, keys, problems: groupProblems(members, spaceName, declared) };
+}
+
+/** The keys of the lists, each once, in order. */
+function distinct(lists: readonly (readonly string[])[]): string[] {
+  return [...new Set(lists.flat())];
 }
 
 /** What makes a correlated asset untrustworthy as one identity. */

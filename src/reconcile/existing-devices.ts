@@ -7,7 +7,7 @@ import { assetSide, describeKey, deviceSide, matchKeyOf, type BoundDevice, type 
 import type { Match } from './match.js';
 import { patchOperations } from './patch.js';
 import { deviceSummary, emptyItem, factsOf, primarySpace, sourceKeysOf, type ItemBase, type PlanBuilder, type ScopeFacts, type Work } from './plan-builder.js';
-import { RecordsBySource, computeTarget, interfaceKeys, mergeAddresses, sourceInterfaces, targetAttributes, targetLabels, type Target } from './target.js';
+import { RecordsBySource, computeTarget, mergeAddresses, sourceAddresses, targetAttributes, targetLabels, type Target } from './target.js';
 
 /**
  * Step 5, matched assets: precedence and staleness give each asset's target; a retired asset is
@@ -152,10 +152,10 @@ function differences(ctx: ReconcileContext, device: BoundDevice, target: Target,
     before.userAttributes = device.device.userAttributes ?? null;
     after.userAttributes = attributes;
   }
-  const wanted = sourceInterfaces(fresh);
+  const wanted = sourceAddresses(fresh);
   const asserted = ctx.input.assertedAddresses?.get(device.device.id) ?? [];
-  const wantedKeys = interfaceKeys(wanted);
-  const addresses = mergeAddresses(device, wanted, asserted, wantedKeys);
+  const wantedKeys = wanted.keys;
+  const addresses = mergeAddresses(device, wanted.interfaces, wantedKeys, asserted);
   for (const address of wantedKeys) if (!asserted.includes(address)) plan.newAssertions.push({ deviceId: device.device.id, address });
   if (addresses.after) {
     before.addressInformation = device.device.addressInformation ?? null;

@@ -65,6 +65,12 @@ export function matchKeyOf(key: string): MatchKey {
   return { kind: kind === 'm' ? 'mac' : 'ip', space: space === '-' ? null : Number(space), value };
 }
 
+/** The address space of a MAC or IP key (`matchKeyOf(key).space` without taking the key apart). */
+export function keySpace(key: string): number | null {
+  const space = key.slice(2, key.indexOf('|', 2));
+  return space === '-' ? null : Number(space);
+}
+
 /** Human text for a key: `MAC aa:bb:.. (space 1)`. */
 export function describeKey(key: string, spaceName: (id: number | null) => string): string {
   const k = matchKeyOf(key);
@@ -154,8 +160,11 @@ export function bindDevice(device: KicsDevice): BoundDevice {
       const parsed = parseIp(address.ip);
       if (parsed.ok) ips.push({ ip: parsed.ip, space: address.addressSpaceId ?? null });
     }
-    if (mac !== null && !keys.includes(macKey(macSpace, mac))) keys.push(macKey(macSpace, mac));
-    for (const ip of ips) if (!keys.includes(ipKey(ip.space, ip.ip))) keys.push(ipKey(ip.space, ip.ip));
+    const addKey = (key: string): void => {
+      if (!keys.includes(key)) keys.push(key);
+    };
+    if (mac !== null) addKey(macKey(macSpace, mac));
+    for (const ip of ips) addKey(ipKey(ip.space, ip.ip));
     interfaces.push({ name: info.networkInterfaceName ?? null, mac, macSpace, ips });
   }
   return { device, interfaces, addressKeys: keys, archived: device.status === 'Archived' };
@@ -204,7 +213,8 @@ export function resolveUnboundMacs(records: readonly BoundRecord[], devices: rea
         iface.mac = null;
       } else {
         iface.macSpace = spaces[0] ?? null;
-        r.addressKeys.push(macKey(iface.macSpace, iface.mac!));
+        const key = macKey(iface.macSpace, iface.mac!);
+        if (!r.addressKeys.includes(key)) r.addressKeys.push(key);
       }
       delete iface.macUnbound;
     }

@@ -1,5 +1,5 @@
 import type { KicsDevice } from '../model/kics.js';
-import { assetSide, deviceSide, matchKeyOf, type BoundDevice, type BoundRecord } from './identity.js';
+import { assetSide, deviceSide, keySpace, matchKeyOf, type BoundDevice, type BoundRecord } from './identity.js';
 import { holdKey, itemDecision } from './decisions.js';
 import type { HoldDecision } from './types.js';
 import { changeActions, planActions, type Conflict, type ConflictKind, type PlanAction, type PlanItem, type PlanScope } from './plan-schema.js';
@@ -159,8 +159,8 @@ export function factsOf(records: readonly BoundRecord[], devices: readonly Bound
 
 /** The address space an item is filed under: that of its first MAC or IP key. */
 export function primarySpace(keys: readonly string[]): number | null {
-  const key = keys.find((k) => !k.startsWith('n|'));
-  return key ? matchKeyOf(key).space : null;
+  for (const key of keys) if (!key.startsWith('n|')) return keySpace(key);
+  return null;
 }
 
 export const sourceKeysOf = (records: readonly BoundRecord[]): PlanItem['sourceKeys'] => records.map((r) => ({ source: r.record.source, key: r.record.key }));
@@ -199,7 +199,7 @@ function matchesScope(facts: ScopeFacts, scope: PlanScope): boolean {
     const owners = [facts.owner, ...facts.records.map((r) => r.record.asset.owner ?? r.record.owner)];
     if (!owners.some((o) => o && o.trim().toLowerCase() === wanted)) return false;
   }
-  if (scope.addressSpaceId !== undefined && !facts.keys.some((k) => !k.startsWith('n|') && matchKeyOf(k).space === scope.addressSpaceId)) return false;
+  if (scope.addressSpaceId !== undefined && !facts.keys.some((k) => !k.startsWith('n|') && keySpace(k) === scope.addressSpaceId)) return false;
   if (scope.deviceId !== undefined && !facts.devices.some((d) => d.device.id === scope.deviceId)) return false;
   return true;
 }

@@ -172,12 +172,16 @@ export function computeTarget(fresh: Fresh, device: KicsDevice | null, firstMac:
     }
   }
 
-  const retired = firstOpinion(options.precedence.status ?? [], fresh, null, (r) => r.record.asset.retired, () => undefined)?.value ?? false;
-  const industrialConfig =
-    firstOpinion(options.precedence.industrialConfig ?? [], fresh, null, (r) => r.record.asset.industrialConfig ?? undefined, () => undefined)?.value ?? null;
-  const owner = firstOpinion(options.precedence.owner ?? [], fresh, null, (r) => r.record.asset.owner ?? r.record.owner ?? undefined, () => undefined)?.value ?? null;
+  const retired = firstOpinion(options.precedence.status ?? [], fresh, null, readRetired, noDeviceValue)?.value ?? false;
+  const industrialConfig = firstOpinion(options.precedence.industrialConfig ?? [], fresh, null, readIndustrialConfig, noDeviceValue)?.value ?? null;
+  const owner = firstOpinion(options.precedence.owner ?? [], fresh, null, readOwner, noDeviceValue)?.value ?? null;
   return { fields, from, labels, attributes, retired, industrialConfig, owner };
 }
+
+const readRetired = (r: BoundRecord): boolean | undefined => r.record.asset.retired;
+const readIndustrialConfig = (r: BoundRecord): string | undefined => r.record.asset.industrialConfig ?? undefined;
+const readOwner = (r: BoundRecord): string | undefined => r.record.asset.owner ?? r.record.owner ?? undefined;
+const noDeviceValue = (): undefined => undefined;
 
 /** The labels after applying `target`: add-only keeps every current label; replace gives exactly the target's. */
 export function targetLabels(current: readonly string[] | null | undefined, target: Target, mode: 'add' | 'replace'): string[] | null {
@@ -232,12 +236,22 @@ export function targetAttributes(current: readonly DeviceUserAttribute[] | null 
 
 /** Interfaces of the fresh records merged into one list (one interface per MAC; IP-only interfaces merged by IP). */
 export function sourceInterfaces(records: readonly BoundRecord[]): readonly BoundInterface[] {
-  // One record whose interfaces all have a MAC and repeat no address: nothing to merge.
+  return sourceAddresses(records).interfaces;
+}
+
+/** The fresh records' interfaces merged (`sourceInterfaces`), with their identity keys. */
+export function sourceAddresses(records: readonly BoundRecord[]): { interfaces: readonly BoundInterface[]; keys: readonly string[] } {
+  // One record whose interfaces all have a MAC and repeat no address: nothing to merge, and its keys are those of its interfaces.
   if (records.length === 1) {
     const only = records[0]!;
     const keyCount = only.interfaces.reduce((n, i) => n + (i.mac === null ? 0 : 1) + i.ips.length, 0);
-    if (only.interfaces.every((i) => i.mac !== null) && keyCount === only.addressKeys.length) return only.interfaces;
+    if (only.interfaces.every((i) => i.mac !== null) && keyCount === only.addressKeys.length) return { interfaces: only.interfaces, keys: only.addressKeys };
   }
+  const interfaces = mergeInterfaces(records);
+  return { interfaces, keys: interfaceKeys(interfaces) };
+}
+
+function mergeInterfaces(records: readonly BoundRecord[]): BoundInterface[] {
   const merged: BoundInterface[] = [];
   const byKey = new Map<string, BoundInterface>();
   for (const record of records) {
@@ -289,14 +303,14 @@ export interface AddressMerge {
   keptLast: boolean;
 }
 
-/** The identity keys of a list of interfaces. */
-export function interfaceKeys(interfaces: readonly BoundInterface[]): Set<string> {
+/** The identity keys of a list of interfaces, each once. */
+function interfaceKeys(interfaces: readonly BoundInterface[]): string[] {
   const keys = new Set<string>();
   for (const i of interfaces) {
     if (i.mac !== null) keys.add(macKey(i.macSpace, i.mac));
     for (const ip of i.ips) keys.add(ipKey(ip.space, ip.ip));
   }
-  return keys;
+  return [...keys];
 }
 
 /**
@@ -306,20 +320,15 @@ export function interfaceKeys(interfaces: readonly BoundInterface[]): Set<string
  * never removed or rewritten. The caller guarantees that no other device holds the added addresses
  * (the asset matched only this device), so KICS has nothing to merge. New interfaces are added only if
  * the device stays within KICS's interface limit. The PATCH that carries the result is guarded by a
- * `Test` of the whole address list it was computed from. `wantedKeys`: `interfaceKeys(wanted)`, when
- * the caller has them.
+ * `Test` of the whole address list it was computed from. `wanted` and `wantedKeys` come from
+ * `sourceAddresses()`.
  */
-export function mergeAddresses(device: BoundDevice, wanted: readonly BoundInterface[], asserted: readonly string[] = [], wantedKeys?: ReadonlySet<string>): AddressMerge {
+export function mergeAddresses(device: BoundDevice, wanted: readonly BoundInterface[], wantedKeys: readonly string[], asserted: readonly string[] = []): AddressMerge {
   const known = device.addressKeys;
   let stale: Set<string> | null = null;
-  if (asserted.length > 0) {
-    wantedKeys ??= interfaceKeys(wanted);
-    for (const key of asserted) if (!wantedKeys.has(key) && known.includes(key)) (stale ??= new Set()).add(key);
-  }
-  // Nearly always the device already has every address the sources know and nothing stale: check that without copying.
-  if (stale === null && wanted.every((i) => (i.mac === null || known.includes(macKey(i.macSpace, i.mac))) && i.ips.every((ip) => known.includes(ipKey(ip.space, ip.ip))))) {
-    return { after: null, interfacesLeftOut: 0, removed: [], keptLast: false };
-  }
+  for (const key of asserted) if (!wantedKeys.includes(key) && known.includes(key)) (stale ??= new Set()).add(key);
+  // Nearly always the device already has every address the sources know and nothing stale.
+  if (stale === null && wantedKeys.every((key) => known.includes(key))) return { after: null, interfacesLeftOut: 0, removed: [], keptLast: false };
   const current = device.device.addressInformation ?? [];
   let next: DeviceAddressInformation[] = current.map((i) => ({ ...i, ipAddresses: i.ipAddresses ? [...i.ipAddresses] : i.ipAddresses }));
   const byMac = new Map<string, number>();

@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { ipKey, macKey } from '../../src/reconcile/identity.js';
+import { ipKey, keySpace, macKey, matchKeyOf } from '../../src/reconcile/identity.js';
 import { asset, config, device, itemsOf, plan, record } from './support.js';
 
 /** Addresses both ways: what a source asserted earlier and none asserts now is removed; what KICS found itself stays. */
@@ -11,6 +11,11 @@ const kicsPlc = () => device(7, 'plc-1', [{ mac, ips: ['10.1.0.5', '10.1.0.99'],
 const corrected = () => record('cmdb', 'a', asset('plc-1', [{ mac, ips: ['10.1.0.6'] }], { category: 'Plc', influence: 'Normal' }));
 
 describe('addresses, both ways', () => {
+  it('a key says its address space as the plan stores it', () => {
+    for (const key of [macKey(12, mac), macKey(null, mac), ipKey(3, '10.1.0.5'), ipKey(null, 'fe80::1')]) expect(keySpace(key)).toBe(matchKeyOf(key).space);
+    expect(keySpace(ipKey(3, '10.1.0.5'))).toBe(3);
+  });
+
   it('a corrected IP replaces the one a source asserted earlier; the address KICS discovered stays; the PATCH is guarded by a Test of the whole list', () => {
     const asserted = new Map([[7, [macKey(1, mac), ipKey(1, '10.1.0.5')]]]);
     const p = plan({ records: [corrected()], devices: [kicsPlc()], config: managedOff, assertedAddresses: asserted });
