@@ -170,6 +170,9 @@ export async function runFleetKsc(options: FleetKscOptions): Promise<KscGroup[]>
             startIncrementalPlan: queuedPlanStarter(group, queue, logger),
             // One command per site at a time (queuedCommandHandlers), the sites side by side.
             concurrency: Math.max(1, group.commandSites.length),
+            // A command whose scheduler died after queueing it: its job went on, and sending it again
+            // finds the same job, so the handler collects the answer without running it twice.
+            outlived: (command) => queue.commandSent(command.id),
           },
           home,
         );

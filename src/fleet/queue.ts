@@ -127,9 +127,14 @@ export class JobQueue {
    * schedulers, a restart) is one job. Returns the job id.
    */
   async sendCommand(job: KscCommandJob): Promise<string> {
-    const id = nameBasedId('kics-sync ksc command', job.commandId);
+    const id = commandJobId(job.commandId);
     await this.boss.send(kscQueue, { ...job }, { id });
     return id;
+  }
+
+  /** Whether a KSC command was put on the queue (any state, the archive included). */
+  async commandSent(commandId: string): Promise<boolean> {
+    return (await this.boss.getJobById(kscQueue, commandJobId(commandId), { includeArchive: true })) !== null;
   }
 
   /**
@@ -171,6 +176,11 @@ export class JobQueue {
  */
 export function tickJobId(site: string, tick: string): string {
   return nameBasedId('kics-sync tick', site, tick);
+}
+
+/** The job id of a KSC command: the same whoever sends it. */
+export function commandJobId(commandId: string): string {
+  return nameBasedId('kics-sync ksc command', commandId);
 }
 
 function nameBasedId(...parts: string[]): string {

@@ -13,6 +13,7 @@ import type { KscEvent, KscSubscription } from '../../adapters/ksc/poller.js';
 import {
   abandonedCommands,
   claimCommand,
+  commandRequest,
   loadCommand,
   markAnswerPosted,
   markCommandRunning,
@@ -89,6 +90,12 @@ export interface ServiceConsoleOptions {
   report?: (event: ConsoleEvent) => Promise<void> | void;
   /** Commands run at once (default 1: a plan and an apply never overlap). */
   concurrency?: number | undefined;
+  /**
+   * Whether the work of a command a stopped process claimed and never answered went on without that
+   * process (a fleet's job, src/fleet/ksc.ts): its handler is then called again to collect the answer,
+   * and must not do the work twice. Without it, or when it says no, such a command is not run again.
+   */
+  outlived?: ((command: BackendCommand) => Promise<boolean>) | undefined;
   now?: () => Date;
 }
 
@@ -161,12 +168,17 @@ export class ServiceConsole {
         this.logger.warn({ params: Object.keys(event.params) }, 'KSC backend command event without CMD_ID; ignored');
         continue;
       }
-      const task = this.limit(() => this.handle(id, event.params)).catch((error: unknown) => {
-        this.logger.error({ commandId: id, err: errorMessage(error) }, 'KSC backend command could not be handled');
-      });
-      this.running.add(task);
-      void task.finally(() => this.running.delete(task));
+      this.track(this.limit(() => this.handle(id, event.params)), id);
     }
+  }
+
+  /** Keeps a command's task among those `idle()` and `stop()` wait for. */
+  private track(work: Promise<void>, id: string): void {
+    const task = work.catch((error: unknown) => {
+      this.logger.error({ commandId: id, err: errorMessage(error) }, 'KSC backend command could not be handled');
+    });
+    this.running.add(task);
+    void task.finally(() => this.running.delete(task));
   }
 
   /** Waits for the commands in progress. */
@@ -185,19 +197,30 @@ export class ServiceConsole {
 
   /**
    * Posts answers that were stored but could not be posted (KSC was unreachable), and reports
-   * commands a previous process claimed but never finished: those are not run again.
+   * commands a previous process claimed but never finished: those are not run again, unless their
+   * work outlived the process (`outlived`), whose answer is then collected and posted.
    */
-  async resume(): Promise<{ reposted: number; abandoned: string[] }> {
+  async resume(): Promise<{ reposted: number; abandoned: string[]; collected: string[] }> {
     const { db } = this.options;
     let reposted = 0;
     for (const stored of await unansweredCommands(db)) {
       if (await this.post(stored.id, storedAnswer(stored))) reposted += 1;
     }
-    const abandoned = await abandonedCommands(db);
+    const abandoned: string[] = [];
+    const collected: string[] = [];
+    for (const id of await abandonedCommands(db)) {
+      const request = await commandRequest(db, id);
+      const command = request?.name ? this.commandOf(id, request.name, (request.params ?? {}) as KscParams) : null;
+      if (command && this.options.outlived && (await this.options.outlived(command))) {
+        collected.push(id);
+        this.track(this.limit(async () => this.finish(id, command.name, await this.callHandler(command))), id);
+      } else abandoned.push(id);
+    }
     if (abandoned.length > 0) {
       this.logger.warn({ commands: abandoned }, 'KSC backend commands were interrupted by a stop of a previous kics-sync process and were never answered; they are not run again');
     }
-    return { reposted, abandoned };
+    if (collected.length > 0) this.logger.info({ commands: collected }, 'KSC backend commands a previous kics-sync process left unanswered went on without it; their answers are collected');
+    return { reposted, abandoned, collected };
   }
 
   private async handle(id: string, eventParams: KscParams): Promise<void> {
@@ -243,22 +266,30 @@ export class ServiceConsole {
   private async run(id: string, name: string, token: unknown, params: KscParams, command: KscParams): Promise<Answer> {
     const tokenProblem = this.checkToken(token);
     if (tokenProblem) return { kind: 'error', error: tokenProblem };
-    const handler = Object.hasOwn(this.options.handlers, name) ? this.options.handlers[name] : undefined;
+    return this.callHandler(this.commandOf(id, name, params, command));
+  }
+
+  /** The command as a handler receives it. */
+  private commandOf(id: string, name: string, params: KscParams, command: KscParams = {}): BackendCommand {
+    return {
+      id,
+      name,
+      productName: paramString(command, 'CMD_PROD_NAME') ?? this.options.productName,
+      productVersion: paramString(command, 'CMD_PROD_VERSION') ?? this.options.productVersion,
+      params,
+      actor: `ksc:${id}`,
+      signal: this.abort.signal,
+    };
+  }
+
+  private async callHandler(command: BackendCommand): Promise<Answer> {
+    const handler = Object.hasOwn(this.options.handlers, command.name) ? this.options.handlers[command.name] : undefined;
     if (!handler) {
       const known = this.commandNames;
-      return { kind: 'error', error: errorContainer('ERR_NOT_SUPPORTED', `command ${JSON.stringify(name)} is not supported by kics-sync${known.length ? ` (supported: ${known.join(', ')})` : ' (no commands are available in this installation)'}`) };
+      return { kind: 'error', error: errorContainer('ERR_NOT_SUPPORTED', `command ${JSON.stringify(command.name)} is not supported by kics-sync${known.length ? ` (supported: ${known.join(', ')})` : ' (no commands are available in this installation)'}`) };
     }
     try {
-      const result = await handler({
-        id,
-        name,
-        productName: paramString(command, 'CMD_PROD_NAME') ?? this.options.productName,
-        productVersion: paramString(command, 'CMD_PROD_VERSION') ?? this.options.productVersion,
-        params,
-        actor: `ksc:${id}`,
-        signal: this.abort.signal,
-      });
-      return { kind: 'result', result };
+      return { kind: 'result', result: await handler(command) };
     } catch (error) {
       return { kind: 'error', error: handlerErrorContainer(error) };
     }

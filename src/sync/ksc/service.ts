@@ -3,7 +3,7 @@ import type { Database } from '../../db/database.js';
 import { ConfigError, errorMessage } from '../../errors.js';
 import type { Logger } from '../../log.js';
 import { KscClient } from '../../adapters/ksc/client.js';
-import { ServiceConsole, type BackendCommandHandlers, type ConsoleEvent } from './console.js';
+import { ServiceConsole, type BackendCommand, type BackendCommandHandlers, type ConsoleEvent } from './console.js';
 import { KscEventPoller, type KscEvent, type KscSubscription } from '../../adapters/ksc/poller.js';
 import { KscEventTriggers, resolveTriggerEvents, type StartIncrementalPlan, type TriggerCause } from './triggers.js';
 
@@ -21,6 +21,8 @@ export interface KscServiceOptions {
   report: (event: KscServiceEvent) => Promise<void> | void;
   /** Commands run at once (default 1: one after the other, in the order they arrive). */
   concurrency?: number | undefined;
+  /** Whether an unanswered command's work went on without the process that claimed it (`ServiceConsoleOptions.outlived`). */
+  outlived?: ((command: BackendCommand) => Promise<boolean>) | undefined;
   /** For tests: a client instead of one from the config. */
   client?: KscClient;
 }
@@ -32,8 +34,10 @@ export interface KscServiceSummary {
   triggers: boolean;
   /** Answers stored by an earlier process and posted now. */
   reposted: number;
-  /** Commands an earlier process claimed but never answered. */
+  /** Commands an earlier process claimed but never answered, not run again. */
   abandoned: string[];
+  /** Commands an earlier process left unanswered whose work went on without it: their answers are collected. */
+  collected: string[];
 }
 
 /**
@@ -57,6 +61,7 @@ export async function runKscService(options: KscServiceOptions, signal: AbortSig
           productVersion: config.commands.productVersion,
           handlers: options.handlers,
           concurrency: options.concurrency,
+          outlived: options.outlived,
           tokens: config.commands.tokens.map((t) => ({ value: t.token, expiresAt: t.expiresAt ? new Date(t.expiresAt) : undefined })),
           report: options.report,
         })
@@ -77,7 +82,7 @@ export async function runKscService(options: KscServiceOptions, signal: AbortSig
       }
     }
 
-    const resumed = serviceConsole ? await serviceConsole.resume() : { reposted: 0, abandoned: [] };
+    const resumed = serviceConsole ? await serviceConsole.resume() : { reposted: 0, abandoned: [], collected: [] };
     const subscriptions = [...(serviceConsole ? [serviceConsole.subscription()] : []), ...(triggers ? triggers.subscriptions() : [])];
     const summary: KscServiceSummary = { ksc: client.host, subscriptions, commands: serviceConsole !== null, triggers: triggers !== null, ...resumed };
     if (subscriptions.length === 0) {

@@ -31,6 +31,12 @@ export async function loadCommand(db: Sql, id: string): Promise<(StoredAnswer & 
   return row;
 }
 
+/** What a command asked for (as `markCommandRunning` kept it); name null while it was not read from KSC. */
+export async function commandRequest(db: Sql, id: string): Promise<{ name: string | null; params: unknown } | undefined> {
+  const [row] = await db.query<{ name: string | null; params: unknown }>(`SELECT name, params FROM ksc_command WHERE id = $1`, [id]);
+  return row;
+}
+
 /** The command was read from KSC: its name and parameters (without the token) are kept, and it runs. */
 export async function markCommandRunning(db: Sql, id: string, name: string, params: unknown): Promise<void> {
   await db.execute(`UPDATE ksc_command SET name = $2, params = $3, status = 'running' WHERE id = $1`, [id, name, json(params)]);

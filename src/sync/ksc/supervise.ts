@@ -4,7 +4,7 @@ import type { Database } from '../../db/database.js';
 import { ConfigError, errorMessage } from '../../errors.js';
 import type { Logger } from '../../log.js';
 import { emitEvent } from '../events/index.js';
-import { backendCommandHandlers, incrementalPlanStarter, kscEventSink, type BackendCommandHandlers, type EngineContext, type StartIncrementalPlan } from './commands.js';
+import { backendCommandHandlers, incrementalPlanStarter, kscEventSink, type BackendCommand, type BackendCommandHandlers, type EngineContext, type StartIncrementalPlan } from './commands.js';
 import { runKscService } from './service.js';
 
 export interface SupervisedKscOptions {
@@ -16,6 +16,8 @@ export interface SupervisedKscOptions {
   startIncrementalPlan?: StartIncrementalPlan | undefined;
   /** Commands run at once (default 1). */
   concurrency?: number;
+  /** Whether an unanswered command's work went on without the process that claimed it. */
+  outlived?: (command: BackendCommand) => Promise<boolean>;
   /** Logged as the service's owner (`schedule`). */
   label?: string;
 }
@@ -40,7 +42,7 @@ export async function superviseKsc(options: SupervisedKscOptions, database: () =
     const db = await database();
     try {
       await runKscService(
-        { config: ksc, db, logger, handlers: options.handlers, startIncrementalPlan: options.startIncrementalPlan, concurrency: options.concurrency, report: kscEventSink(db) },
+        { config: ksc, db, logger, handlers: options.handlers, startIncrementalPlan: options.startIncrementalPlan, concurrency: options.concurrency, outlived: options.outlived, report: kscEventSink(db) },
         signal,
         (ready) => logger.info({ ksc: ready.ksc, subscriptions: ready.subscriptions.map((s) => s.event) }, `${label}: KSC service console running`),
       );

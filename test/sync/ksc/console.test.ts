@@ -2,6 +2,7 @@ import path from 'node:path';
 import { afterAll, beforeAll, beforeEach, expect, it } from 'vitest';
 import { BackendUnreachableError, CommandParamsError, ServiceConsole, type BackendCommand, type BackendCommandHandlers, type ConsoleEvent } from '../../../src/sync/ksc/console.js';
 import type { KscEvent } from '../../../src/adapters/ksc/poller.js';
+import { claimCommand, markCommandRunning } from '../../../src/sync/ksc/store.js';
 import { describeEachEngine } from '../../support/db.js';
 import { startSimulator, waitFor, type SimulatorHandle } from '../../adapters/ksc/simulator-handle.js';
 
@@ -142,7 +143,7 @@ describeEachEngine('KSC service console', (t) => {
     expect(row!.status).toBe('unanswered');
 
     const restarted = makeConsole(handlers).console;
-    expect(await restarted.resume()).toEqual({ reposted: 1, abandoned: [] });
+    expect(await restarted.resume()).toEqual({ reposted: 1, abandoned: [], collected: [] });
     expect((await answer(id)).result).toEqual({ run: 1 });
     expect(runs).toBe(1);
   });
@@ -197,10 +198,37 @@ describeEachEngine('KSC service console', (t) => {
     const [row] = await t().db.query<{ status: string }>('SELECT status FROM ksc_command WHERE id = $1', [id]);
     expect(row!.status).toBe('refused');
     expect((await answer(id)).error).toMatchObject({ CMD_ERR_DESCR: 'cancelled' });
-    expect(await restartedResume()).toEqual({ reposted: 0, abandoned: [] });
+    expect(await restartedResume()).toEqual({ reposted: 0, abandoned: [], collected: [] });
   });
 
-  async function restartedResume(): Promise<{ reposted: number; abandoned: string[] }> {
+  it('a command a stopped process left running is not run again; one whose work outlived the process gets its answer collected', async () => {
+    const lost = await issue('apply', { planId: 4 });
+    const outliving = await issue('apply', { planId: 5, site: 'east' });
+    // A process claimed both, read them, and died before answering.
+    for (const { id } of [lost, outliving]) {
+      await claimCommand(t().db, id);
+      await markCommandRunning(t().db, id, 'apply', { planId: id === lost.id ? 4 : 5, ...(id === outliving.id ? { site: 'east' } : {}) });
+    }
+    const called: BackendCommand[] = [];
+    const { console } = makeConsole(
+      {
+        apply: async (command) => {
+          called.push(command);
+          return { collected: true, planId: command.params.planId as number };
+        },
+      },
+      { outlived: async (command) => command.id === outliving.id },
+    );
+    expect(await console.resume()).toEqual({ reposted: 0, abandoned: [lost.id], collected: [outliving.id] });
+    await console.idle();
+    expect(called.map((c) => [c.id, c.params, c.actor])).toEqual([[outliving.id, { planId: 5, site: 'east' }, `ksc:${outliving.id}`]]);
+    expect((await answer(outliving.id)).result).toEqual({ collected: true, planId: 5 });
+    expect((await answer(lost.id)).status).toBe('pending');
+    const rows = await t().db.query<{ id: string; status: string }>('SELECT id, status FROM ksc_command ORDER BY id');
+    expect(Object.fromEntries(rows.map((r) => [r.id, r.status]))).toEqual({ [lost.id]: 'running', [outliving.id]: 'answered' });
+  });
+
+  async function restartedResume(): Promise<{ reposted: number; abandoned: string[]; collected: string[] }> {
     return makeConsole().console.resume();
   }
 });
