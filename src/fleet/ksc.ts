@@ -3,12 +3,12 @@ import type PgBoss from 'pg-boss';
 import type { Config, KscConfig } from '../config/index.js';
 import { siteConfig, siteNames, resolveSite, type SiteLocation } from '../config/sites.js';
 import { openDatabase, type Database } from '../db/database.js';
-import { KicsSyncError, errorMessage } from '../errors.js';
+import { KicsSyncError } from '../errors.js';
 import type { Logger } from '../log.js';
 import type { KscInput, KscParams } from '../adapters/ksc/params.js';
 import { toJson } from '../adapters/ksc/params.js';
+import { AnsweredCommandError, errorContainer, handlerErrorContainer } from '../sync/ksc/console.js';
 import {
-  BackendUnreachableError,
   CommandParamsError,
   backendCommandHandlers,
   type BackendCommand,
@@ -19,7 +19,7 @@ import {
 } from '../sync/ksc/commands.js';
 import { linkCommandRun } from '../sync/ksc/store.js';
 import { superviseKsc } from '../sync/ksc/supervise.js';
-import { kscQueue, type JobQueue, type KscCommandJob, type KscCommandOutput } from './queue.js';
+import { commandJobId, kscQueue, type JobQueue, type KscCommandJob, type KscCommandOutput } from './queue.js';
 
 /**
  * KSC backend commands and KSC event triggers in a fleet (src/sync/ksc/ has them for one site).
@@ -115,7 +115,7 @@ export function queuedCommandHandlers(group: KscGroup, queue: JobQueue, home: ()
       throw new KicsSyncError(`the worker running the command stopped before it finished (job ${jobId} ${job.state}); an apply cut short is resumed by sending apply again`, { code: 'INTERRUPTED' });
     }
     const output = job.output as KscCommandOutput;
-    if ('error' in output) throw answeredError(output.error);
+    if ('error' in output) throw new AnsweredCommandError(output.error);
     const result = fromJob(output.result) as Record<string, KscInput>;
     if (typeof result.runId === 'number') await linkCommandRun(await home(), command.id, result.runId);
     return { site, ...result };
@@ -172,7 +172,7 @@ export async function runFleetKsc(options: FleetKscOptions): Promise<KscGroup[]>
             concurrency: Math.max(1, group.commandSites.length),
             // A command whose scheduler died after queueing it: its job went on, and sending it again
             // finds the same job, so the handler collects the answer without running it twice.
-            outlived: (command) => queue.commandSent(command.id),
+            outlived: (command) => queue.exists(kscQueue, commandJobId(command.id)),
           },
           home,
         );
@@ -205,7 +205,7 @@ export async function runCommandJob(options: CommandJobOptions, job: PgBoss.Job<
     const engine: EngineContext = { logger, signal: options.signal, config: async () => config, database: async () => db, dataDir: async () => location.dataDir };
     const handlers = backendCommandHandlers(engine);
     const handler = Object.hasOwn(handlers, data.name) ? handlers[data.name] : undefined;
-    if (!handler) return { error: { kind: 'failed', code: 'NOT_SUPPORTED', message: `command ${JSON.stringify(data.name)} is not supported by kics-sync` } };
+    if (!handler) return { error: errorContainer('ERR_NOT_SUPPORTED', `command ${JSON.stringify(data.name)} is not supported by kics-sync`) };
     const result = await handler({
       id: data.commandId,
       name: data.name,
@@ -217,21 +217,11 @@ export async function runCommandJob(options: CommandJobOptions, job: PgBoss.Job<
     });
     return { result: toJob(result) as Record<string, unknown> };
   } catch (error) {
-    // The stack goes with the error, so that the answer says where it was raised (CMD_ERR_FNAME), as on one site.
-    const stack = error instanceof Error ? error.stack : undefined;
-    if (error instanceof BackendUnreachableError || (error instanceof KicsSyncError && error.code === 'KICS_UNREACHABLE')) return { error: { kind: 'backend', code: 'KICS_UNREACHABLE', message: errorMessage(error), stack } };
-    if (error instanceof CommandParamsError) return { error: { kind: 'params', code: error.code, message: error.message, stack } };
-    return { error: { kind: 'failed', code: error instanceof KicsSyncError ? error.code : 'FAILED', message: errorMessage(error), stack } };
+    // Made here, where the error was raised, so that it also says where (CMD_ERR_FNAME), as on one site.
+    return { error: handlerErrorContainer(error) };
   } finally {
     await db.close();
   }
-}
-
-/** The error a job reported, as the console answers it. */
-function answeredError(error: Extract<KscCommandOutput, { error: unknown }>['error']): Error {
-  const rebuilt = error.kind === 'backend' ? new BackendUnreachableError(error.message) : error.kind === 'params' ? new CommandParamsError(error.message) : new KicsSyncError(error.message, { code: error.code });
-  if (error.stack !== undefined) rebuilt.stack = error.stack;
-  return rebuilt;
 }
 
 /** A result as JSON for the job's output: datetimes tagged, so that KSC gets datetimes back (fromJob). */

@@ -4,6 +4,7 @@ import type { FleetConfig } from '../config/fleet.js';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { DatabaseError, KicsSyncError, errorMessage } from '../errors.js';
 import type { Logger } from '../log.js';
+import type { CommandErrorContainer } from '../sync/ksc/console.js';
 
 /**
  * The fleet's job queue: pg-boss (https://github.com/timgit/pg-boss, 10.x: the line that supports
@@ -55,7 +56,7 @@ export interface KscCommandJob {
 }
 
 /** What a KSC command job returns: the handler's result, or its error as the console answers it. */
-export type KscCommandOutput = { result: Record<string, unknown> } | { error: { kind: 'backend' | 'params' | 'failed'; code: string; message: string; stack?: string | undefined } };
+export type KscCommandOutput = { result: Record<string, unknown> } | { error: CommandErrorContainer };
 
 export interface QueueOptions {
   /** The engine's database (the queue lives in `fleet.queueSchema` there). */
@@ -132,11 +133,6 @@ export class JobQueue {
     return id;
   }
 
-  /** Whether a KSC command was put on the queue (any state, the archive included). */
-  async commandSent(commandId: string): Promise<boolean> {
-    return (await this.boss.getJobById(kscQueue, commandJobId(commandId), { includeArchive: true })) !== null;
-  }
-
   /**
    * Waits until the job has ended (`completed`, `failed` or `cancelled`) and returns it; a job whose
    * worker died fails when its lease expires. Throws the signal's reason when it aborts first.
@@ -151,9 +147,9 @@ export class JobQueue {
     }
   }
 
-  /** Whether a job with this id exists (any state, the archive included). */
-  async exists(id: string): Promise<boolean> {
-    return (await this.boss.getJobById(siteQueue, id, { includeArchive: true })) !== null;
+  /** Whether a job with this id exists in the queue (any state, the archive included). */
+  async exists(queue: string, id: string): Promise<boolean> {
+    return (await this.boss.getJobById(queue, id, { includeArchive: true })) !== null;
   }
 
   get pollSeconds(): number {

@@ -6,7 +6,7 @@ import { errorMessage } from '../errors.js';
 import type { Logger } from '../log.js';
 import { validateSchedule } from '../sync/schedule/scheduler.js';
 import { runFleetKsc } from './ksc.js';
-import { JobQueue, tickJobId } from './queue.js';
+import { JobQueue, siteQueue, tickJobId } from './queue.js';
 import { nextRun } from './status.js';
 import { recordSkipped } from './worker.js';
 
@@ -67,7 +67,7 @@ export async function runFleetSchedule(options: FleetScheduleOptions): Promise<F
         outcome.jobId = id;
         summary.queued += 1;
         logger.info({ site: name, tick: when, job: id }, 'schedule: site sync queued');
-      } else if (await queue.exists(tickJobId(name, when))) {
+      } else if (await queue.exists(siteQueue, tickJobId(name, when))) {
         outcome.result = 'duplicate';
       } else {
         outcome.result = 'skipped';

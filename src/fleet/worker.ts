@@ -97,7 +97,7 @@ export async function runWorker(options: WorkerOptions): Promise<WorkerSummary> 
       summary.jobs += 1;
       if ('error' in output) summary.failed += 1;
       else summary.succeeded += 1;
-      logger.info({ job: job.id, site: job.data.site, command: job.data.name, commandId: job.data.commandId, ms: Math.round(performance.now() - began), ...('error' in output ? { err: output.error.message } : {}) }, 'worker: KSC command done');
+      logger.info({ job: job.id, site: job.data.site, command: job.data.name, commandId: job.data.commandId, ms: Math.round(performance.now() - began), ...('error' in output ? { err: output.error.CMD_ERR_DESCR } : {}) }, 'worker: KSC command done');
       return output;
     };
     for (let i = 0; i < options.concurrency; i++) {

@@ -4,6 +4,7 @@ import { commandSite, kscGroups, queuedCommandHandlers } from '../../src/fleet/k
 import type { JobQueue, KscCommandJob, KscCommandOutput } from '../../src/fleet/queue.js';
 import { silentLogger } from '../../src/log.js';
 import { BackendUnreachableError, CommandParamsError, type BackendCommand } from '../../src/sync/ksc/commands.js';
+import { handlerErrorContainer, type CommandErrorContainer } from '../../src/sync/ksc/console.js';
 
 const kics = (host: string) => ({ url: `https://${host}:8080`, package: { dir: `./${host}` } });
 const ksc = (host: string, commands: boolean, triggers = false) => ({ url: `https://${host}:13299`, user: 'kics-sync', password: 'secret', commands: { enabled: commands }, triggers: { enabled: triggers } });
@@ -61,10 +62,14 @@ describe('KSC commands as jobs', () => {
     release.get('job-e1')!({ result: { status: 'applied', startedAt: { $date: '2026-12-05T01:02:03.000Z' } } });
     await expect(answers[2]).resolves.toEqual({ site: 'east', status: 'applied', startedAt: new Date('2026-12-05T01:02:03.000Z') });
     expect(sent).toEqual(['north:n1', 'east:e1']);
-    release.get('job-n1')!({ error: { kind: 'backend', code: 'KICS_UNREACHABLE', message: 'connect ECONNREFUSED' } });
-    await expect(answers[0]).rejects.toBeInstanceOf(BackendUnreachableError);
+    // The worker made the answer where the error was raised; the console answers it as it is.
+    const answered = async (answer: Promise<unknown>): Promise<CommandErrorContainer> => handlerErrorContainer(await answer.then(() => null, (error: unknown) => error));
+    const noBackend = handlerErrorContainer(new BackendUnreachableError('connect ECONNREFUSED'));
+    release.get('job-n1')!({ error: noBackend });
+    expect(await answered(answers[0]!)).toEqual({ ...noBackend, CMD_ERR_STR_ID: 'ERR_NO_BACKEND' });
     await vi.waitFor(() => expect(sent).toEqual(['north:n1', 'east:e1', 'north:n2']));
-    release.get('job-n2')!({ error: { kind: 'params', code: 'KSC_COMMAND_PARAMS', message: 'runId must be a positive integer' } });
-    await expect(answers[1]).rejects.toThrow(new CommandParamsError('runId must be a positive integer'));
+    const badParams = handlerErrorContainer(new CommandParamsError('runId must be a positive integer'));
+    release.get('job-n2')!({ error: badParams });
+    expect(await answered(answers[1]!)).toEqual({ ...badParams, CMD_ERR_ID: 5, CMD_ERR_DESCR: 'runId must be a positive integer' });
   });
 });

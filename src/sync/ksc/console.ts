@@ -66,6 +66,16 @@ export class CommandParamsError extends KicsSyncError {
   }
 }
 
+/**
+ * Thrown by a handler whose answer was made elsewhere (a fleet's worker, src/fleet/ksc.ts): the
+ * error container is answered as it is.
+ */
+export class AnsweredCommandError extends KicsSyncError {
+  constructor(readonly container: CommandErrorContainer) {
+    super(container.CMD_ERR_DESCR, { code: 'KSC_COMMAND_FAILED' });
+  }
+}
+
 /** An authorization token a command must carry (`CMD_PARAMS.token`). */
 export interface CommandToken {
   value: string;
@@ -369,7 +379,9 @@ function raisedAt(error: Error): { file: string; line: number } | null {
   return null;
 }
 
-function handlerErrorContainer(error: unknown): CommandErrorContainer {
+/** What KSC is answered when a handler throws `error` (the contract in src/sync/ksc/commands.ts). */
+export function handlerErrorContainer(error: unknown): CommandErrorContainer {
+  if (error instanceof AnsweredCommandError) return error.container;
   if (error instanceof BackendUnreachableError || (error instanceof KicsSyncError && error.code === 'KICS_UNREACHABLE')) {
     return errorContainer('ERR_NO_BACKEND', `KICS for Networks cannot be reached: ${errorMessage(error)}`, error);
   }

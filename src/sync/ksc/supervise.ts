@@ -18,8 +18,6 @@ export interface SupervisedKscOptions {
   concurrency?: number;
   /** Whether an unanswered command's work went on without the process that claimed it. */
   outlived?: (command: BackendCommand) => Promise<boolean>;
-  /** Logged as the service's owner (`schedule`). */
-  label?: string;
 }
 
 /** The engine of one site as the KSC service's handlers: commands and triggered plans run in this process. */
@@ -36,7 +34,6 @@ export function engineHandlers(options: { config: Config; dataDir: string; logge
  */
 export async function superviseKsc(options: SupervisedKscOptions, database: () => Promise<Database>): Promise<void> {
   const { ksc, logger, signal } = options;
-  const label = options.label ?? 'schedule';
   let pause = 5_000;
   while (!signal.aborted) {
     const db = await database();
@@ -44,13 +41,13 @@ export async function superviseKsc(options: SupervisedKscOptions, database: () =
       await runKscService(
         { config: ksc, db, logger, handlers: options.handlers, startIncrementalPlan: options.startIncrementalPlan, concurrency: options.concurrency, outlived: options.outlived, report: kscEventSink(db) },
         signal,
-        (ready) => logger.info({ ksc: ready.ksc, subscriptions: ready.subscriptions.map((s) => s.event) }, `${label}: KSC service console running`),
+        (ready) => logger.info({ ksc: ready.ksc, subscriptions: ready.subscriptions.map((s) => s.event) }, 'schedule: KSC service console running'),
       );
       return;
     } catch (error) {
       if (signal.aborted) return;
       if (error instanceof ConfigError) throw error;
-      logger.error({ err: errorMessage(error), retryInMs: pause }, `${label}: the KSC service stopped; starting it again later (cron runs go on)`);
+      logger.error({ err: errorMessage(error), retryInMs: pause }, 'schedule: the KSC service stopped; starting it again later (cron runs go on)');
       await emitEvent(db, 'KSYNC_KSC_UNREACHABLE', { ksc: ksc.url, error: errorMessage(error) }, { message: `KSC at ${ksc.url}: ${errorMessage(error)}` }).catch(() => {});
       await sleep(pause, undefined, { signal }).catch(() => {});
       pause = Math.min(pause * 2, 600_000);
