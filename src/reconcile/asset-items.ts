@@ -1,7 +1,8 @@
-import { deviceSide, assetSide, matchKeyOf, type BoundDevice, type BoundRecord } from './identity.js';
+import { deviceSide, assetSide, type BoundDevice, type BoundRecord } from './identity.js';
 import type { ReconcileContext } from './context.js';
+import type { KeyId } from './keys.js';
 import type { AssetGroup } from './correlate.js';
-import { assetName, emptyItem, factsOf, primarySpace, recordOwner, sourceKeysOf, type ItemBase, type Work } from './plan-builder.js';
+import { assetName, emptyItem, factsOf, recordOwner, sourceKeysOf, type ItemBase, type Work } from './plan-builder.js';
 import type { Conflict } from './plan-schema.js';
 import type { Target } from './target.js';
 
@@ -21,7 +22,7 @@ export function freshRecords(ctx: ReconcileContext, records: readonly BoundRecor
 }
 
 /** An asset whose every record is stale: reported, not touched. */
-export function staleWork(ctx: ReconcileContext, group: AssetGroup, device: BoundDevice | null, keys: readonly string[]): Work {
+export function staleWork(ctx: ReconcileContext, group: AssetGroup, device: BoundDevice | null, keys: readonly KeyId[]): Work {
   const records = group.records;
   const reason = records
     .map((r) => {
@@ -35,9 +36,9 @@ export function staleWork(ctx: ReconcileContext, group: AssetGroup, device: Boun
       ...emptyItem('stale', 'not_applicable'),
       kicsDeviceId: device?.device.id ?? null,
       deviceName: device?.device.name ?? assetName(records),
-      addressSpaceId: primarySpace(keys),
+      addressSpaceId: ctx.keys.primarySpace(keys),
       owner: recordOwner(records),
-      matchKeys: keys.map(matchKeyOf),
+      matchKeys: ctx.keys.matchKeys(keys),
       sourceKeys: sourceKeysOf(records),
       reason: `not touched: ${reason}`,
     },
@@ -49,9 +50,8 @@ export function staleWork(ctx: ReconcileContext, group: AssetGroup, device: Boun
  * The upload of the asset's industrial configuration, when the file differs from the one uploaded
  * last; a conflict when the file was rejected; null when there is nothing to upload.
  */
-export function configUpload(ctx: ReconcileContext, target: Target, records: readonly BoundRecord[], device: BoundDevice | null, keys: readonly string[], baseOf: () => Partial<ItemBase>): Work | null {
+export function configUpload(ctx: ReconcileContext, target: Target, records: readonly BoundRecord[], device: BoundDevice | null, keys: readonly KeyId[], base: Partial<ItemBase>): Work | null {
   if (!target.industrialConfig) return null;
-  const base = baseOf();
   const file = ctx.input.configFiles?.get(target.industrialConfig);
   const facts = factsOf(records, device ? [device] : [], keys);
   if (!file || !file.ok) {

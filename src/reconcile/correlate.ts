@@ -1,11 +1,12 @@
-import { describeKey, ipKey, macKey, type BoundRecord } from './identity.js';
+import type { BoundRecord } from './identity.js';
 import { recordId } from './decisions.js';
+import type { KeyId, KeyTable } from './keys.js';
 import type { ConflictKind } from './plan-schema.js';
 import type { SameAssetDecision } from './types.js';
 
 /**
  * Correlation between sources: records that share an identity key (the same asset in a CSV and in
- * NetBox) form one asset. Union-find over a hash map of keys: linear in the number of keys.
+ * NetBox) form one asset. Union-find over an array indexed by key: linear in the number of keys.
  * Records without any MAC / IP join others by name only when names match (reconcile.matchByName).
  * Records an owner declared one asset (a `same_asset` decision) are one, shared key or not, and a
  * source listing that asset twice is then no duplicate.
@@ -20,8 +21,8 @@ export interface AssetGroup {
   /** The records, in source config order (the default precedence order). */
   records: BoundRecord[];
   /** Every MAC / IP key of the records, then the name keys, then the candidate keys of ambiguous addresses. */
-  keys: string[];
-  problems: GroupProblem[];
+  keys: readonly KeyId[];
+  problems: readonly GroupProblem[];
 }
 
 class UnionFind {
@@ -52,7 +53,7 @@ class UnionFind {
   }
 }
 
-export function correlate(records: readonly BoundRecord[], spaceName: (id: number | null) => string, sameAssets: readonly SameAssetDecision[] = []): AssetGroup[] {
+export function correlate(records: readonly BoundRecord[], keys: KeyTable, spaceName: (id: number | null) => string, sameAssets: readonly SameAssetDecision[] = []): AssetGroup[] {
   const sets = new UnionFind(records.length);
   // Each record an owner declared part of one asset, with that decision.
   const declared = new Map<BoundRecord, number>();
@@ -66,24 +67,22 @@ export function correlate(records: readonly BoundRecord[], spaceName: (id: numbe
       }
     }
   }
-  const firstByKey = new Map<string, number>();
+  // The first record holding each key.
+  const first = new Int32Array(keys.size).fill(-1);
   records.forEach((bound, index) => {
     for (const key of bound.addressKeys) {
-      const first = firstByKey.get(key);
-      if (first === undefined) firstByKey.set(key, index);
-      else sets.union(first, index);
+      if (first[key] === -1) first[key] = index;
+      else sets.union(first[key]!, index);
     }
   });
   // Names join only records that have no address of their own to go by.
-  const firstByName = new Map<string, number>();
   records.forEach((bound, index) => {
-    if (bound.nameKey && bound.addressKeys.length > 0 && !firstByName.has(bound.nameKey)) firstByName.set(bound.nameKey, index);
+    if (bound.nameKey !== null && bound.addressKeys.length > 0 && first[bound.nameKey] === -1) first[bound.nameKey] = index;
   });
   records.forEach((bound, index) => {
-    if (!bound.nameKey || bound.addressKeys.length > 0) return;
-    const first = firstByName.get(bound.nameKey);
-    if (first === undefined) firstByName.set(bound.nameKey, index);
-    else sets.union(first, index);
+    if (bound.nameKey === null || bound.addressKeys.length > 0) return;
+    if (first[bound.nameKey] === -1) first[bound.nameKey] = index;
+    else sets.union(first[bound.nameKey]!, index);
   });
 
   // Records in groups, a group per root, in the order of each group's first record.
@@ -97,28 +96,28 @@ export function correlate(records: readonly BoundRecord[], spaceName: (id: numbe
     } else members[groupOf[root]!]!.push(bound);
   });
 
-  return members.map((list) => (list.length === 1 ? singleRecordGroup(list[0]!) : severalRecordsGroup(list, spaceName, declared)));
+  return members.map((list) => (list.length === 1 ? singleRecordGroup(list[0]!) : severalRecordsGroup(list, keys, spaceName, declared)));
 }
 
 /** Most assets are one record: its keys and problems as they are. */
 function singleRecordGroup(record: BoundRecord): AssetGroup {
-  const keys = record.nameKey === null && record.candidateKeys.length === 0 ? record.addressKeys : distinct([record.addressKeys, record.nameKey ? [record.nameKey] : [], record.candidateKeys]);
-  return { records: [record], keys, problems: record.problems.slice() };
+  const keys = record.nameKey === null && record.candidateKeys.length === 0 ? record.addressKeys : distinct([record.addressKeys, record.nameKey !== null ? [record.nameKey] : [], record.candidateKeys]);
+  return { records: [record], keys, problems: record.problems };
 }
 
-function severalRecordsGroup(members: BoundRecord[], spaceName: (id: number | null) => string, declared: ReadonlyMap<BoundRecord, number>): AssetGroup {
+function severalRecordsGroup(members: BoundRecord[], table: KeyTable, spaceName: (id: number | null) => string, declared: ReadonlyMap<BoundRecord, number>): AssetGroup {
   members.sort((a, b) => a.sourceRank - b.sourceRank || (a.record.key < b.record.key ? -1 : a.record.key > b.record.key ? 1 : 0));
-  const keys = distinct([members.flatMap((m) => m.addressKeys), members.flatMap((m) => (m.nameKey ? [m.nameKey] : [])), members.flatMap((m) => m.candidateKeys)]);
-  return { records: members, keys, problems: groupProblems(members, spaceName, declared) };
+  const keys = distinct([members.flatMap((m) => m.addressKeys), members.flatMap((m) => (m.nameKey !== null ? [m.nameKey] : [])), members.flatMap((m) => m.candidateKeys)]);
+  return { records: members, keys, problems: groupProblems(members, table, spaceName, declared) };
 }
 
 /** The keys of the lists, each once, in order. */
-function distinct(lists: readonly (readonly string[])[]): string[] {
+function distinct(lists: readonly (readonly KeyId[])[]): KeyId[] {
   return [...new Set(lists.flat())];
 }
 
 /** What makes a correlated asset untrustworthy as one identity. */
-function groupProblems(members: readonly BoundRecord[], spaceName: (id: number | null) => string, declared: ReadonlyMap<BoundRecord, number>): GroupProblem[] {
+function groupProblems(members: readonly BoundRecord[], table: KeyTable, spaceName: (id: number | null) => string, declared: ReadonlyMap<BoundRecord, number>): GroupProblem[] {
   const problems: GroupProblem[] = members.flatMap((m) => m.problems);
 
   // Several records of one source claiming the same key: that source lists one identity twice.
@@ -133,10 +132,10 @@ function groupProblems(members: readonly BoundRecord[], spaceName: (id: number |
     // An owner said these records are one asset: the source lists it twice on purpose.
     const decision = declared.get(list[0]!);
     if (decision !== undefined && list.every((m) => declared.get(m) === decision)) continue;
-    const owners = new Map<string, string>();
-    let shared: { key: string; a: string; b: string } | null = null;
+    const owners = new Map<KeyId, string>();
+    let shared: { key: KeyId; a: string; b: string } | null = null;
     for (const m of list) {
-      for (const key of [...m.addressKeys, ...(m.nameKey ? [m.nameKey] : [])]) {
+      for (const key of [...m.addressKeys, ...(m.nameKey !== null ? [m.nameKey] : [])]) {
         const other = owners.get(key);
         if (other !== undefined && other !== m.record.key) {
           shared ??= { key, a: other, b: m.record.key };
@@ -147,21 +146,21 @@ function groupProblems(members: readonly BoundRecord[], spaceName: (id: number |
     problems.push({
       kind: 'duplicate_identity',
       reason: shared
-        ? `${source} records ${JSON.stringify(shared.a)} and ${JSON.stringify(shared.b)} both claim ${describeKey(shared.key, spaceName)}`
+        ? `${source} records ${JSON.stringify(shared.a)} and ${JSON.stringify(shared.b)} both claim ${table.describe(shared.key, spaceName)}`
         : `${source} records ${keys} describe one asset`,
     });
   }
 
   // Sources disagreeing on an identity field: one IP held by different MACs.
-  const macsByIp = new Map<string, Map<string, { source: string; mac: string }>>();
+  const macsByIp = new Map<KeyId, Map<KeyId, { source: string; mac: string }>>();
   for (const m of members) {
     for (const iface of m.interfaces) {
       if (iface.mac === null) continue;
       for (const ip of iface.ips) {
-        const key = ipKey(ip.space, ip.ip);
+        const key = table.ip(ip.space, ip.ip);
         let macs = macsByIp.get(key);
-        if (!macs) macsByIp.set(key, (macs = new Map<string, { source: string; mac: string }>()));
-        const mac = macKey(iface.macSpace, iface.mac);
+        if (!macs) macsByIp.set(key, (macs = new Map<KeyId, { source: string; mac: string }>()));
+        const mac = table.mac(iface.macSpace, iface.mac);
         if (!macs.has(mac)) macs.set(mac, { source: m.record.source, mac: iface.mac });
       }
     }
@@ -169,7 +168,7 @@ function groupProblems(members: readonly BoundRecord[], spaceName: (id: number |
   for (const [key, macs] of macsByIp) {
     const claims = [...macs.values()];
     if (claims.length > 1 && new Set(claims.map((c) => c.source)).size > 1) {
-      problems.push({ kind: 'sources_disagree', reason: `${describeKey(key, spaceName)} belongs to different MACs: ${claims.map((c) => `${c.source} says ${c.mac}`).join(', ')}` });
+      problems.push({ kind: 'sources_disagree', reason: `${table.describe(key, spaceName)} belongs to different MACs: ${claims.map((c) => `${c.source} says ${c.mac}`).join(', ')}` });
     }
   }
   return problems;

@@ -3,8 +3,8 @@ import { configUpload, freshRecords, staleWork } from './asset-items.js';
 import type { ReconcileContext } from './context.js';
 import type { AssetGroup } from './correlate.js';
 import { scalarFields } from './fields.js';
-import { assetSide, matchKeyOf, type BoundInterface } from './identity.js';
-import { emptyItem, factsOf, primarySpace, sourceKeysOf, type PlanBuilder, type Work } from './plan-builder.js';
+import { assetSide, type BoundInterface } from './identity.js';
+import { emptyItem, factsOf, sourceKeysOf, type PlanBuilder, type Work } from './plan-builder.js';
 import type { ConflictKind } from './plan-schema.js';
 import { RecordsBySource, computeTarget, sourceInterfaces, targetAttributes, toAddressInformation, type Target } from './target.js';
 
@@ -25,8 +25,8 @@ function planCreate(ctx: ReconcileContext, group: AssetGroup, plan: PlanBuilder)
     plan.add(staleWork(ctx, group, null, keys));
     return;
   }
-  const interfaces = sourceInterfaces(fresh);
-  const target = computeTarget(new RecordsBySource(fresh), null, interfaces.find((i) => i.mac !== null)?.mac ?? null, ctx.targetOptions);
+  const interfaces = sourceInterfaces(fresh, ctx.keys);
+  const target = computeTarget(new RecordsBySource(fresh), null, () => interfaces.find((i) => i.mac !== null)?.mac ?? null, ctx.target);
   if (target.retired || !config.createDevices) {
     plan.notCreated += 1;
     return;
@@ -35,9 +35,9 @@ function planCreate(ctx: ReconcileContext, group: AssetGroup, plan: PlanBuilder)
   const facts = factsOf(group.records, [], keys, target.owner);
   const base = {
     deviceName: name || null,
-    addressSpaceId: primarySpace(keys),
+    addressSpaceId: ctx.keys.primarySpace(keys),
     owner: target.owner,
-    matchKeys: keys.map(matchKeyOf),
+    matchKeys: ctx.keys.matchKeys(keys),
     sourceKeys: sourceKeysOf(group.records),
   };
   const problem = createProblem(name, interfaces);
@@ -59,7 +59,7 @@ function planCreate(ctx: ReconcileContext, group: AssetGroup, plan: PlanBuilder)
   };
   plan.add(work);
   plan.proposeName({ work, name, device: null, records: group.records });
-  const upload = configUpload(ctx, target, group.records, null, keys, () => base);
+  const upload = configUpload(ctx, target, group.records, null, keys, base);
   if (upload) {
     if (upload.item.action === 'upload_config') upload.create = work;
     plan.add(upload);

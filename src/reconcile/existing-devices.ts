@@ -1,13 +1,14 @@
 import { kicsLimits } from '../model/kics.js';
 import { configUpload, freshRecords, staleWork } from './asset-items.js';
 import type { ReconcileContext } from './context.js';
-import { scalarFields } from './fields.js';
+import { ownField, scalarFields } from './fields.js';
 import { itemDecision } from './decisions.js';
-import { assetSide, describeKey, deviceSide, matchKeyOf, type BoundDevice, type BoundRecord } from './identity.js';
+import { assetSide, deviceSide, type BoundDevice, type BoundRecord } from './identity.js';
+import type { KeyId } from './keys.js';
 import type { Match } from './match.js';
 import { patchOperations } from './patch.js';
-import { deviceSummary, emptyItem, factsOf, primarySpace, sourceKeysOf, type ItemBase, type PlanBuilder, type ScopeFacts, type Work } from './plan-builder.js';
-import { RecordsBySource, computeTarget, mergeAddresses, sourceAddresses, targetAttributes, targetLabels, type Target } from './target.js';
+import { deviceSummary, emptyItem, factsOf, sourceKeysOf, type ItemBase, type PlanBuilder, type ScopeFacts, type Work } from './plan-builder.js';
+import { RecordsBySource, computeTarget, mergeAddresses, sourceKeys, targetAttributes, targetLabels, type Target } from './target.js';
 
 /**
  * Step 5, matched assets: precedence and staleness give each asset's target; a retired asset is
@@ -18,7 +19,18 @@ export function planExistingDevices(ctx: ReconcileContext, matched: readonly Mat
   for (const match of matched) planExistingDevice(ctx, match, plan);
 }
 
-function planExistingDevice(ctx: ReconcileContext, { group, device: index, keys, pin }: Match, plan: PlanBuilder): void {
+/** One matched asset while its items are planned. */
+interface MatchedAsset {
+  match: Match;
+  device: BoundDevice;
+  /** Its records that are fresh (all of them unless a source has a staleness window). */
+  fresh: readonly BoundRecord[];
+  target: Target;
+  facts: ScopeFacts;
+}
+
+function planExistingDevice(ctx: ReconcileContext, match: Match, plan: PlanBuilder): void {
+  const { group, device: index, keys } = match;
   const device = ctx.devices.at(index);
   plan.involve(index);
   const fresh = freshRecords(ctx, group.records);
@@ -27,27 +39,16 @@ function planExistingDevice(ctx: ReconcileContext, { group, device: index, keys,
     return;
   }
   const freshBySource = new RecordsBySource(fresh);
-  const target = computeTarget(freshBySource, device.device, firstMac(device, fresh), ctx.targetOptions);
+  const target = computeTarget(freshBySource, device.device, () => firstMac(device, fresh), ctx.target);
   const facts = factsOf(group.records, [device], keys, target.owner);
-  // Built only for the assets that produce an item; most assets of a large plan are unchanged.
-  let base: ItemBase | undefined;
-  const baseOf = (): ItemBase =>
-    (base ??= {
-      kicsDeviceId: device.device.id,
-      deviceName: device.device.name,
-      addressSpaceId: primarySpace(keys),
-      owner: target.owner,
-      matchKeys: keys.map(matchKeyOf),
-      sourceKeys: sourceKeysOf(group.records),
-      ...(pin ? { decision: itemDecision('pin', pin) } : {}),
-    });
+  const asset: MatchedAsset = { match, device, fresh, target, facts };
 
   if (target.retired) {
-    planRetired(ctx, device, fresh, baseOf, facts, keys, plan);
+    planRetired(ctx, asset, plan);
     return;
   }
 
-  const recognized = planRecognized(ctx, device, fresh, baseOf, facts);
+  const recognized = planRecognized(ctx, asset);
   if (recognized) plan.add(recognized);
 
   const { before, after, notes, leftOut } = differences(ctx, device, target, fresh, plan);
@@ -56,7 +57,7 @@ function planExistingDevice(ctx: ReconcileContext, { group, device: index, keys,
     const work = {
       item: {
         ...emptyItem('update', 'pending'),
-        ...baseOf(),
+        ...itemBase(ctx, asset),
         before,
         after,
         ops: patchOperations(before, after, { appendLabels: ctx.config.labels === 'add' }),
@@ -69,12 +70,12 @@ function planExistingDevice(ctx: ReconcileContext, { group, device: index, keys,
   } else if (leftOut !== null) {
     const reason = leftOut;
     plan.add({
-      item: { ...emptyItem('conflict', 'not_applicable'), ...baseOf(), reason, conflict: { kind: 'too_many_interfaces', reason, assets: group.records.map(assetSide), devices: [deviceSide(device)] } },
+      item: { ...emptyItem('conflict', 'not_applicable'), ...itemBase(ctx, asset), reason, conflict: { kind: 'too_many_interfaces', reason, assets: group.records.map(assetSide), devices: [deviceSide(device)] } },
       facts,
     });
   } else if (!recognized) plan.unchanged(facts, keys);
 
-  const upload = configUpload(ctx, target, group.records, device, keys, baseOf);
+  const upload = target.industrialConfig ? configUpload(ctx, target, group.records, device, keys, itemBase(ctx, asset)) : null;
   if (upload) plan.add(upload);
 }
 
@@ -84,7 +85,8 @@ function planExistingDevice(ctx: ReconcileContext, { group, device: index, keys,
  * or Archived (`restoreArchived`: the asset is back). A status change is an item of its own, so the
  * report shows at a glance which devices become authorized.
  */
-function planRecognized(ctx: ReconcileContext, device: BoundDevice, fresh: readonly BoundRecord[], baseOf: () => ItemBase, facts: ScopeFacts): Work | null {
+function planRecognized(ctx: ReconcileContext, asset: MatchedAsset): Work | null {
+  const { device, fresh, facts } = asset;
   const status = device.device.status ?? null;
   const policy = ctx.config.status;
   const wanted = (status === 'Unauthorized' && policy.recognizeConfirmed) || (status === 'Archived' && policy.restoreArchived);
@@ -96,7 +98,7 @@ function planRecognized(ctx: ReconcileContext, device: BoundDevice, fresh: reado
   return {
     item: {
       ...emptyItem('recognize', 'pending'),
-      ...baseOf(),
+      ...itemBase(ctx, asset),
       before: { status },
       after: { status: 'Recognized' },
       ops: patchOperations({ status }, { status: 'Recognized' }),
@@ -107,18 +109,19 @@ function planRecognized(ctx: ReconcileContext, device: BoundDevice, fresh: reado
 }
 
 /** A retired asset: its device deleted (allowDelete), archived (archiveRetired), or left as it is. */
-function planRetired(ctx: ReconcileContext, device: BoundDevice, fresh: readonly BoundRecord[], baseOf: () => ItemBase, facts: ScopeFacts, keys: readonly string[], plan: PlanBuilder): void {
+function planRetired(ctx: ReconcileContext, asset: MatchedAsset, plan: PlanBuilder): void {
+  const { device, fresh, facts } = asset;
   const retiredBy = fresh.find((r) => r.record.asset.retired)?.record.source ?? 'a source';
   if (ctx.config.allowDelete) {
     plan.add({
-      item: { ...emptyItem('delete', 'pending'), ...baseOf(), before: deviceSummary(device.device), reason: `${retiredBy} marks the asset as retired and reconcile.allowDelete is on: the device will be DELETED from KICS` },
+      item: { ...emptyItem('delete', 'pending'), ...itemBase(ctx, asset), before: deviceSummary(device.device), reason: `${retiredBy} marks the asset as retired and reconcile.allowDelete is on: the device will be DELETED from KICS` },
       facts,
     });
   } else if (ctx.config.archiveRetired && device.device.status !== 'Archived') {
     plan.add({
       item: {
         ...emptyItem('archive', 'pending'),
-        ...baseOf(),
+        ...itemBase(ctx, asset),
         before: { status: device.device.status ?? null },
         after: { status: 'Archived' },
         ops: patchOperations({ status: device.device.status ?? null }, { status: 'Archived' }),
@@ -126,19 +129,32 @@ function planRetired(ctx: ReconcileContext, device: BoundDevice, fresh: readonly
       },
       facts,
     });
-  } else plan.unchanged(facts, keys);
+  } else plan.unchanged(facts, asset.match.keys);
+}
+
+/** The fields every item of a matched asset shares (built only for an asset that has an item: most of a large plan are unchanged). */
+function itemBase(ctx: ReconcileContext, { match, device, target }: MatchedAsset): ItemBase {
+  return {
+    kicsDeviceId: device.device.id,
+    deviceName: device.device.name,
+    addressSpaceId: ctx.keys.primarySpace(match.keys),
+    owner: target.owner,
+    matchKeys: ctx.keys.matchKeys(match.keys),
+    sourceKeys: sourceKeysOf(match.group.records),
+    ...(match.pin ? { decision: itemDecision('pin', match.pin) } : {}),
+  };
 }
 
 /** The fields where the target differs from the device, before and after, and notes on what could not be done. */
 function differences(ctx: ReconcileContext, device: BoundDevice, target: Target, fresh: readonly BoundRecord[], plan: PlanBuilder): { before: Record<string, unknown>; after: Record<string, unknown>; notes: string[]; leftOut: string | null } {
   const before: Record<string, unknown> = {};
   const after: Record<string, unknown> = {};
-  const current = device.device as Record<string, unknown>;
   for (const field of scalarFields) {
-    if (!(field in target.fields)) continue;
-    const value = target.fields[field];
-    if (value !== (current[field] ?? null)) {
-      before[field] = current[field] ?? null;
+    const value = ownField(target.fields, field);
+    if (value === undefined) continue;
+    const now = ownField(device.device, field) ?? null;
+    if (value !== now) {
+      before[field] = now;
       after[field] = value;
     }
   }
@@ -152,18 +168,17 @@ function differences(ctx: ReconcileContext, device: BoundDevice, target: Target,
     before.userAttributes = device.device.userAttributes ?? null;
     after.userAttributes = attributes;
   }
-  const wanted = sourceAddresses(fresh);
-  const asserted = ctx.input.assertedAddresses?.get(device.device.id) ?? [];
-  const wantedKeys = wanted.keys;
-  const addresses = mergeAddresses(device, wanted.interfaces, wantedKeys, asserted);
-  for (const address of wantedKeys) if (!asserted.includes(address)) plan.newAssertions.push({ deviceId: device.device.id, address });
+  const wantedKeys = sourceKeys(fresh, ctx.keys);
+  const asserted = assertedKeys(ctx, device.device.id);
+  const addresses = mergeAddresses(device, fresh, wantedKeys, asserted, ctx.keys);
+  for (const key of wantedKeys) if (!asserted.includes(key)) plan.newAssertions.add(device.device.id, key);
   if (addresses.after) {
     before.addressInformation = device.device.addressInformation ?? null;
     after.addressInformation = addresses.after;
   }
   const notes: string[] = [];
   if (addresses.removed.length > 0) {
-    notes.push(`${addresses.removed.map((k) => describeKey(k, ctx.spaceName)).join(', ')} removed: a source asserted ${addresses.removed.length === 1 ? 'it' : 'them'} earlier, none does now`);
+    notes.push(`${addresses.removed.map((k) => ctx.keys.describe(k, ctx.spaceName)).join(', ')} removed: a source asserted ${addresses.removed.length === 1 ? 'it' : 'them'} earlier, none does now`);
   }
   if (addresses.keptLast) notes.push('addresses no source asserts any more are kept: removing them would leave the device without an address');
   const leftOut =
@@ -172,6 +187,19 @@ function differences(ctx: ReconcileContext, device: BoundDevice, target: Target,
       : null;
   if (leftOut !== null) notes.push(leftOut);
   return { before, after, notes, leftOut };
+}
+
+/**
+ * The keys sources asserted for a device on earlier plans. One this run has no key for is on no
+ * device and in no record: there is nothing to remove and nothing to assert again.
+ */
+function assertedKeys(ctx: ReconcileContext, deviceId: number): KeyId[] {
+  const keys: KeyId[] = [];
+  for (const text of ctx.input.assertedAddresses?.get(deviceId) ?? []) {
+    const key = ctx.keys.find(text);
+    if (key !== undefined) keys.push(key);
+  }
+  return keys;
 }
 
 /** The first identity MAC of an asset, for the vendor of its OUI. */

@@ -31,6 +31,15 @@ export type PlanField = (typeof planFields)[number];
 const extraKeys = ['labels', 'userAttributes', 'status', 'industrialConfig', 'owner'] as const;
 const precedenceKeys: ReadonlySet<string> = new Set<string>([...scalarFields, ...extraKeys]);
 
+/**
+ * An object's own value of a field, undefined when it has none. An asset holds only the fields its
+ * source gives: looking up a missing field through the prototypes, for every field of every asset of
+ * a 100,000-device plan, costs four times the reading of the own ones.
+ */
+export function ownField(object: object, field: string): unknown {
+  return Object.hasOwn(object, field) ? (object as Record<string, unknown>)[field] : undefined;
+}
+
 /** The reserved name that stands for KICS's own value in a precedence list. */
 export const kicsEntry = 'kics';
 

@@ -2,13 +2,13 @@ import type { AddressSpaceIndex, Binding } from '../model/address-space.js';
 import { parseIp } from '../model/ip.js';
 import type { KicsDevice } from '../model/kics.js';
 import { macIdentityProblem, parseMac } from '../model/mac.js';
-import type { ConflictAsset, ConflictDevice, ConflictKind, MatchKey } from './plan-schema.js';
+import type { KeyId, KeyTable } from './keys.js';
+import type { ConflictAsset, ConflictDevice, ConflictKind } from './plan-schema.js';
 import type { StagedRecord } from './types.js';
 
 /**
- * Identity: the keys that say two things are the same asset. A key is (MAC address space, MAC),
- * (IP address space, IP) or, only when reconcile.matchByName is on, the exact name. The same IP in
- * two address spaces gives two different keys: two different devices, never a conflict.
+ * Identity: records and devices bound to address spaces, with the keys that say two things are the
+ * same asset (src/reconcile/keys.ts).
  */
 
 export interface BoundIp {
@@ -31,62 +31,111 @@ export interface IdentityProblem {
   reason: string;
 }
 
-export interface BoundRecord {
-  record: StagedRecord;
-  /** Position of the record's source in config order. */
-  sourceRank: number;
-  interfaces: BoundInterface[];
-  /** MAC and IP keys (see `macKey` / `ipKey`). */
-  addressKeys: string[];
+/**
+ * A source record with its identity keys. Its interfaces (MACs and IPs bound to address spaces) are
+ * bound again when a step needs them, for a create, an address change or a conflict: most records of
+ * a large plan never need them.
+ */
+export class BoundRecord {
+  /** MAC and IP keys, each once. */
+  readonly addressKeys: KeyId[];
   /** The name key, when names match and the asset has a name. */
-  nameKey: string | null;
-  problems: IdentityProblem[];
+  readonly nameKey: KeyId | null;
+  /** What keeps the record from being matched (usually none: one empty list shared by all such records). */
+  problems: readonly IdentityProblem[] = noProblems;
   /** Keys an ambiguous address could have (one per candidate space): they name the devices of the conflict, never a match. */
-  candidateKeys: string[];
+  candidateKeys: readonly KeyId[] = noKeys;
+  /** A MAC without IP or VLAN waits for `resolveUnboundMacs`. */
+  readonly macUnbound: boolean;
+  /** Every interface has a MAC and no address repeats: the record's keys are exactly its interfaces' addresses. */
+  plain: boolean;
+  private bound: BoundInterface[] | undefined;
+
+  constructor(
+    readonly record: StagedRecord,
+    /** Position of the record's source in config order. */
+    readonly sourceRank: number,
+    private readonly spaces: AddressSpaceIndex,
+    private readonly table: KeyTable,
+    matchByName: boolean,
+  ) {
+    const problems: IdentityProblem[] = [];
+    const candidateKeys: KeyId[] = [];
+    const interfaces = bindInterfaces(record, spaces, table, problems, candidateKeys);
+    const keys: KeyId[] = [];
+    let addressCount = 0;
+    let macUnbound = false;
+    let everyMac = true;
+    for (const iface of interfaces) {
+      if (iface.mac !== null && !iface.macUnbound) addKey(keys, table.mac(iface.macSpace, iface.mac));
+      for (const ip of iface.ips) addKey(keys, table.ip(ip.space, ip.ip));
+      addressCount += (iface.mac === null ? 0 : 1) + iface.ips.length;
+      macUnbound ||= iface.macUnbound === true;
+      everyMac &&= iface.mac !== null;
+    }
+    this.addressKeys = keys;
+    if (problems.length > 0) this.problems = problems;
+    if (candidateKeys.length > 0) this.candidateKeys = candidateKeys;
+    this.macUnbound = macUnbound;
+    this.plain = !macUnbound && everyMac && addressCount === keys.length;
+    // Kept only when `resolveUnboundMacs` has to settle a MAC in them.
+    if (this.macUnbound) this.bound = interfaces;
+    const name = record.asset.name?.trim();
+    this.nameKey = matchByName && name ? table.name(name) : null;
+  }
+
+  get interfaces(): BoundInterface[] {
+    return (this.bound ??= bindInterfaces(this.record, this.spaces, this.table, [], []));
+  }
 }
 
-export interface BoundDevice {
-  device: KicsDevice;
-  interfaces: BoundInterface[];
-  addressKeys: string[];
-  archived: boolean;
+/**
+ * A KICS device with its identity keys. Its interfaces (canonical MACs and IPs with the address
+ * spaces KICS bound them to) are built when a step needs them, for a conflict or an address change:
+ * most devices of a large plan never need them.
+ */
+export class BoundDevice {
+  /** MAC and IP keys, each once. */
+  readonly addressKeys: KeyId[];
+  readonly archived: boolean;
+  private bound: BoundInterface[] | undefined;
+
+  constructor(
+    readonly device: KicsDevice,
+    table: KeyTable,
+  ) {
+    this.archived = device.status === 'Archived';
+    const keys: KeyId[] = [];
+    for (const info of device.addressInformation ?? []) {
+      const mac = identityMac(info.macAddress);
+      if (mac !== null) addKey(keys, table.mac(info.macAddressSpaceId ?? null, mac));
+      for (const address of info.ipAddresses ?? []) {
+        const parsed = parseIp(address.ip);
+        if (parsed.ok) addKey(keys, table.ip(address.addressSpaceId ?? null, parsed.ip));
+      }
+    }
+    this.addressKeys = keys;
+  }
+
+  get interfaces(): BoundInterface[] {
+    return (this.bound ??= deviceInterfaces(this.device));
+  }
 }
 
-const spaceText = (space: number | null): string => (space === null ? '-' : String(space));
-export const macKey = (space: number | null, mac: string): string => `m|${spaceText(space)}|${mac}`;
-export const ipKey = (space: number | null, ip: string): string => `i|${spaceText(space)}|${ip}`;
-export const nameKey = (name: string): string => `n|${name}`;
+const noProblems: readonly IdentityProblem[] = Object.freeze([]);
+const noKeys: readonly KeyId[] = Object.freeze([]);
 
-/** A key string back as the value stored in plan_item.match_keys. */
-export function matchKeyOf(key: string): MatchKey {
-  const [kind, space, ...rest] = key.split('|');
-  const value = rest.join('|');
-  if (kind === 'n') return { kind: 'name', space: null, value: [space, ...rest].join('|') };
-  return { kind: kind === 'm' ? 'mac' : 'ip', space: space === '-' ? null : Number(space), value };
+/** Adds a key to a list that holds each key once (an asset has a handful). */
+function addKey(list: KeyId[], key: KeyId): void {
+  if (!list.includes(key)) list.push(key);
 }
 
-/** The address space of a MAC or IP key (`matchKeyOf(key).space` without taking the key apart). */
-export function keySpace(key: string): number | null {
-  const space = key.slice(2, key.indexOf('|', 2));
-  return space === '-' ? null : Number(space);
-}
-
-/** Human text for a key: `MAC aa:bb:.. (space 1)`. */
-export function describeKey(key: string, spaceName: (id: number | null) => string): string {
-  const k = matchKeyOf(key);
-  if (k.kind === 'name') return `name ${JSON.stringify(k.value)}`;
-  return `${k.kind === 'mac' ? 'MAC' : 'IP'} ${k.value} (${spaceName(k.space)})`;
-}
-
-/** Binds a record's MACs and IPs to KICS address spaces, the way KICS would bind them. */
-export function bindRecord(record: StagedRecord, sourceRank: number, spaces: AddressSpaceIndex, matchByName: boolean): BoundRecord {
-  const problems: IdentityProblem[] = [];
-  const candidateKeys: string[] = [];
+/**
+ * Binds a record's MACs and IPs to KICS address spaces, the way KICS would bind them, noting what
+ * cannot be bound in `problems` and the keys an ambiguous address could have in `candidateKeys`.
+ */
+function bindInterfaces(record: StagedRecord, spaces: AddressSpaceIndex, table: KeyTable, problems: IdentityProblem[], candidateKeys: KeyId[]): BoundInterface[] {
   const interfaces: BoundInterface[] = [];
-  const keys: string[] = [];
-  const addKey = (key: string): void => {
-    if (!keys.includes(key)) keys.push(key);
-  };
   for (const iface of record.asset.interfaces ?? []) {
     let explicit: number | null | undefined;
     if (iface.addressSpace !== null && iface.addressSpace !== undefined && iface.addressSpace !== '') {
@@ -107,7 +156,7 @@ export function bindRecord(record: StagedRecord, sourceRank: number, spaces: Add
       const binding = spaces.bindIp(ip, iface.vlan);
       ipBindings.push(binding);
       if (binding.ambiguous) {
-        for (const space of binding.ambiguous) candidateKeys.push(ipKey(space, ip));
+        for (const space of binding.ambiguous) candidateKeys.push(table.ip(space, ip));
         problems.push({
           kind: 'ambiguous_address_space',
           reason: `IP ${ip} binds to address spaces ${binding.ambiguous.join(' and ')} equally${iface.vlan === null || iface.vlan === undefined ? ' and the source gives no VLAN' : ` in VLAN ${iface.vlan}`}`,
@@ -129,7 +178,7 @@ export function bindRecord(record: StagedRecord, sourceRank: number, spaces: Add
       } else {
         const binding = spaces.bindMacWith(ipBindings, iface.vlan);
         if (binding.ambiguous) {
-          for (const space of binding.ambiguous) candidateKeys.push(macKey(space, iface.mac));
+          for (const space of binding.ambiguous) candidateKeys.push(table.mac(space, iface.mac));
           problems.push({ kind: 'ambiguous_address_space', reason: `MAC ${iface.mac} binds to address spaces ${binding.ambiguous.join(' and ')} equally and the source gives no VLAN` });
         } else {
           mac = iface.mac;
@@ -137,37 +186,28 @@ export function bindRecord(record: StagedRecord, sourceRank: number, spaces: Add
         }
       }
     }
-    if (mac !== null && !macUnbound) addKey(macKey(macSpace, mac));
-    for (const ip of ips) addKey(ipKey(ip.space, ip.ip));
     const bound: BoundInterface = { name: iface.name ?? null, mac, macSpace, ips };
     if (macUnbound) bound.macUnbound = true;
     interfaces.push(bound);
   }
-  const name = record.asset.name?.trim();
-  return { record, sourceRank, interfaces, addressKeys: keys, nameKey: matchByName && name ? nameKey(name) : null, problems, candidateKeys };
+  return interfaces;
 }
 
-/** A KICS device's interfaces with canonical MACs / IPs and the address spaces KICS bound them to. */
-export function bindDevice(device: KicsDevice): BoundDevice {
-  const interfaces: BoundInterface[] = [];
-  const keys: string[] = [];
-  for (const info of device.addressInformation ?? []) {
-    const parsedMac = info.macAddress ? parseMac(info.macAddress) : null;
-    const mac = parsedMac?.ok && macIdentityProblem(parsedMac.mac) === null ? parsedMac.mac : null;
-    const macSpace = info.macAddressSpaceId ?? null;
+/** A MAC as KICS shows it, canonical when it can identify a device, else null. */
+function identityMac(text: string | null | undefined): string | null {
+  const parsed = text ? parseMac(text) : null;
+  return parsed?.ok && macIdentityProblem(parsed.mac) === null ? parsed.mac : null;
+}
+
+function deviceInterfaces(device: KicsDevice): BoundInterface[] {
+  return (device.addressInformation ?? []).map((info) => {
     const ips: BoundIp[] = [];
     for (const address of info.ipAddresses ?? []) {
       const parsed = parseIp(address.ip);
       if (parsed.ok) ips.push({ ip: parsed.ip, space: address.addressSpaceId ?? null });
     }
-    const addKey = (key: string): void => {
-      if (!keys.includes(key)) keys.push(key);
-    };
-    if (mac !== null) addKey(macKey(macSpace, mac));
-    for (const ip of ips) addKey(ipKey(ip.space, ip.ip));
-    interfaces.push({ name: info.networkInterfaceName ?? null, mac, macSpace, ips });
-  }
-  return { device, interfaces, addressKeys: keys, archived: device.status === 'Archived' };
+    return { name: info.networkInterfaceName ?? null, mac: identityMac(info.macAddress), macSpace: info.macAddressSpaceId ?? null, ips };
+  });
 }
 
 const sideInterfaces = (interfaces: readonly BoundInterface[]): ConflictAsset['interfaces'] =>
@@ -189,8 +229,8 @@ export function deviceSide(bound: BoundDevice): ConflictDevice {
  * which KICS or another record has that MAC; in several, it is ambiguous (a conflict, never a
  * guess); in none, it stays without a space and KICS binds it when the device is created.
  */
-export function resolveUnboundMacs(records: readonly BoundRecord[], devices: readonly BoundDevice[]): void {
-  const unbound = records.filter((r) => r.interfaces.some((i) => i.macUnbound));
+export function resolveUnboundMacs(records: readonly BoundRecord[], devices: readonly BoundDevice[], table: KeyTable): void {
+  const unbound = records.filter((r) => r.macUnbound);
   if (unbound.length === 0) return;
   const wanted = new Set(unbound.flatMap((r) => r.interfaces.filter((i) => i.macUnbound).map((i) => i.mac!)));
   const spacesByMac = new Map<string, Set<number | null>>();
@@ -208,13 +248,14 @@ export function resolveUnboundMacs(records: readonly BoundRecord[], devices: rea
       const spaces = [...(spacesByMac.get(iface.mac!) ?? [])];
       if (spaces.length > 1) {
         const names = spaces.map((s) => (s === null ? 'none' : String(s))).join(' and ');
-        r.problems.push({ kind: 'ambiguous_address_space', reason: `MAC ${iface.mac} is known in address spaces ${names} and the source gives no IP or VLAN to tell which` });
-        for (const space of spaces) r.candidateKeys.push(macKey(space, iface.mac!));
+        r.plain = false;
+        r.problems = [...r.problems, { kind: 'ambiguous_address_space', reason: `MAC ${iface.mac} is known in address spaces ${names} and the source gives no IP or VLAN to tell which` }];
+        r.candidateKeys = [...r.candidateKeys, ...spaces.map((space) => table.mac(space, iface.mac!))];
         iface.mac = null;
       } else {
         iface.macSpace = spaces[0] ?? null;
-        const key = macKey(iface.macSpace, iface.mac!);
-        if (!r.addressKeys.includes(key)) r.addressKeys.push(key);
+        addKey(r.addressKeys, table.mac(iface.macSpace, iface.mac!));
+        r.plain = r.interfaces.every((i) => i.mac !== null) && r.interfaces.reduce((n, i) => n + (i.mac === null ? 0 : 1) + i.ips.length, 0) === r.addressKeys.length;
       }
       delete iface.macUnbound;
     }

@@ -1,5 +1,6 @@
 import type { KicsDevice } from '../model/kics.js';
-import { assetSide, deviceSide, keySpace, matchKeyOf, type BoundDevice, type BoundRecord } from './identity.js';
+import { assetSide, deviceSide, type BoundDevice, type BoundRecord } from './identity.js';
+import { KeyAssertions, type KeyId, type KeyTable } from './keys.js';
 import { holdKey, itemDecision } from './decisions.js';
 import type { HoldDecision } from './types.js';
 import { changeActions, planActions, type Conflict, type ConflictKind, type PlanAction, type PlanItem, type PlanScope } from './plan-schema.js';
@@ -8,7 +9,7 @@ import { changeActions, planActions, type Conflict, type ConflictKind, type Plan
 export interface ScopeFacts {
   records: readonly BoundRecord[];
   devices: readonly BoundDevice[];
-  keys: readonly string[];
+  keys: readonly KeyId[];
   owner: string | null;
 }
 
@@ -42,19 +43,23 @@ export class PlanBuilder {
   private readonly works: Work[] = [];
   private readonly dropped = new Set<Work>();
   private readonly involved: Uint8Array;
-  private readonly unchangedAssets: { facts: ScopeFacts | null; space: number | null }[] = [];
+  /** The address space of each unchanged asset, and (in a scoped plan) what the scope is checked against. */
+  private readonly unchangedSpaces: (number | null)[] = [];
+  private readonly unchangedFacts: ScopeFacts[] = [];
   readonly proposals: NameProposal[] = [];
   /** Addresses sources assert that were not remembered as asserted yet (see `PlanValue.newAssertions`). */
-  readonly newAssertions: { deviceId: number; address: string }[] = [];
+  readonly newAssertions: KeyAssertions;
   notCreated = 0;
 
   constructor(
     private readonly devices: readonly BoundDevice[],
+    private readonly keys: KeyTable,
     private readonly scope: PlanScope,
     readonly scoped: boolean,
     private readonly holds: ReadonlyMap<string, HoldDecision> = new Map(),
   ) {
     this.involved = new Uint8Array(devices.length);
+    this.newAssertions = new KeyAssertions(keys);
   }
 
   add(work: Work): void {
@@ -79,12 +84,13 @@ export class PlanBuilder {
     this.proposals.push(proposal);
   }
 
-  unchanged(facts: ScopeFacts, keys: readonly string[]): void {
-    this.unchangedAssets.push({ facts: this.scoped ? facts : null, space: primarySpace(keys) });
+  unchanged(facts: ScopeFacts, keys: readonly KeyId[]): void {
+    this.unchangedSpaces.push(this.keys.primarySpace(keys));
+    if (this.scoped) this.unchangedFacts.push(facts);
   }
 
   /** A conflict between assets and devices: each device involved, listed by id. */
-  conflict(kind: ConflictKind, reason: string, records: readonly BoundRecord[], deviceIndexes: Iterable<number>, keys: readonly string[]): void {
+  conflict(kind: ConflictKind, reason: string, records: readonly BoundRecord[], deviceIndexes: Iterable<number>, keys: readonly KeyId[]): void {
     const indexes = [...new Set(deviceIndexes)].sort((a, b) => this.devices[a]!.device.id - this.devices[b]!.device.id);
     for (const i of indexes) this.involve(i);
     const deviceList = indexes.map((i) => this.devices[i]!);
@@ -95,9 +101,9 @@ export class PlanBuilder {
         kicsDeviceId: deviceList.length === 1 ? deviceList[0]!.device.id : null,
         // Labelled with the asset(s) it is about: the devices it collided with are in its details.
         deviceName: conflictLabel(records) ?? deviceList[0]?.device.name ?? null,
-        addressSpaceId: primarySpace(keys),
+        addressSpaceId: this.keys.primarySpace(keys),
         owner: recordOwner(records),
-        matchKeys: keys.map(matchKeyOf),
+        matchKeys: this.keys.matchKeys(keys),
         sourceKeys: sourceKeysOf(records),
         reason,
         conflict: body,
@@ -112,7 +118,7 @@ export class PlanBuilder {
    * applied; so is an upload to a device whose create is held.
    */
   finish(): { items: PlanItem[]; unchangedSpaces: (number | null)[] } {
-    const inScope = (facts: ScopeFacts): boolean => !this.scoped || matchesScope(facts, this.scope);
+    const inScope = (facts: ScopeFacts): boolean => !this.scoped || matchesScope(facts, this.scope, this.keys);
     const kept = this.works.filter((w) => !this.dropped.has(w) && !(w.create && this.dropped.has(w.create)) && inScope(w.facts));
     if (this.holds.size > 0) {
       for (const w of kept) {
@@ -129,8 +135,8 @@ export class PlanBuilder {
       if (w.create && item.request && 'resolvedPath' in item.request) item.request = { ...item.request, createSeq: w.create.seq! };
       return item;
     });
-    const unchanged = this.scoped ? this.unchangedAssets.filter((u) => inScope(u.facts!)) : this.unchangedAssets;
-    return { items, unchangedSpaces: unchanged.map((u) => u.space) };
+    const unchangedSpaces = this.scoped ? this.unchangedSpaces.filter((_, i) => inScope(this.unchangedFacts[i]!)) : this.unchangedSpaces;
+    return { items, unchangedSpaces };
   }
 }
 
@@ -153,14 +159,8 @@ export function emptyItem(action: PlanAction, status: PlanItem['status']): Omit<
   };
 }
 
-export function factsOf(records: readonly BoundRecord[], devices: readonly BoundDevice[], keys: readonly string[], owner: string | null = null): ScopeFacts {
+export function factsOf(records: readonly BoundRecord[], devices: readonly BoundDevice[], keys: readonly KeyId[], owner: string | null = null): ScopeFacts {
   return { records, devices, keys, owner };
-}
-
-/** The address space an item is filed under: that of its first MAC or IP key. */
-export function primarySpace(keys: readonly string[]): number | null {
-  for (const key of keys) if (!key.startsWith('n|')) return keySpace(key);
-  return null;
 }
 
 export const sourceKeysOf = (records: readonly BoundRecord[]): PlanItem['sourceKeys'] => records.map((r) => ({ source: r.record.source, key: r.record.key }));
@@ -192,14 +192,14 @@ export function deviceSummary(device: KicsDevice): Record<string, unknown> {
  * Whether an item is in the scope: any of its records from a scoped source; its owner (or any of its
  * records' owners), case-insensitive; any of its keys in the address space; any of its devices.
  */
-function matchesScope(facts: ScopeFacts, scope: PlanScope): boolean {
+function matchesScope(facts: ScopeFacts, scope: PlanScope, table: KeyTable): boolean {
   if (scope.sources && scope.sources.length > 0 && !facts.records.some((r) => scope.sources!.includes(r.record.source))) return false;
   if (scope.owner !== undefined) {
     const wanted = scope.owner.trim().toLowerCase();
     const owners = [facts.owner, ...facts.records.map((r) => r.record.asset.owner ?? r.record.owner)];
     if (!owners.some((o) => o && o.trim().toLowerCase() === wanted)) return false;
   }
-  if (scope.addressSpaceId !== undefined && !facts.keys.some((k) => !k.startsWith('n|') && keySpace(k) === scope.addressSpaceId)) return false;
+  if (scope.addressSpaceId !== undefined && !facts.keys.some((k) => !table.isName(k) && table.space(k) === scope.addressSpaceId)) return false;
   if (scope.deviceId !== undefined && !facts.devices.some((d) => d.device.id === scope.deviceId)) return false;
   return true;
 }

@@ -1,4 +1,5 @@
 import { z } from 'zod';
+import type { KeyAssertions } from './keys.js';
 import { assetStatuses, duplicateActions, industrialConfigModes, patchOperationTypes } from '../model/kics.js';
 import { assetFields, comparedFields, type ComparedField, type FieldSpec } from '../model/fields.js';
 
@@ -302,7 +303,7 @@ export interface PlanValue {
    * Addresses the sources assert for matched devices that `assertedAddresses` did not hold yet: the
    * caller remembers them, so that a later plan can remove one no source asserts any more.
    */
-  newAssertions?: { deviceId: number; address: string }[];
+  newAssertions?: KeyAssertions;
 }
 
 /** The JSON Schema of the JSON report, as printed in docs/plan-format.md. */

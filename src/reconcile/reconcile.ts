@@ -13,8 +13,8 @@ import { planUnknownDevices } from './unknown-devices.js';
 
 /**
  * The reconciler: staged records and the KICS snapshot in, a plan out. Pure: no files, database,
- * network or clock (`now` is an input). Linear in records + devices: every lookup is a hash map keyed
- * by (address space, MAC), (address space, IP) or name, and the only sort is of the final items.
+ * network or clock (`now` is an input). Linear in records + devices: identity keys are numbers
+ * (src/reconcile/keys.ts), every lookup by key is an array, and the only sort is of the final items.
  * Each step adds its items to one `PlanBuilder`, which applies the scope, orders and numbers them.
  */
 export function reconcile(input: ReconcileInput): PlanValue {
@@ -22,8 +22,8 @@ export function reconcile(input: ReconcileInput): PlanValue {
   const scoped = Boolean(scope.sources?.length) || scope.owner !== undefined || scope.addressSpaceId !== undefined || scope.deviceId !== undefined;
 
   const ctx = bindInput(input); // 1. records and devices bound to address spaces, devices indexed
-  const plan = new PlanBuilder(ctx.devices.list, scope, scoped, ctx.decisions.holds);
-  const groups = correlate(ctx.records, ctx.spaceName, ctx.decisions.sameAssets); // 2. records of one asset across sources
+  const plan = new PlanBuilder(ctx.devices.list, ctx.keys, scope, scoped, ctx.decisions.holds);
+  const groups = correlate(ctx.records, ctx.keys, ctx.spaceName, ctx.decisions.sameAssets); // 2. records of one asset across sources
   const { matched, unmatched } = matchAssets(ctx, groups, plan); // 3-4. assets to devices
   planExistingDevices(ctx, matched, plan); // 5. updates, archives, deletes, uploads
   planCreates(ctx, unmatched, plan); // 6. creates

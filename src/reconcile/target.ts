@@ -1,8 +1,9 @@
 import type { DeviceAddressInformation, DeviceUserAttribute, KicsDevice } from '../model/kics.js';
 import { kicsLimits } from '../model/kics.js';
-import { attributePrecedence, kicsEntry, nonNullableFields, scalarFields, type Precedence, type ScalarField } from './fields.js';
+import { attributePrecedence, kicsEntry, nonNullableFields, ownField, scalarFields, type Precedence, type ScalarField } from './fields.js';
 import { parseIp } from '../model/ip.js';
-import { ipKey, macKey, type BoundDevice, type BoundInterface, type BoundRecord } from './identity.js';
+import type { BoundDevice, BoundInterface, BoundRecord } from './identity.js';
+import type { KeyId, KeyTable } from './keys.js';
 
 /**
  * The target state of one asset: per field, the value of the first entry in its precedence list that
@@ -58,14 +59,14 @@ type Fresh = RecordsBySource;
 
 function deviceValue(device: KicsDevice | null, field: string): unknown {
   if (!device) return null;
-  return (device as Record<string, unknown>)[field] ?? null;
+  return ownField(device, field) ?? null;
 }
 
-/** The first entry with an opinion on `read`; undefined when none has one. */
-function firstOpinion<T>(list: readonly string[], fresh: Fresh, device: KicsDevice | null, read: (record: BoundRecord) => T | undefined, readDevice: (device: KicsDevice) => T | null | undefined): { value: T; from: string } | undefined {
+/** The first entry of `list` with a value for the managed attribute `name`; undefined when none has one. */
+function attributeOpinion(list: readonly string[], fresh: Fresh, device: KicsDevice | null, name: string): { value: string; from: string } | undefined {
   for (const entry of list) {
     if (entry === kicsEntry) {
-      const value = device ? readDevice(device) : undefined;
+      const value = device?.userAttributes?.find((a) => a.name === name)?.value;
       if (value !== null && value !== undefined) return { value, from: kicsEntry };
       continue;
     }
@@ -73,8 +74,24 @@ function firstOpinion<T>(list: readonly string[], fresh: Fresh, device: KicsDevi
     // of them with a value speaks for the source.
     for (const record of fresh.records) {
       if (record.record.source !== entry) continue;
-      const value = read(record);
+      const value = recordAttribute(record, name);
       if (value !== undefined) return { value, from: entry };
+    }
+  }
+  return undefined;
+}
+
+/**
+ * The first value the sources of `list` give an asset's status (`retired`), industrial configuration
+ * or owner (the asset's, else the record's); undefined when none gives one. KICS has no opinion on
+ * these.
+ */
+function sourceOpinion(list: readonly string[], fresh: Fresh, field: 'retired' | 'industrialConfig' | 'owner'): unknown {
+  for (const entry of list) {
+    for (const record of fresh.records) {
+      if (record.record.source !== entry) continue;
+      const value = field === 'owner' ? (record.record.asset.owner ?? record.record.owner) : ownField(record.record.asset, field);
+      if (value !== undefined && value !== null) return value;
     }
   }
   return undefined;
@@ -100,7 +117,7 @@ function recordAttribute(record: BoundRecord, name: string): string | undefined 
 function sourceValue(fresh: Fresh, source: string, field: ScalarField): unknown {
   for (const record of fresh.records) {
     if (record.record.source !== source) continue;
-    const value = record.record.asset[field];
+    const value = ownField(record.record.asset, field);
     if (value === undefined || (value === null && nonNullableFields.has(field))) continue;
     if (field === 'name' && typeof value === 'string' && value.trim() === '') continue;
     return value;
@@ -108,12 +125,39 @@ function sourceValue(fresh: Fresh, source: string, field: ScalarField): unknown 
   return undefined;
 }
 
-export function computeTarget(fresh: Fresh, device: KicsDevice | null, firstMac: string | null, options: TargetOptions): Target {
+/**
+ * The precedence lists of one run, looked up once: computing a target reads them for every asset of
+ * the plan.
+ */
+export interface TargetRules {
+  options: TargetOptions;
+  scalars: readonly { field: ScalarField; list: readonly string[] }[];
+  labels: readonly string[];
+  attributes: readonly { name: string; list: readonly string[] }[];
+  status: readonly string[];
+  industrialConfig: readonly string[];
+  owner: readonly string[];
+}
+
+export function targetRules(options: TargetOptions): TargetRules {
+  const { precedence } = options;
+  return {
+    options,
+    scalars: scalarFields.map((field) => ({ field, list: precedence[field] ?? [] })),
+    labels: precedence.labels ?? [],
+    attributes: options.managedAttributes.map((name) => ({ name, list: attributePrecedence(precedence, name) })),
+    status: precedence.status ?? [],
+    industrialConfig: precedence.industrialConfig ?? [],
+    owner: precedence.owner ?? [],
+  };
+}
+
+/** `firstMac` gives the asset's first MAC, for the vendor of its OUI when nothing else names one. */
+export function computeTarget(fresh: Fresh, device: KicsDevice | null, firstMac: () => string | null, rules: TargetRules): Target {
   const fields: Partial<Record<ScalarField, unknown>> = {};
   const from: Partial<Record<string, string>> = {};
   // The hot loop of a plan (fields x assets): plain loops, no closures.
-  for (const field of scalarFields) {
-    const list = options.precedence[field] ?? [];
+  for (const { field, list } of rules.scalars) {
     for (const entry of list) {
       let value: unknown;
       if (entry === kicsEntry) {
@@ -128,8 +172,10 @@ export function computeTarget(fresh: Fresh, device: KicsDevice | null, firstMac:
       break;
     }
   }
-  if (fields.hardwareVendor === undefined && deviceValue(device, 'hardwareVendor') === null && options.vendorFromMac && firstMac) {
-    const vendor = options.vendorFromMac(firstMac);
+  const { vendorFromMac } = rules.options;
+  const mac = fields.hardwareVendor === undefined && deviceValue(device, 'hardwareVendor') === null && vendorFromMac ? firstMac() : null;
+  if (mac !== null) {
+    const vendor = vendorFromMac!(mac);
     if (vendor) {
       fields.hardwareVendor = vendor;
       from.hardwareVendor = 'oui';
@@ -137,51 +183,32 @@ export function computeTarget(fresh: Fresh, device: KicsDevice | null, firstMac:
   }
 
   let labels: string[] | undefined;
-  const labelSources: string[] = [];
-  for (const entry of options.precedence.labels ?? []) {
-    const list = entry === kicsEntry ? (device?.labels ?? undefined) : fresh.records.find((r) => r.record.source === entry && r.record.asset.labels)?.record.asset.labels;
+  for (const entry of rules.labels) {
+    const list = entry === kicsEntry ? device?.labels : fresh.records.find((r) => r.record.source === entry && r.record.asset.labels)?.record.asset.labels;
     if (list === undefined || list === null) continue;
     labels ??= [];
-    labelSources.push(entry);
+    from.labels = joinSource(from.labels, entry);
     for (const label of list) if (!labels.includes(label)) labels.push(label);
   }
-  if (labelSources.length > 0) from.labels = labelSources.join(' + ');
 
   const attributes = new Map<string, string | null>();
-  const noteFrom = (entry: string): void => {
-    if (!from.userAttributes?.split(' + ').includes(entry)) from.userAttributes = from.userAttributes ? `${from.userAttributes} + ${entry}` : entry;
-  };
-  for (const name of options.managedAttributes) {
-    const list = attributePrecedence(options.precedence, name);
-    const opinion = firstOpinion(
-      list,
-      fresh,
-      device,
-      (r) => recordAttribute(r, name),
-      (d) => d.userAttributes?.find((a) => a.name === name)?.value,
-    );
-    if (opinion) {
-      attributes.set(name, opinion.value);
-      noteFrom(opinion.from);
-    } else {
-      const owner = list.find((entry) => entry !== kicsEntry && fresh.has(entry));
-      if (owner !== undefined) {
-        attributes.set(name, null);
-        noteFrom(owner);
-      }
-    }
+  for (const { name, list } of rules.attributes) {
+    const opinion = attributeOpinion(list, fresh, device, name);
+    const source = opinion ? opinion.from : list.find((entry) => entry !== kicsEntry && fresh.has(entry));
+    if (source === undefined) continue;
+    attributes.set(name, opinion ? opinion.value : null);
+    from.userAttributes = joinSource(from.userAttributes, source);
   }
 
-  const retired = firstOpinion(options.precedence.status ?? [], fresh, null, readRetired, noDeviceValue)?.value ?? false;
-  const industrialConfig = firstOpinion(options.precedence.industrialConfig ?? [], fresh, null, readIndustrialConfig, noDeviceValue)?.value ?? null;
-  const owner = firstOpinion(options.precedence.owner ?? [], fresh, null, readOwner, noDeviceValue)?.value ?? null;
+  const retired = sourceOpinion(rules.status, fresh, 'retired') === true;
+  const industrialConfig = (sourceOpinion(rules.industrialConfig, fresh, 'industrialConfig') as string | undefined) ?? null;
+  const owner = (sourceOpinion(rules.owner, fresh, 'owner') as string | undefined) ?? null;
   return { fields, from, labels, attributes, retired, industrialConfig, owner };
 }
 
-const readRetired = (r: BoundRecord): boolean | undefined => r.record.asset.retired;
-const readIndustrialConfig = (r: BoundRecord): string | undefined => r.record.asset.industrialConfig ?? undefined;
-const readOwner = (r: BoundRecord): string | undefined => r.record.asset.owner ?? r.record.owner ?? undefined;
-const noDeviceValue = (): undefined => undefined;
+/** `a + b`: the entries a decided value came from, each once. */
+const joinSource = (sources: string | undefined, entry: string): string => (sources === undefined ? entry : sources.split(' + ').includes(entry) ? sources : `${sources} + ${entry}`);
+
 
 /** The labels after applying `target`: add-only keeps every current label; replace gives exactly the target's. */
 export function targetLabels(current: readonly string[] | null | undefined, target: Target, mode: 'add' | 'replace'): string[] | null {
@@ -235,44 +262,39 @@ export function targetAttributes(current: readonly DeviceUserAttribute[] | null 
 }
 
 /** Interfaces of the fresh records merged into one list (one interface per MAC; IP-only interfaces merged by IP). */
-export function sourceInterfaces(records: readonly BoundRecord[]): readonly BoundInterface[] {
-  return sourceAddresses(records).interfaces;
+export function sourceInterfaces(records: readonly BoundRecord[], table: KeyTable): readonly BoundInterface[] {
+  return records.length === 1 && records[0]!.plain ? records[0]!.interfaces : mergeInterfaces(records, table);
 }
 
-/** The fresh records' interfaces merged (`sourceInterfaces`), with their identity keys. */
-export function sourceAddresses(records: readonly BoundRecord[]): { interfaces: readonly BoundInterface[]; keys: readonly string[] } {
-  // One record whose interfaces all have a MAC and repeat no address: nothing to merge, and its keys are those of its interfaces.
-  if (records.length === 1) {
-    const only = records[0]!;
-    const keyCount = only.interfaces.reduce((n, i) => n + (i.mac === null ? 0 : 1) + i.ips.length, 0);
-    if (only.interfaces.every((i) => i.mac !== null) && keyCount === only.addressKeys.length) return { interfaces: only.interfaces, keys: only.addressKeys };
-  }
-  const interfaces = mergeInterfaces(records);
-  return { interfaces, keys: interfaceKeys(interfaces) };
+/** The identity keys of the fresh records' interfaces merged (`sourceInterfaces`). */
+export function sourceKeys(records: readonly BoundRecord[], table: KeyTable): readonly KeyId[] {
+  // One plain record (the usual asset): nothing to merge, and its keys are those of its interfaces.
+  if (records.length === 1 && records[0]!.plain) return records[0]!.addressKeys;
+  return interfaceKeys(mergeInterfaces(records, table), table);
 }
 
-function mergeInterfaces(records: readonly BoundRecord[]): BoundInterface[] {
+function mergeInterfaces(records: readonly BoundRecord[], table: KeyTable): BoundInterface[] {
   const merged: BoundInterface[] = [];
-  const byKey = new Map<string, BoundInterface>();
+  const byKey = new Map<KeyId, BoundInterface>();
   for (const record of records) {
     for (const iface of record.interfaces) {
-      let into = iface.mac !== null ? byKey.get(macKey(iface.macSpace, iface.mac)) : undefined;
+      let into = iface.mac !== null ? byKey.get(table.mac(iface.macSpace, iface.mac)) : undefined;
       if (!into) {
         // An interface another source listed by IP alone is the same interface; it learns the MAC.
-        into = iface.ips.map((ip) => byKey.get(ipKey(ip.space, ip.ip))).find((i) => i !== undefined && (i.mac === null || iface.mac === null));
+        into = iface.ips.map((ip) => byKey.get(table.ip(ip.space, ip.ip))).find((i) => i !== undefined && (i.mac === null || iface.mac === null));
         if (into && into.mac === null && iface.mac !== null) {
           into.mac = iface.mac;
           into.macSpace = iface.macSpace;
-          byKey.set(macKey(iface.macSpace, iface.mac), into);
+          byKey.set(table.mac(iface.macSpace, iface.mac), into);
         }
       }
       if (!into) {
         into = { name: iface.name, mac: iface.mac, macSpace: iface.macSpace, ips: [] };
         merged.push(into);
-        if (iface.mac !== null) byKey.set(macKey(iface.macSpace, iface.mac), into);
+        if (iface.mac !== null) byKey.set(table.mac(iface.macSpace, iface.mac), into);
       }
       for (const ip of iface.ips) {
-        const key = ipKey(ip.space, ip.ip);
+        const key = table.ip(ip.space, ip.ip);
         if (byKey.has(key)) continue;
         byKey.set(key, into);
         into.ips.push(ip);
@@ -298,17 +320,17 @@ export interface AddressMerge {
   /** Interfaces left out because the device would exceed KICS's interface limit. */
   interfacesLeftOut: number;
   /** Keys of the addresses removed: asserted by a source earlier, by none now. */
-  removed: string[];
+  removed: readonly KeyId[];
   /** Stale addresses kept because removing them would leave the device without an address. */
   keptLast: boolean;
 }
 
 /** The identity keys of a list of interfaces, each once. */
-function interfaceKeys(interfaces: readonly BoundInterface[]): string[] {
-  const keys = new Set<string>();
+function interfaceKeys(interfaces: readonly BoundInterface[], table: KeyTable): KeyId[] {
+  const keys = new Set<KeyId>();
   for (const i of interfaces) {
-    if (i.mac !== null) keys.add(macKey(i.macSpace, i.mac));
-    for (const ip of i.ips) keys.add(ipKey(ip.space, ip.ip));
+    if (i.mac !== null) keys.add(table.mac(i.macSpace, i.mac));
+    for (const ip of i.ips) keys.add(table.ip(ip.space, ip.ip));
   }
   return [...keys];
 }
@@ -320,34 +342,34 @@ function interfaceKeys(interfaces: readonly BoundInterface[]): string[] {
  * never removed or rewritten. The caller guarantees that no other device holds the added addresses
  * (the asset matched only this device), so KICS has nothing to merge. New interfaces are added only if
  * the device stays within KICS's interface limit. The PATCH that carries the result is guarded by a
- * `Test` of the whole address list it was computed from. `wanted` and `wantedKeys` come from
- * `sourceAddresses()`.
+ * `Test` of the whole address list it was computed from. `wantedKeys` are `sourceKeys(records)`.
  */
-export function mergeAddresses(device: BoundDevice, wanted: readonly BoundInterface[], wantedKeys: readonly string[], asserted: readonly string[] = []): AddressMerge {
+export function mergeAddresses(device: BoundDevice, records: readonly BoundRecord[], wantedKeys: readonly KeyId[], asserted: readonly KeyId[], table: KeyTable): AddressMerge {
   const known = device.addressKeys;
-  let stale: Set<string> | null = null;
+  let stale: Set<KeyId> | null = null;
   for (const key of asserted) if (!wantedKeys.includes(key) && known.includes(key)) (stale ??= new Set()).add(key);
   // Nearly always the device already has every address the sources know and nothing stale.
   if (stale === null && wantedKeys.every((key) => known.includes(key))) return { after: null, interfacesLeftOut: 0, removed: [], keptLast: false };
+  const wanted = sourceInterfaces(records, table);
   const current = device.device.addressInformation ?? [];
   let next: DeviceAddressInformation[] = current.map((i) => ({ ...i, ipAddresses: i.ipAddresses ? [...i.ipAddresses] : i.ipAddresses }));
-  const byMac = new Map<string, number>();
-  const byIp = new Map<string, number>();
+  const byMac = new Map<KeyId, number>();
+  const byIp = new Map<KeyId, number>();
   device.interfaces.forEach((iface, index) => {
-    if (iface.mac !== null) byMac.set(macKey(iface.macSpace, iface.mac), index);
-    for (const ip of iface.ips) byIp.set(ipKey(ip.space, ip.ip), index);
+    if (iface.mac !== null) byMac.set(table.mac(iface.macSpace, iface.mac), index);
+    for (const ip of iface.ips) byIp.set(table.ip(ip.space, ip.ip), index);
   });
   let changed = false;
   const newInterfaces: BoundInterface[] = [];
   for (const iface of wanted) {
-    let index = iface.mac !== null ? byMac.get(macKey(iface.macSpace, iface.mac)) : undefined;
-    index ??= iface.ips.map((ip) => byIp.get(ipKey(ip.space, ip.ip))).find((i) => i !== undefined);
+    let index = iface.mac !== null ? byMac.get(table.mac(iface.macSpace, iface.mac)) : undefined;
+    index ??= iface.ips.map((ip) => byIp.get(table.ip(ip.space, ip.ip))).find((i) => i !== undefined);
     if (index === undefined) {
       newInterfaces.push(iface);
       continue;
     }
     for (const ip of iface.ips) {
-      const key = ipKey(ip.space, ip.ip);
+      const key = table.ip(ip.space, ip.ip);
       if (byIp.has(key)) continue;
       byIp.set(key, index);
       const target = next[index]!;
@@ -355,20 +377,21 @@ export function mergeAddresses(device: BoundDevice, wanted: readonly BoundInterf
       changed = true;
     }
   }
-  const removed: string[] = [];
+  const removed: KeyId[] = [];
   let keptLast = false;
   if (stale !== null) {
     const pruned: DeviceAddressInformation[] = [];
     next.forEach((info, index) => {
       const bound = device.interfaces[index];
-      const macGone = bound?.mac != null && stale.has(macKey(bound.macSpace, bound.mac));
+      const macGone = bound?.mac != null && stale.has(table.mac(bound.macSpace, bound.mac));
       const ips = (info.ipAddresses ?? []).filter((a) => {
         const parsed = parseIp(a.ip);
-        const gone = parsed.ok && stale.has(ipKey(a.addressSpaceId ?? null, parsed.ip));
-        if (gone) removed.push(ipKey(a.addressSpaceId ?? null, parsed.ok ? parsed.ip : a.ip));
+        const key = parsed.ok ? table.ip(a.addressSpaceId ?? null, parsed.ip) : null;
+        const gone = key !== null && stale.has(key);
+        if (gone) removed.push(key);
         return !gone;
       });
-      if (macGone) removed.push(macKey(bound.macSpace, bound.mac!));
+      if (macGone) removed.push(table.mac(bound.macSpace, bound.mac!));
       const kept: DeviceAddressInformation = { ...info, ipAddresses: ips, ...(macGone ? { macAddress: null, macAddressSpaceId: null } : {}) };
       if (kept.macAddress || ips.length > 0) pruned.push(kept);
     });

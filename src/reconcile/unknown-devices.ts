@@ -1,6 +1,5 @@
 import type { ReconcileContext } from './context.js';
-import { matchKeyOf } from './identity.js';
-import { deviceSummary, emptyItem, factsOf, primarySpace, type PlanBuilder } from './plan-builder.js';
+import { deviceSummary, emptyItem, factsOf, type PlanBuilder } from './plan-builder.js';
 
 /**
  * Step 8, devices no source knows: reported as unknown (archived ones only counted), unless an owner
@@ -20,8 +19,8 @@ export function planUnknownDevices(ctx: ReconcileContext, plan: PlanBuilder): nu
         ...emptyItem('unknown', 'not_applicable'),
         kicsDeviceId: device.device.id,
         deviceName: device.device.name,
-        addressSpaceId: primarySpace(keys),
-        matchKeys: keys.map(matchKeyOf),
+        addressSpaceId: ctx.keys.primarySpace(keys),
+        matchKeys: ctx.keys.matchKeys(keys),
         before: deviceSummary(device.device),
         reason: 'in KICS, in no source',
       },

@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { ipKey, keySpace, macKey, matchKeyOf } from '../../src/reconcile/identity.js';
+import { KeyTable, ipKey, macKey, matchKeyOf, nameKey } from '../../src/reconcile/keys.js';
 import { asset, config, device, itemsOf, plan, record } from './support.js';
 
 /** Addresses both ways: what a source asserted earlier and none asserts now is removed; what KICS found itself stays. */
@@ -11,9 +11,18 @@ const kicsPlc = () => device(7, 'plc-1', [{ mac, ips: ['10.1.0.5', '10.1.0.99'],
 const corrected = () => record('cmdb', 'a', asset('plc-1', [{ mac, ips: ['10.1.0.6'] }], { category: 'Plc', influence: 'Normal' }));
 
 describe('addresses, both ways', () => {
-  it('a key says its address space as the plan stores it', () => {
-    for (const key of [macKey(12, mac), macKey(null, mac), ipKey(3, '10.1.0.5'), ipKey(null, 'fe80::1')]) expect(keySpace(key)).toBe(matchKeyOf(key).space);
-    expect(keySpace(ipKey(3, '10.1.0.5'))).toBe(3);
+  it("a run's key numbers stand for the keys as assertions store them and as the plan shows them", () => {
+    const table = new KeyTable();
+    const texts = [macKey(12, mac), macKey(null, mac), ipKey(3, '10.1.0.5'), ipKey(null, 'fe80::1'), ipKey(12, '10.1.0.5'), nameKey('plc|1')];
+    const keys = [table.mac(12, mac), table.mac(null, mac), table.ip(3, '10.1.0.5'), table.ip(null, 'fe80::1'), table.ip(12, '10.1.0.5'), table.name('plc|1')];
+    expect(new Set(keys).size).toBe(6);
+    expect(table.mac(12, mac)).toBe(keys[0]);
+    expect(keys.map((k) => table.text(k))).toEqual(texts);
+    expect(texts.map((t) => table.find(t))).toEqual(keys);
+    expect(table.find(ipKey(4, '10.1.0.5'))).toBeUndefined();
+    expect(table.matchKeys(keys)).toEqual(texts.map(matchKeyOf));
+    expect(table.primarySpace([keys[5]!, keys[2]!])).toBe(3);
+    expect(table.size).toBe(6);
   });
 
   it('a corrected IP replaces the one a source asserted earlier; the address KICS discovered stays; the PATCH is guarded by a Test of the whole list', () => {
@@ -34,7 +43,7 @@ describe('addresses, both ways', () => {
 
   it('remembers what the sources assert now, and only what it did not know', () => {
     const p = plan({ records: [corrected()], devices: [kicsPlc()], config: managedOff, assertedAddresses: new Map([[7, [macKey(1, mac)]]]) });
-    expect(p.newAssertions).toEqual([{ deviceId: 7, address: ipKey(1, '10.1.0.6') }]);
+    expect(p.newAssertions?.toArray()).toEqual([{ deviceId: 7, address: ipKey(1, '10.1.0.6') }]);
   });
 
   it('a MAC a source asserted earlier and none asserts now leaves its interface; the interface stays when it still has an IP', () => {

@@ -6,6 +6,7 @@ import type { Database } from '../../db/database.js';
 import { KicsSyncError, errorMessage } from '../../errors.js';
 import type { Logger } from '../../log.js';
 import { ouiVendor } from '../../model/oui.js';
+import type { KeyAssertions } from '../../reconcile/keys.js';
 import type { PlanBasis, PlanHeader, PlanScope, PlanValue } from '../../reconcile/plan-schema.js';
 import { inSiteScope } from '../../config/sites.js';
 import { reconcile } from '../../reconcile/reconcile.js';
@@ -223,12 +224,9 @@ function describeFailures(refresh: RefreshResult): string[] {
 }
 
 /** Remembers addresses sources asserted for devices (`address_assertion`), in one statement per 50,000. */
-async function rememberAssertions(db: Database, assertions: readonly { deviceId: number; address: string }[]): Promise<void> {
+async function rememberAssertions(db: Database, assertions: KeyAssertions): Promise<void> {
   for (let i = 0; i < assertions.length; i += 50_000) {
-    const part = assertions.slice(i, i + 50_000);
-    await db.execute(
-      `INSERT INTO address_assertion (device_id, address) SELECT * FROM unnest($1::bigint[], $2::text[]) ON CONFLICT DO NOTHING`,
-      [part.map((a) => a.deviceId), part.map((a) => a.address)],
-    );
+    const part = assertions.columns(i, i + 50_000);
+    await db.execute(`INSERT INTO address_assertion (device_id, address) SELECT * FROM unnest($1::bigint[], $2::text[]) ON CONFLICT DO NOTHING`, [part.deviceIds, part.addresses]);
   }
 }

@@ -186,6 +186,28 @@ describeEachEngine('stored plans', (t) => {
     expect(readFileSync(path.join(dataDir, 'bob.md'), 'utf8')).toContain('scope: owner BOB');
   });
 
+  it('remembers the addresses the sources assert, so that the next plan removes one no source asserts any more (and keeps what KICS found itself)', async () => {
+    const { db, dataDir } = t();
+    const config = configSchema.parse({ sources: [{ name: 'plant-a', type: 'csv', path: '/nonexistent.csv' }] });
+    const planNow = () => runPlan(db, { config, dataDir, refresh: 'none', logger: silentLogger(), now: () => now, vendorFromMac: () => undefined });
+    await stageKics(db, { generation: 1, addressSpaces, devices: [device(40, 'pump', [{ mac: macs(40), ips: ['10.1.0.40', '10.1.0.99'], space: 1 }])] });
+    await stageSource(db, { name: 'plant-a', generation: 1, records: [{ key: 'pump', asset: asset('pump', [{ mac: macs(40), ips: ['10.1.0.40'] }]) }] });
+    await planNow();
+    const asserted = await db.query<{ device_id: string; address: string }>(`SELECT device_id::text, address FROM address_assertion WHERE device_id = 40 ORDER BY address`);
+    expect(asserted).toEqual([
+      { device_id: '40', address: `i|1|10.1.0.40` },
+      { device_id: '40', address: `m|1|${macs(40)}` },
+    ]);
+
+    // The CMDB corrects the IP; KICS still shows the old one.
+    await stageSource(db, { name: 'plant-a', generation: 2, records: [{ key: 'pump', asset: asset('pump', [{ mac: macs(40), ips: ['10.1.0.41'] }]) }] });
+    const second = await planNow();
+    const [update] = second.value.items.filter((i) => i.action === 'update');
+    const after = update!.after!.addressInformation as { ipAddresses: { ip: string }[] }[];
+    expect(after.flatMap((i) => i.ipAddresses.map((a) => a.ip))).toEqual(['10.1.0.99', '10.1.0.41']);
+    expect(update!.reason).toMatch(/IP 10\.1\.0\.40 \(address space "Plant A"\) removed/);
+  });
+
   it('plans again from unchanged inputs by copying the stored plan: the same items, a plan of its own; anything that moved is computed', async () => {
     const { db, dataDir } = t();
     await stageKics(db, { generation: 3, addressSpaces, devices: [device(30, 'press', [{ mac: macs(30), ips: ['10.1.0.30'], space: 1 }]), device(31, 'stray', [{ ips: ['10.2.0.31'], space: 2 }])] });
