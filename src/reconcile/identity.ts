@@ -62,22 +62,11 @@ export class BoundRecord {
     const problems: IdentityProblem[] = [];
     const candidateKeys: KeyId[] = [];
     const interfaces = bindInterfaces(record, spaces, table, problems, candidateKeys);
-    const keys: KeyId[] = [];
-    let addressCount = 0;
-    let macUnbound = false;
-    let everyMac = true;
-    for (const iface of interfaces) {
-      if (iface.mac !== null && !iface.macUnbound) addKey(keys, table.mac(iface.macSpace, iface.mac));
-      for (const ip of iface.ips) addKey(keys, table.ip(ip.space, ip.ip));
-      addressCount += (iface.mac === null ? 0 : 1) + iface.ips.length;
-      macUnbound ||= iface.macUnbound === true;
-      everyMac &&= iface.mac !== null;
-    }
-    this.addressKeys = keys;
+    this.addressKeys = interfaceKeys(interfaces, table);
     if (problems.length > 0) this.problems = problems;
     if (candidateKeys.length > 0) this.candidateKeys = candidateKeys;
-    this.macUnbound = macUnbound;
-    this.plain = !macUnbound && everyMac && addressCount === keys.length;
+    this.macUnbound = interfaces.some((i) => i.macUnbound === true);
+    this.plain = isPlain(interfaces, this.addressKeys);
     // Kept only when `resolveUnboundMacs` has to settle a MAC in them.
     if (this.macUnbound) this.bound = interfaces;
     const name = record.asset.name?.trim();
@@ -105,16 +94,7 @@ export class BoundDevice {
     table: KeyTable,
   ) {
     this.archived = device.status === 'Archived';
-    const keys: KeyId[] = [];
-    for (const info of device.addressInformation ?? []) {
-      const mac = identityMac(info.macAddress);
-      if (mac !== null) addKey(keys, table.mac(info.macAddressSpaceId ?? null, mac));
-      for (const address of info.ipAddresses ?? []) {
-        const parsed = parseIp(address.ip);
-        if (parsed.ok) addKey(keys, table.ip(address.addressSpaceId ?? null, parsed.ip));
-      }
-    }
-    this.addressKeys = keys;
+    this.addressKeys = interfaceKeys(deviceInterfaces(device), table);
   }
 
   get interfaces(): BoundInterface[] {
@@ -128,6 +108,26 @@ const noKeys: readonly KeyId[] = Object.freeze([]);
 /** Adds a key to a list that holds each key once (an asset has a handful). */
 function addKey(list: KeyId[], key: KeyId): void {
   if (!list.includes(key)) list.push(key);
+}
+
+/** The MAC and IP keys of interfaces, each once (a MAC still waiting for its address space has none yet). */
+function interfaceKeys(interfaces: readonly BoundInterface[], table: KeyTable): KeyId[] {
+  const keys: KeyId[] = [];
+  for (const iface of interfaces) {
+    if (iface.mac !== null && !iface.macUnbound) addKey(keys, table.mac(iface.macSpace, iface.mac));
+    for (const ip of iface.ips) addKey(keys, table.ip(ip.space, ip.ip));
+  }
+  return keys;
+}
+
+/** Every interface has a settled MAC and no address repeats: the keys are exactly the interfaces' addresses. */
+function isPlain(interfaces: readonly BoundInterface[], keys: readonly KeyId[]): boolean {
+  let addresses = 0;
+  for (const iface of interfaces) {
+    if (iface.mac === null || iface.macUnbound) return false;
+    addresses += 1 + iface.ips.length;
+  }
+  return addresses === keys.length;
 }
 
 /**
@@ -248,16 +248,15 @@ export function resolveUnboundMacs(records: readonly BoundRecord[], devices: rea
       const spaces = [...(spacesByMac.get(iface.mac!) ?? [])];
       if (spaces.length > 1) {
         const names = spaces.map((s) => (s === null ? 'none' : String(s))).join(' and ');
-        r.plain = false;
         r.problems = [...r.problems, { kind: 'ambiguous_address_space', reason: `MAC ${iface.mac} is known in address spaces ${names} and the source gives no IP or VLAN to tell which` }];
         r.candidateKeys = [...r.candidateKeys, ...spaces.map((space) => table.mac(space, iface.mac!))];
         iface.mac = null;
       } else {
         iface.macSpace = spaces[0] ?? null;
         addKey(r.addressKeys, table.mac(iface.macSpace, iface.mac!));
-        r.plain = r.interfaces.every((i) => i.mac !== null) && r.interfaces.reduce((n, i) => n + (i.mac === null ? 0 : 1) + i.ips.length, 0) === r.addressKeys.length;
       }
       delete iface.macUnbound;
+      r.plain = isPlain(r.interfaces, r.addressKeys);
     }
   }
 }

@@ -173,9 +173,9 @@ export function computeTarget(fresh: Fresh, device: KicsDevice | null, firstMac:
     }
   }
   const { vendorFromMac } = rules.options;
-  const mac = fields.hardwareVendor === undefined && deviceValue(device, 'hardwareVendor') === null && vendorFromMac ? firstMac() : null;
-  if (mac !== null) {
-    const vendor = vendorFromMac!(mac);
+  if (vendorFromMac && fields.hardwareVendor === undefined && deviceValue(device, 'hardwareVendor') === null) {
+    const mac = firstMac();
+    const vendor = mac === null ? undefined : vendorFromMac(mac);
     if (vendor) {
       fields.hardwareVendor = vendor;
       from.hardwareVendor = 'oui';
@@ -208,7 +208,6 @@ export function computeTarget(fresh: Fresh, device: KicsDevice | null, firstMac:
 
 /** `a + b`: the entries a decided value came from, each once. */
 const joinSource = (sources: string | undefined, entry: string): string => (sources === undefined ? entry : sources.split(' + ').includes(entry) ? sources : `${sources} + ${entry}`);
-
 
 /** The labels after applying `target`: add-only keeps every current label; replace gives exactly the target's. */
 export function targetLabels(current: readonly string[] | null | undefined, target: Target, mode: 'add' | 'replace'): string[] | null {
