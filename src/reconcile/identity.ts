@@ -111,7 +111,7 @@ function addKey(list: KeyId[], key: KeyId): void {
 }
 
 /** The MAC and IP keys of interfaces, each once (a MAC still waiting for its address space has none yet). */
-function interfaceKeys(interfaces: readonly BoundInterface[], table: KeyTable): KeyId[] {
+export function interfaceKeys(interfaces: readonly BoundInterface[], table: KeyTable): KeyId[] {
   const keys: KeyId[] = [];
   for (const iface of interfaces) {
     if (iface.mac !== null && !iface.macUnbound) addKey(keys, table.mac(iface.macSpace, iface.mac));

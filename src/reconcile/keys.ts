@@ -18,14 +18,6 @@ export const macKey = (space: number | null, mac: string): string => `m|${spaceT
 export const ipKey = (space: number | null, ip: string): string => `i|${spaceText(space)}|${ip}`;
 export const nameKey = (name: string): string => `n|${name}`;
 
-/** A key's text back as the value stored in plan_item.match_keys. */
-export function matchKeyOf(key: string): MatchKey {
-  const [kind, space, ...rest] = key.split('|');
-  const value = rest.join('|');
-  if (kind === 'n') return { kind: 'name', space: null, value: [space, ...rest].join('|') };
-  return { kind: kind === 'm' ? 'mac' : 'ip', space: space === '-' ? null : Number(space), value };
-}
-
 const MAC = 0;
 const IP = 1;
 const NAME = 2;

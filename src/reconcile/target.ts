@@ -2,7 +2,7 @@ import type { DeviceAddressInformation, DeviceUserAttribute, KicsDevice } from '
 import { kicsLimits } from '../model/kics.js';
 import { attributePrecedence, kicsEntry, nonNullableFields, ownField, scalarFields, type Precedence, type ScalarField } from './fields.js';
 import { parseIp } from '../model/ip.js';
-import type { BoundDevice, BoundInterface, BoundRecord } from './identity.js';
+import { interfaceKeys, type BoundDevice, type BoundInterface, type BoundRecord } from './identity.js';
 import type { KeyId, KeyTable } from './keys.js';
 
 /**
@@ -322,16 +322,6 @@ export interface AddressMerge {
   removed: readonly KeyId[];
   /** Stale addresses kept because removing them would leave the device without an address. */
   keptLast: boolean;
-}
-
-/** The identity keys of a list of interfaces, each once. */
-function interfaceKeys(interfaces: readonly BoundInterface[], table: KeyTable): KeyId[] {
-  const keys = new Set<KeyId>();
-  for (const i of interfaces) {
-    if (i.mac !== null) keys.add(table.mac(i.macSpace, i.mac));
-    for (const ip of i.ips) keys.add(table.ip(ip.space, ip.ip));
-  }
-  return [...keys];
 }
 
 /**

@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { KeyTable, ipKey, macKey, matchKeyOf, nameKey } from '../../src/reconcile/keys.js';
+import { KeyTable, ipKey, macKey, nameKey } from '../../src/reconcile/keys.js';
 import { asset, config, device, itemsOf, plan, record } from './support.js';
 
 /** Addresses both ways: what a source asserted earlier and none asserts now is removed; what KICS found itself stays. */
@@ -20,7 +20,14 @@ describe('addresses, both ways', () => {
     expect(keys.map((k) => table.text(k))).toEqual(texts);
     expect(texts.map((t) => table.find(t))).toEqual(keys);
     expect(table.find(ipKey(4, '10.1.0.5'))).toBeUndefined();
-    expect(table.matchKeys(keys)).toEqual(texts.map(matchKeyOf));
+    expect(table.matchKeys(keys)).toEqual([
+      { kind: 'mac', space: 12, value: mac },
+      { kind: 'mac', space: null, value: mac },
+      { kind: 'ip', space: 3, value: '10.1.0.5' },
+      { kind: 'ip', space: null, value: 'fe80::1' },
+      { kind: 'ip', space: 12, value: '10.1.0.5' },
+      { kind: 'name', space: null, value: 'plc|1' },
+    ]);
     expect(table.primarySpace([keys[5]!, keys[2]!])).toBe(3);
     expect(table.size).toBe(6);
   });
