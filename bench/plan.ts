@@ -21,7 +21,7 @@ import { renderReport, type ReportFormat } from '../src/reconcile/report/index.j
 import { runPlan } from '../src/sync/plans/run.js';
 import { stageKics, stageSource } from '../test/sync/plans/fixtures.js';
 import { findPostgresBin, startThrowawayPostgres } from '../test/support/postgres.js';
-import { syntheticInputs } from './plan-data.js';
+import { syntheticInputs, type SyntheticInputs } from './plan-data.js';
 
 const args = process.argv.slice(2);
 const option = (name: string, fallback: string): string => {
@@ -57,11 +57,19 @@ if (childAt >= 0) {
   process.exit(0);
 }
 
+/**
+ * The inputs as the store hands them to the reconciler (`loadStagedInput`): parsed from JSON. The
+ * synthetic strings are built by concatenation, which V8 keeps as ropes until they are first read;
+ * parsed, they are flat, so part 1 times the reconciler, not the flattening of ropes that no staged
+ * input has (at 100,000 devices that flattening added about 0.3 s to the first call).
+ */
+const asStaged = (inputs: SyntheticInputs): SyntheticInputs => JSON.parse(JSON.stringify(inputs)) as SyntheticInputs;
+
 // Part 1: in memory.
 ouiVendor('00:1b:1b:00:00:00'); // load the OUI registry outside the timings
 const memoryRows: Row[] = [];
 for (const size of sizes) {
-  const inputs = syntheticInputs(size);
+  const inputs = asStaged(syntheticInputs(size));
   const records = inputs.records.map((r) => ({ source: 'cmdb', key: r.key, owner: r.asset.owner ?? null, asset: r.asset, confirmedAt: new Date() }));
   global.gc?.();
   let start = performance.now();

@@ -91,8 +91,30 @@ export function ipIdentityProblem(ip: string): string | null {
 /** The address as a number (IPv4) or a bigint (IPv6), for range checks. */
 export function ipValue(ip: string): number | bigint {
   if (ipVersion(ip) === 6) return ipToBigInt(ip);
+  const n = ipv4Number(ip);
+  if (n >= 0) return n;
   const [a, b, c, d] = ipaddr.IPv4.parse(ip).toByteArray() as [number, number, number, number];
   return ((a << 24) | (b << 16) | (c << 8) | d) >>> 0;
+}
+
+/** A canonical IPv4 address (dotted quad, no leading zeros) as its 32-bit number; -1 for any other text. */
+export function ipv4Number(ip: string): number {
+  let n = 0;
+  let octet = -1;
+  let dots = 0;
+  for (let i = 0; i < ip.length; i += 1) {
+    const c = ip.charCodeAt(i);
+    if (c === 46) {
+      if (octet < 0 || ++dots > 3) return -1;
+      n = n * 256 + octet;
+      octet = -1;
+    } else if (c >= 48 && c <= 57) {
+      if (octet === 0) return -1; // a leading zero
+      octet = octet < 0 ? c - 48 : octet * 10 + (c - 48);
+      if (octet > 255) return -1;
+    } else return -1;
+  }
+  return dots === 3 && octet >= 0 ? n * 256 + octet : -1;
 }
 
 /** The address as a bigint, for range checks and ordering. */

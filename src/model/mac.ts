@@ -41,3 +41,18 @@ export function macIdentityProblem(mac: string): string | null {
 export function macOui(mac: string): string {
   return mac.slice(0, 8).replace(/:/g, '').toUpperCase();
 }
+
+/** A canonical MAC (aa:bb:cc:dd:ee:ff, lower case) as its 48-bit number; -1 for any other text. */
+export function macNumber(mac: string): number {
+  if (mac.length !== 17) return -1;
+  let n = 0;
+  for (let i = 0; i < 17; i += 1) {
+    const c = mac.charCodeAt(i);
+    if (i % 3 === 2) {
+      if (c !== 58) return -1; // ':'
+    } else if (c >= 48 && c <= 57) n = n * 16 + (c - 48);
+    else if (c >= 97 && c <= 102) n = n * 16 + (c - 87);
+    else return -1;
+  }
+  return n;
+}

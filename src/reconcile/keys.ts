@@ -1,3 +1,5 @@
+import { ipv4Number } from '../model/ip.js';
+import { macNumber } from '../model/mac.js';
 import type { MatchKey } from './plan-schema.js';
 
 /**
@@ -28,8 +30,8 @@ export class KeyTable {
   private readonly kinds: number[] = [];
   private readonly spaces: (number | null)[] = [];
   private readonly values: string[] = [];
-  private readonly macs = new Map<number | null, Map<string, KeyId>>();
-  private readonly ips = new Map<number | null, Map<string, KeyId>>();
+  private readonly macs = new Map<number | null, AddressKeys>();
+  private readonly ips = new Map<number | null, AddressKeys>();
   private readonly names = new Map<string, KeyId>();
 
   /** How many keys there are: every key is below this. */
@@ -48,7 +50,9 @@ export class KeyTable {
   }
 
   name(name: string): KeyId {
-    return this.intern(this.names, NAME, null, name);
+    let key = this.names.get(name);
+    if (key === undefined) this.names.set(name, (key = this.add(NAME, null, name)));
+    return key;
   }
 
   /** The key a text (`macKey` / `ipKey` / `nameKey`) stands for, if this run has it. */
@@ -57,7 +61,8 @@ export class KeyTable {
     const bar = text.indexOf('|', 2);
     const spaceText = text.slice(2, bar);
     const space = spaceText === '-' ? null : Number(spaceText);
-    return (text.startsWith('m|') ? this.macs : this.ips).get(space)?.get(text.slice(bar + 1));
+    const key = (text.startsWith('m|') ? this.macs : this.ips).get(space)?.get(text.slice(bar + 1));
+    return key === -1 ? undefined : key;
   }
 
   isMac(key: KeyId): boolean {
@@ -110,24 +115,85 @@ export class KeyTable {
     }
   }
 
-  private inSpace(bySpace: Map<number | null, Map<string, KeyId>>, space: number | null): Map<string, KeyId> {
-    let values = bySpace.get(space);
-    if (values === undefined) bySpace.set(space, (values = new Map<string, KeyId>()));
-    return values;
+  private inSpace(bySpace: Map<number | null, AddressKeys>, space: number | null): AddressKeys {
+    let keys = bySpace.get(space);
+    if (keys === undefined) bySpace.set(space, (keys = new AddressKeys()));
+    return keys;
   }
 
-  private intern(values: Map<string, KeyId>, kind: number, space: number | null, value: string): KeyId {
-    let key = values.get(value);
-    if (key === undefined) {
-      key = this.values.length;
-      values.set(value, key);
-      this.kinds.push(kind);
-      this.spaces.push(space);
-      this.values.push(value);
-    }
+  private intern(keys: AddressKeys, kind: number, space: number | null, value: string): KeyId {
+    let key = keys.get(value);
+    if (key === -1) keys.set(value, (key = this.add(kind, space, value)));
     return key;
   }
+
+  private add(kind: number, space: number | null, value: string): KeyId {
+    this.kinds.push(kind);
+    this.spaces.push(space);
+    return this.values.push(value) - 1;
+  }
 }
+
+/**
+ * The MAC or IP keys of one address space. Canonical MACs (48 bits) and IPv4 addresses (32) are
+ * numbers in an open-addressing table of typed arrays; anything else (IPv6) is in a Map. A Map of
+ * their strings reads a key string for every comparison: binding 100,000 devices and records took
+ * a fifth longer with it.
+ */
+class AddressKeys {
+  private numbers = new Float64Array(1 << 10);
+  private ids = new Int32Array(1 << 10).fill(-1);
+  /** 32 - log2 of the table's size: a slot is the top bits of a hash. */
+  private shift = 22;
+  private count = 0;
+  private readonly texts = new Map<string, KeyId>();
+
+  /** The key of a value, -1 for none. */
+  get(value: string): KeyId {
+    const n = addressNumber(value);
+    if (n < 0) return this.texts.get(value) ?? -1;
+    const mask = this.ids.length - 1;
+    for (let slot = slotOf(n, this.shift); ; slot = (slot + 1) & mask) {
+      const id = this.ids[slot]!;
+      if (id === -1 || this.numbers[slot] === n) return id;
+    }
+  }
+
+  set(value: string, key: KeyId): void {
+    const n = addressNumber(value);
+    if (n < 0) {
+      this.texts.set(value, key);
+      return;
+    }
+    if (++this.count * 2 > this.ids.length) this.grow();
+    this.place(n, key);
+  }
+
+  private place(n: number, key: KeyId): void {
+    const mask = this.ids.length - 1;
+    let slot = slotOf(n, this.shift);
+    while (this.ids[slot] !== -1) slot = (slot + 1) & mask;
+    this.numbers[slot] = n;
+    this.ids[slot] = key;
+  }
+
+  private grow(): void {
+    const { numbers, ids } = this;
+    this.numbers = new Float64Array(ids.length * 2);
+    this.ids = new Int32Array(ids.length * 2).fill(-1);
+    this.shift -= 1;
+    for (let slot = 0; slot < ids.length; slot += 1) if (ids[slot] !== -1) this.place(numbers[slot]!, ids[slot]!);
+  }
+}
+
+/** A table slot for a whole number below 2^53: the top bits of a multiplicative hash of its two 32-bit halves. */
+const slotOf = (n: number, shift: number): number => (Math.imul(n >>> 0, 0x9e3779b1) + Math.imul(Math.floor(n / 4294967296), 0x85ebca6b)) >>> shift;
+
+/**
+ * A canonical MAC or IPv4 address as a number; -1 for anything else (IPv6: no canonical IPv6 has a
+ * MAC's shape). Within one kind of key, two different canonical texts never give the same number.
+ */
+const addressNumber = (value: string): number => (value.length === 17 ? macNumber(value) : ipv4Number(value));
 
 /**
  * Addresses asserted for devices: pairs of a device id and a key, as text only when they are stored.

@@ -1,8 +1,9 @@
 import fc from 'fast-check';
 import ipaddr from 'ipaddr.js';
 import { describe, expect, it } from 'vitest';
-import { ipIdentityProblem, parseIp } from '../../src/model/ip.js';
-import { macIdentityProblem, parseMac } from '../../src/model/mac.js';
+import { ipIdentityProblem, ipv4Number, parseIp } from '../../src/model/ip.js';
+import { macIdentityProblem, macNumber, parseMac } from '../../src/model/mac.js';
+import { KeyTable, ipKey, macKey } from '../../src/reconcile/keys.js';
 
 const octets = fc.uint8Array({ minLength: 6, maxLength: 6 });
 const hex = (b: number): string => b.toString(16).padStart(2, '0');
@@ -109,5 +110,63 @@ describe('parseIp (properties)', () => {
     expect(ipIdentityProblem('127.0.0.1')).toBe('loopback IP address');
     expect(ipIdentityProblem('10.0.0.5')).toBeNull();
     expect(ipIdentityProblem('fe80::1')).toBeNull();
+  });
+});
+
+describe('macNumber and ipv4Number (properties)', () => {
+  it('give a canonical MAC its 48-bit value and a canonical IPv4 address its 32-bit value', () => {
+    fc.assert(
+      fc.property(octets, fc.uint8Array({ minLength: 4, maxLength: 4 }), (mac, ip) => {
+        expect(macNumber([...mac].map(hex).join(':'))).toBe(mac.reduce((n, b) => n * 256 + b, 0));
+        expect(ipv4Number([...ip].join('.'))).toBe(ipaddr.IPv4.parse([...ip].join('.')).toByteArray().reduce((n, b) => n * 256 + b, 0));
+      }),
+    );
+  });
+
+  it('refuse every text that is not canonical, so that two different texts never share a number', () => {
+    for (const text of ['00:1B:1B:00:00:01', '00-1b-1b-00-00-01', '00:1b:1b:00:00:0', '00:1b:1b:00:00:011', '001b.1b00.0001', '']) expect(macNumber(text)).toBe(-1);
+    for (const text of ['010.1.2.3', '10.01.2.3', '256.1.2.3', '1.2.3', '1.2.3.4.5', '1..2.3', '.1.2.3', '1.2.3.', '::1', '10.1.0.0/16', ' 1.2.3.4', '']) expect(ipv4Number(text)).toBe(-1);
+    expect(ipv4Number('0.0.0.0')).toBe(0);
+    expect(ipv4Number('255.255.255.255')).toBe(2 ** 32 - 1);
+  });
+});
+
+describe('KeyTable (properties)', () => {
+  const space = fc.option(fc.integer({ min: 1, max: 3 }), { nil: null });
+  const address = fc.oneof(
+    octets.map((b) => ({ kind: 'mac' as const, value: [...b].map(hex).join(':') })),
+    fc.uint8Array({ minLength: 4, maxLength: 4 }).map((b) => ({ kind: 'ip' as const, value: [...b].join('.') })),
+    fc.uint8Array({ minLength: 16, maxLength: 16 }).map((b) => ({ kind: 'ip' as const, value: ipaddr.fromByteArray([...b]).toString() })),
+  );
+
+  it('numbers each (kind, address space, address) once, however many there are, and finds each again from its text', () => {
+    fc.assert(
+      fc.property(fc.array(fc.record({ space, address }), { minLength: 1, maxLength: 3000 }), (entries) => {
+        const table = new KeyTable();
+        const expected = new Map<string, number>();
+        for (const { space: s, address: a } of entries) {
+          const text = a.kind === 'mac' ? macKey(s, a.value) : ipKey(s, a.value);
+          const key = a.kind === 'mac' ? table.mac(s, a.value) : table.ip(s, a.value);
+          if (!expected.has(text)) expected.set(text, key);
+          expect(key).toBe(expected.get(text));
+          expect(table.text(key)).toBe(text);
+        }
+        expect(table.size).toBe(expected.size);
+        for (const [text, key] of expected) expect(table.find(text)).toBe(key);
+      }),
+      { numRuns: 30 },
+    );
+  });
+
+  it('keeps 40,000 addresses of one space apart, also those that differ only in their upper bits', () => {
+    const table = new KeyTable();
+    const macs = Array.from({ length: 20000 }, (_, i) => `${hex(i & 0xff)}:${hex((i >> 8) & 0xff)}:00:00:00:00`);
+    const ips = Array.from({ length: 20000 }, (_, i) => `${i & 0xff}.${(i >> 8) & 0xff}.0.1`);
+    const keys = [...macs.map((m) => table.mac(5, m)), ...ips.map((ip) => table.ip(5, ip))];
+    expect(new Set(keys).size).toBe(40000);
+    expect(macs.map((m) => table.mac(5, m))).toEqual(keys.slice(0, 20000));
+    expect(ips.map((ip) => table.find(ipKey(5, ip)))).toEqual(keys.slice(20000));
+    expect(table.find(ipKey(5, '0.0.0.2'))).toBeUndefined();
+    expect(table.size).toBe(40000);
   });
 });
