@@ -3,7 +3,8 @@
  *
  *   npx tsx bench/plan.ts [--devices 10000,50000,100000] [--db pglite|postgres|both|none] [--json FILE]
  *
- * Part 1, in memory: reconcile() alone and each report renderer, at each size (growth must be linear).
+ * Part 1, in memory: reconcile() alone and each report renderer, at each size (growth must be linear),
+ * on the inputs as the store hands them (parsed from JSON).
  * Part 2, per database: the inputs staged with COPY, then runPlan() without refresh (load the staged
  * input, reconcile, store the plan with COPY, write the HTML report), twice.
  */
