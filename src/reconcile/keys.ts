@@ -218,9 +218,4 @@ export class KeyAssertions {
   columns(start: number, end: number): { deviceIds: number[]; addresses: string[] } {
     return { deviceIds: this.deviceIds.slice(start, end), addresses: this.keys.slice(start, end).map((key) => this.table.text(key)) };
   }
-
-  toArray(): { deviceId: number; address: string }[] {
-    const { deviceIds, addresses } = this.columns(0, this.length);
-    return deviceIds.map((deviceId, i) => ({ deviceId, address: addresses[i]! }));
-  }
 }

@@ -50,7 +50,7 @@ describe('addresses, both ways', () => {
 
   it('remembers what the sources assert now, and only what it did not know', () => {
     const p = plan({ records: [corrected()], devices: [kicsPlc()], config: managedOff, assertedAddresses: new Map([[7, [macKey(1, mac)]]]) });
-    expect(p.newAssertions?.toArray()).toEqual([{ deviceId: 7, address: ipKey(1, '10.1.0.6') }]);
+    expect(p.newAssertions?.columns(0, p.newAssertions.length)).toEqual({ deviceIds: [7], addresses: [ipKey(1, '10.1.0.6')] });
   });
 
   it('a MAC a source asserted earlier and none asserts now leaves its interface; the interface stays when it still has an IP', () => {
